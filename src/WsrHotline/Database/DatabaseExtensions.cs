@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace WsrHotline.Database;
+
+public static class DatabaseExtensions
+{
+    /// <summary>
+    /// One <see cref="NpgsqlDataSource"/> for the process (Npgsql's guidance: open a connection per
+    /// operation from it), the migration runner, and the start-up step that applies migrations.
+    /// </summary>
+    public static IServiceCollection AddHotlineDatabase(this IServiceCollection services)
+    {
+        services.AddOptions<DatabaseOptions>()
+            .Configure<IConfiguration>((options, configuration) =>
+                options.ConnectionString = configuration.GetConnectionString("Hotline") ?? "")
+            .Validate(options => DatabaseOptions.IsUsable(options.ConnectionString),
+                "ConnectionStrings:Hotline is missing or not a PostgreSQL connection string: set it in " +
+                "configuration or in the environment variable ConnectionStrings__Hotline " +
+                "(ops/db-up.sh prints one for the local cluster).")
+            .ValidateOnStart();
+
+        services.AddSingleton(provider =>
+        {
+            var options = provider.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
+            builder.ConnectionStringBuilder.ApplicationName ??= "wsr-hotline";
+            return builder.Build();
+        });
+
+        services.AddSingleton<MigrationRunner>();
+        services.AddSingleton<StartupState>();
+        services.AddHostedService<StartupHostedService>();
+        return services;
+    }
+}

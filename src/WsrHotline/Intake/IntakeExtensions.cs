@@ -1,0 +1,10 @@
+namespace WsrHotline.Intake;
+
+public static class IntakeExtensions
+{
+    public static IServiceCollection AddIntake(this IServiceCollection services)
+    {
+        services.AddSingleton<CallerIdentities>();
+        return services;
+    }
+}

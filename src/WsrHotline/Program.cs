@@ -1,0 +1,37 @@
+using WsrHotline.Database;
+using WsrHotline.Demo;
+using WsrHotline.Health;
+using WsrHotline.Hosting;
+using WsrHotline.Intake;
+using WsrHotline.Pii;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddHotlineLogging();
+builder.Services
+    .AddSingleton(TimeProvider.System)
+    .AddHotlineOptions()
+    .AddPiiProtection()
+    .AddHotlineDatabase()
+    .AddIntake()
+    .AddDemoData(builder.Environment)
+    .AddHotlineHealth();
+
+var app = builder.Build();
+
+// `dotnet WsrHotline.dll migrate`: apply migrations and exit (for deployments that migrate as a step).
+if (args is ["migrate", ..])
+{
+    var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyPendingAsync(CancellationToken.None);
+    Console.Out.WriteLine($"Applied {applied} migration(s); the database is current.");
+    return;
+}
+
+app.UseForwardedHeaders();
+app.MapHotlineHealth();
+app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
+
+await app.RunAsync();
+
+/// <summary>The application's entry point; public so that tests can host it.</summary>
+public partial class Program;
