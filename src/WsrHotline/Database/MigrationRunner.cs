@@ -15,8 +15,11 @@ public sealed record Migration(string Version, string Name, string Sql, string C
 /// once apply each file exactly once. A file that was applied and then edited stops the run: fix it
 /// with a new file instead.
 /// </summary>
-public sealed partial class MigrationRunner(NpgsqlDataSource dataSource, ILogger<MigrationRunner> logger)
+public sealed partial class MigrationRunner(
+    NpgsqlDataSource dataSource, ILogger<MigrationRunner> logger, IReadOnlyList<Migration>? migrations = null)
 {
+    private readonly IReadOnlyList<Migration> _migrations = migrations ?? Embedded;
+
     // Any constant shared by every instance; "WSRMIGR" in ASCII.
     private const long AdvisoryLockKey = 0x5753524D494752;
 
@@ -41,7 +44,7 @@ public sealed partial class MigrationRunner(NpgsqlDataSource dataSource, ILogger
 
             var applied = await ReadJournalAsync(connection, cancellationToken);
             var count = 0;
-            foreach (var migration in Embedded)
+            foreach (var migration in _migrations)
             {
                 if (applied.TryGetValue(migration.Version, out var checksum))
                 {
@@ -75,10 +78,10 @@ public sealed partial class MigrationRunner(NpgsqlDataSource dataSource, ILogger
             "SELECT to_regclass('schema_migrations') IS NOT NULL", cancellationToken: cancellationToken));
         if (!exists)
         {
-            return [.. Embedded.Select(m => m.Version)];
+            return [.. _migrations.Select(m => m.Version)];
         }
         var applied = await ReadJournalAsync(connection, cancellationToken);
-        return [.. Embedded.Where(m => !applied.ContainsKey(m.Version)).Select(m => m.Version)];
+        return [.. _migrations.Where(m => !applied.ContainsKey(m.Version)).Select(m => m.Version)];
     }
 
     private static async Task<Dictionary<string, string>> ReadJournalAsync(

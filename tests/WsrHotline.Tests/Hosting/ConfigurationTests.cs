@@ -1,0 +1,61 @@
+using WsrHotline.Tests.Infrastructure;
+
+namespace WsrHotline.Tests.Hosting;
+
+/// <summary>A missing or wrong setting stops the app at start with a sentence that says what to set.</summary>
+public sealed class ConfigurationTests
+{
+    private const string AnyDatabase = "Host=127.0.0.1;Port=1;Username=u;Password=p;Database=d";
+
+    private static string StartupError(Action<Dictionary<string, string?>> adjust, string environment = "Testing")
+    {
+        using var factory = new HotlineFactory(AnyDatabase, adjust, environment);
+        var error = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
+        return error.ToString();
+    }
+
+    [Fact]
+    public void A_missing_connection_string_names_the_setting_and_the_environment_variable()
+    {
+        var error = StartupError(settings => settings.Remove("ConnectionStrings:Hotline"));
+
+        Assert.Contains("ConnectionStrings:Hotline is missing", error, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings__Hotline", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Production_refuses_to_start_without_pii_keys()
+    {
+        var error = StartupError(settings =>
+        {
+            settings.Remove($"Pii:Keys:{TestKeys.PiiKeyId}");
+            settings["Pii:DevelopmentKeyFile"] = Path.Combine(Path.GetTempPath(), "never-used.json");
+        }, environment: "Production");
+
+        Assert.Contains("Pii:Keys is empty", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_lookup_key_of_the_wrong_size_is_refused()
+    {
+        var error = StartupError(settings => settings["Pii:LookupKey"] = Convert.ToBase64String(new byte[16]));
+
+        Assert.Contains("Pii:LookupKey must be a 32-byte HMAC key", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Hotline_numbers_must_be_e164()
+    {
+        var error = StartupError(settings => settings["Hotline:TollFreeNumber"] = "1-800-HOTLINE");
+
+        Assert.Contains("Hotline:TollFreeNumber and Hotline:SmsNumber must be E.164", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Demo_users_with_published_passwords_are_refused_outside_development()
+    {
+        var error = StartupError(settings => settings["Demo:SeedOnStart"] = "true");
+
+        Assert.Contains("Demo:SeedOnStart creates staff with published passwords", error, StringComparison.Ordinal);
+    }
+}
