@@ -1,0 +1,360 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace WsrHotline.Twilio;
+
+/// <summary>
+/// The few calls of Twilio's REST API (2010-04-01) this product makes: send messages, place and steer
+/// calls, and download media. Registered as a typed HttpClient by
+/// <see cref="TwilioServiceCollectionExtensions.AddTwilioProtocol"/>. Retries 429, 5xx, network errors
+/// and timeouts with exponential backoff and jitter; other failures throw <see cref="TwilioApiException"/>.
+/// </summary>
+public sealed partial class TwilioRestClient
+{
+    private const int MaxMediaRedirects = 5;
+
+    private readonly HttpClient httpClient;
+    private readonly TwilioOptions options;
+    private readonly ILogger<TwilioRestClient> logger;
+    private readonly Uri apiBaseUri;
+    private readonly AuthenticationHeaderValue credentials;
+
+    public TwilioRestClient(HttpClient httpClient, IOptions<TwilioOptions> options, ILogger<TwilioRestClient> logger)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        ArgumentNullException.ThrowIfNull(options);
+        this.httpClient = httpClient;
+        this.options = options.Value;
+        this.logger = logger;
+        apiBaseUri = httpClient.BaseAddress ?? new Uri(this.options.ApiBaseUrl.TrimEnd('/') + "/");
+        var userAndPassword = Encoding.UTF8.GetBytes($"{this.options.AccountSid}:{this.options.AuthToken}");
+        credentials = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(userAndPassword));
+    }
+
+    /// <summary>Sends an SMS, MMS or WhatsApp message (POST Messages.json).</summary>
+    public async Task<MessageResource> SendMessageAsync(OutboundMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (string.IsNullOrEmpty(message.Body) && string.IsNullOrEmpty(message.ContentSid) && message.MediaUrls.Count == 0)
+        {
+            throw new ArgumentException("A message needs a Body, a ContentSid or at least one media URL.", nameof(message));
+        }
+
+        var form = new List<KeyValuePair<string, string>>();
+        AddIfSet(form, "To", message.To);
+        AddIfSet(form, "From", message.From);
+        AddIfSet(form, "Body", message.Body);
+        AddIfSet(form, "ContentSid", message.ContentSid);
+        AddIfSet(form, "ContentVariables", message.ContentVariables);
+        foreach (var mediaUrl in message.MediaUrls)
+        {
+            AddIfSet(form, "MediaUrl", mediaUrl.AbsoluteUri);
+        }
+
+        AddIfSet(form, "StatusCallback", message.StatusCallback?.AbsoluteUri);
+
+        using var json = await PostFormAsync("CreateMessage", "Messages.json", form, cancellationToken);
+        var root = json.RootElement;
+        return new MessageResource(GetString(root, "sid") ?? "", GetString(root, "status") ?? "", GetInt(root, "error_code"));
+    }
+
+    /// <summary>Places an outgoing call (POST Calls.json).</summary>
+    public async Task<CallResource> CreateCallAsync(OutboundCall call, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if ((call.Url is null) == (call.Twiml is null))
+        {
+            throw new ArgumentException("Set exactly one of Url and Twiml.", nameof(call));
+        }
+
+        var form = new List<KeyValuePair<string, string>>();
+        AddIfSet(form, "To", call.To);
+        AddIfSet(form, "From", call.From);
+        AddIfSet(form, "Url", call.Url?.AbsoluteUri);
+        AddIfSet(form, "Twiml", call.Twiml);
+        AddIfSet(form, "StatusCallback", call.StatusCallback?.AbsoluteUri);
+        foreach (var statusEvent in call.StatusCallbackEvents)
+        {
+            AddIfSet(form, "StatusCallbackEvent", statusEvent);
+        }
+
+        AddIfSet(form, "Timeout", call.Timeout?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        using var json = await PostFormAsync("CreateCall", "Calls.json", form, cancellationToken);
+        return ReadCall(json.RootElement);
+    }
+
+    /// <summary>Redirects a live call to new TwiML, or ends it (POST Calls/{CallSid}.json).</summary>
+    public async Task<CallResource> UpdateCallAsync(string callSid, CallUpdate update, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        // The SID becomes part of the URL path, so only letters and digits are allowed.
+        if (string.IsNullOrEmpty(callSid) || !callSid.All(char.IsAsciiLetterOrDigit))
+        {
+            throw new ArgumentException("A call SID consists of letters and digits only.", nameof(callSid));
+        }
+
+        if (update.Url is null && update.Twiml is null && update.Status is null)
+        {
+            throw new ArgumentException("Set Url, Twiml or Status.", nameof(update));
+        }
+
+        var form = new List<KeyValuePair<string, string>>();
+        AddIfSet(form, "Url", update.Url?.AbsoluteUri);
+        AddIfSet(form, "Twiml", update.Twiml);
+        AddIfSet(form, "Status", update.Status);
+
+        using var json = await PostFormAsync("UpdateCall", $"Calls/{callSid}.json", form, cancellationToken);
+        return ReadCall(json.RootElement);
+    }
+
+    /// <summary>Makes a live call continue with the TwiML at <paramref name="url"/>.</summary>
+    public Task<CallResource> RedirectCallAsync(string callSid, Uri url, CancellationToken cancellationToken = default) =>
+        UpdateCallAsync(callSid, new CallUpdate { Url = url }, cancellationToken);
+
+    /// <summary>Hangs up a call in progress.</summary>
+    public Task<CallResource> HangUpCallAsync(string callSid, CancellationToken cancellationToken = default) =>
+        UpdateCallAsync(callSid, new CallUpdate { Status = "completed" }, cancellationToken);
+
+    /// <summary>
+    /// Downloads a media file. Twilio credentials are sent only to the API host and to https
+    /// <c>*.twilio.com</c> hosts, also when following redirects (Twilio redirects media to a CDN
+    /// that must not receive them).
+    /// </summary>
+    public async Task<MediaContent> DownloadMediaAsync(Uri mediaUrl, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(mediaUrl);
+        var url = mediaUrl;
+        for (var redirects = 0; redirects <= MaxMediaRedirects; redirects++)
+        {
+            if (!url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+            {
+                throw new ArgumentException("Media URLs must be absolute http(s) URLs.", nameof(mediaUrl));
+            }
+
+            var target = url;
+            var sendCredentials = IsTwilioHost(target);
+            if (!sendCredentials)
+            {
+                LogMediaCredentialsWithheld(logger, target.Host);
+            }
+
+            using var response = await SendWithRetriesAsync(
+                "DownloadMedia",
+                () =>
+                {
+                    var request = new HttpRequestMessage(HttpMethod.Get, target);
+                    request.Headers.Authorization = sendCredentials ? credentials : null;
+                    return request;
+                },
+                cancellationToken);
+
+            if (IsRedirect(response.StatusCode) && response.Headers.Location is { } location)
+            {
+                url = location.IsAbsoluteUri ? location : new Uri(target, location);
+                continue;
+            }
+
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await CreateApiExceptionAsync("DownloadMedia", response, cancellationToken);
+            }
+
+            var content = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            var contentType = response.Content.Headers.ContentType?.ToString() ?? "application/octet-stream";
+            return new MediaContent(content, contentType);
+        }
+
+        throw new TwilioApiException($"Twilio API DownloadMedia followed more than {MaxMediaRedirects} redirects.");
+    }
+
+    private async Task<JsonDocument> PostFormAsync(
+        string operation,
+        string accountRelativePath,
+        List<KeyValuePair<string, string>> form,
+        CancellationToken cancellationToken)
+    {
+        var requestUri = new Uri(
+            apiBaseUri,
+            $"2010-04-01/Accounts/{Uri.EscapeDataString(options.AccountSid)}/{accountRelativePath}");
+
+        // Note: retrying a POST after a 5xx or timeout can, rarely, send a message or place a call twice.
+        // For a hotline a duplicate text is a smaller harm than a worker who never hears back.
+        using var response = await SendWithRetriesAsync(
+            operation,
+            () =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, requestUri) { Content = new FormUrlEncodedContent(form) };
+                request.Headers.Authorization = credentials;
+                return request;
+            },
+            cancellationToken);
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await CreateApiExceptionAsync(operation, response, cancellationToken);
+        }
+
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        return await JsonDocument.ParseAsync(body, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a request, retrying 429, 5xx, network errors and timeouts up to <see cref="TwilioOptions.MaxAttempts"/>
+    /// attempts in total. Returns the last response, successful or not; the caller disposes it.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendWithRetriesAsync(
+        string operation,
+        Func<HttpRequestMessage> createRequest,
+        CancellationToken cancellationToken)
+    {
+        var maxAttempts = Math.Max(1, options.MaxAttempts);
+        for (var attempt = 1; ; attempt++)
+        {
+            // A request message can be sent only once, so every attempt gets a fresh one.
+            using var request = createRequest();
+            HttpResponseMessage response;
+            try
+            {
+                response = await httpClient.SendAsync(request, cancellationToken);
+            }
+            catch (Exception exception) when (attempt < maxAttempts && IsTransient(exception, cancellationToken))
+            {
+                var delay = Backoff(attempt);
+                LogRetryingAfterError(logger, operation, attempt, exception.GetType().Name, (long)delay.TotalMilliseconds);
+                await Task.Delay(delay, cancellationToken);
+                continue;
+            }
+
+            if (attempt >= maxAttempts || !IsRetryable(response.StatusCode))
+            {
+                return response;
+            }
+
+            var retryDelay = RetryAfter(response) ?? Backoff(attempt);
+            LogRetryingAfterStatus(logger, operation, attempt, (int)response.StatusCode, (long)retryDelay.TotalMilliseconds);
+            response.Dispose();
+            await Task.Delay(retryDelay, cancellationToken);
+        }
+    }
+
+    // HttpClient reports its own timeout as a TaskCanceledException while our token is still live.
+    private static bool IsTransient(Exception exception, CancellationToken cancellationToken) =>
+        exception is HttpRequestException
+        || (exception is TaskCanceledException && !cancellationToken.IsCancellationRequested);
+
+    private static bool IsRetryable(HttpStatusCode status) =>
+        status == HttpStatusCode.TooManyRequests || (int)status >= 500;
+
+    private static bool IsRedirect(HttpStatusCode status) =>
+        status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
+            or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+
+    /// <summary>base × 2^(attempt−1) plus up to one base of random jitter, so many clients do not retry in step.</summary>
+    private TimeSpan Backoff(int attempt)
+    {
+        var exponential = options.RetryBaseDelay * Math.Pow(2, attempt - 1);
+        var jitter = options.RetryBaseDelay * Random.Shared.NextDouble();
+        return Cap(exponential + jitter);
+    }
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var retryAfter = response.Headers.RetryAfter;
+        if (retryAfter?.Delta is { } delta)
+        {
+            return Cap(delta);
+        }
+
+        if (retryAfter?.Date is { } date)
+        {
+            var wait = date - DateTimeOffset.UtcNow;
+            return Cap(wait < TimeSpan.Zero ? TimeSpan.Zero : wait);
+        }
+
+        return null;
+    }
+
+    private TimeSpan Cap(TimeSpan delay) => delay > options.MaxRetryDelay ? options.MaxRetryDelay : delay;
+
+    private bool IsTwilioHost(Uri url)
+    {
+        var sameAsApi = Uri.Compare(url, apiBaseUri, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
+        var twilioDomain = url.Scheme == Uri.UriSchemeHttps
+            && (url.Host.Equals("twilio.com", StringComparison.OrdinalIgnoreCase)
+                || url.Host.EndsWith(".twilio.com", StringComparison.OrdinalIgnoreCase));
+        return sameAsApi || twilioDomain;
+    }
+
+    private async Task<TwilioApiException> CreateApiExceptionAsync(
+        string operation,
+        HttpResponseMessage response,
+        CancellationToken cancellationToken)
+    {
+        int? errorCode = null;
+        string? moreInfo = null;
+        try
+        {
+            // Twilio's error body: {"code":21610,"message":"…","more_info":"https://…","status":400}.
+            // The "message" is deliberately dropped: it often quotes the phone number.
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            using var json = await JsonDocument.ParseAsync(body, cancellationToken: cancellationToken);
+            errorCode = GetInt(json.RootElement, "code");
+            moreInfo = GetString(json.RootElement, "more_info");
+        }
+        catch (JsonException)
+        {
+            // Not JSON (e.g. a proxy's HTML error page): the status code is all there is.
+        }
+
+        var status = (int)response.StatusCode;
+        LogApiError(logger, operation, status, errorCode);
+        return new TwilioApiException(operation, status, errorCode, moreInfo);
+    }
+
+    private static CallResource ReadCall(JsonElement root) =>
+        new(GetString(root, "sid") ?? "", GetString(root, "status") ?? "");
+
+    private static void AddIfSet(List<KeyValuePair<string, string>> form, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            form.Add(KeyValuePair.Create(name, value));
+        }
+    }
+
+    private static string? GetString(JsonElement root, string name) =>
+        root.ValueKind == JsonValueKind.Object
+        && root.TryGetProperty(name, out var value)
+        && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    private static int? GetInt(JsonElement root, string name) =>
+        root.ValueKind == JsonValueKind.Object
+        && root.TryGetProperty(name, out var value)
+        && value.ValueKind == JsonValueKind.Number
+        && value.TryGetInt32(out var number)
+            ? number
+            : null;
+
+    [LoggerMessage(EventId = 7201, EventName = "TwilioApiRetryingAfterStatus", Level = LogLevel.Warning,
+        Message = "Twilio API {Operation} attempt {Attempt} got HTTP {StatusCode}; retrying in {DelayMs} ms")]
+    private static partial void LogRetryingAfterStatus(ILogger logger, string operation, int attempt, int statusCode, long delayMs);
+
+    [LoggerMessage(EventId = 7202, EventName = "TwilioApiRetryingAfterError", Level = LogLevel.Warning,
+        Message = "Twilio API {Operation} attempt {Attempt} failed with {ErrorType}; retrying in {DelayMs} ms")]
+    private static partial void LogRetryingAfterError(ILogger logger, string operation, int attempt, string errorType, long delayMs);
+
+    [LoggerMessage(EventId = 7203, EventName = "TwilioApiError", Level = LogLevel.Warning,
+        Message = "Twilio API {Operation} failed with HTTP {StatusCode}, Twilio error code {ErrorCode}")]
+    private static partial void LogApiError(ILogger logger, string operation, int statusCode, int? errorCode);
+
+    [LoggerMessage(EventId = 7204, EventName = "TwilioMediaCredentialsWithheld", Level = LogLevel.Debug,
+        Message = "Downloading media from {Host} without Twilio credentials: not a Twilio host")]
+    private static partial void LogMediaCredentialsWithheld(ILogger logger, string host);
+}

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace WsrHotline.Twilio;
+
+public static class TwilioServiceCollectionExtensions
+{
+    /// <summary>
+    /// Binds <see cref="TwilioOptions"/> from the <c>Twilio</c> section, validates it when the host
+    /// starts (so a missing secret stops the service at deploy time, not at the first call), and
+    /// registers <see cref="TwilioRestClient"/> as a typed <see cref="HttpClient"/>.
+    /// </summary>
+    public static IServiceCollection AddTwilioProtocol(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        services.AddOptions<TwilioOptions>()
+            .Bind(configuration.GetSection(TwilioOptions.SectionName))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.AccountSid),
+                "Twilio:AccountSid is missing: set it in configuration or the environment variable Twilio__AccountSid.")
+            .Validate(o => string.IsNullOrWhiteSpace(o.AccountSid) || o.AccountSid.StartsWith("AC", StringComparison.Ordinal),
+                "Twilio:AccountSid must be the Account SID that starts with 'AC' (see the Twilio console).")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.AuthToken),
+                "Twilio:AuthToken is missing: set it in configuration or the environment variable Twilio__AuthToken.")
+            .Validate(o => IsAbsoluteHttpUrl(o.ApiBaseUrl),
+                "Twilio:ApiBaseUrl must be an absolute http(s) URL such as https://api.twilio.com.")
+            .Validate(o => string.IsNullOrWhiteSpace(o.PublicBaseUrl) || IsAbsoluteHttpUrl(o.PublicBaseUrl),
+                "Twilio:PublicBaseUrl must be an absolute http(s) URL such as https://hotline.example.org, or empty.")
+            .Validate(o => o.MaxAttempts >= 1,
+                "Twilio:MaxAttempts must be at least 1.")
+            .ValidateOnStart();
+
+        services.AddHttpClient<TwilioRestClient>((provider, client) =>
+            {
+                var options = provider.GetRequiredService<IOptions<TwilioOptions>>().Value;
+                client.BaseAddress = new Uri(options.ApiBaseUrl.TrimEnd('/') + "/");
+                client.Timeout = options.RequestTimeout;
+            })
+            // Redirects are followed by hand so that Twilio credentials are only ever sent to Twilio hosts.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+
+        return services;
+    }
+
+    private static bool IsAbsoluteHttpUrl(string? value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
+}

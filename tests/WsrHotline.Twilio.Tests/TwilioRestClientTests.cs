@@ -1,0 +1,353 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace WsrHotline.Twilio.Tests;
+
+/// <summary>The REST client, resolved from DI as the app does, against a real local HTTP server.</summary>
+public class TwilioRestClientTests
+{
+    private const string AccountSid = "AC00000000000000000000000000000001";
+    private const string AuthToken = "secret-token";
+    private const string MessagesPath = "/2010-04-01/Accounts/" + AccountSid + "/Messages.json";
+    private const string CreatedMessage = """{"sid":"SM123","status":"queued","error_code":null,"body":"x"}""";
+
+    private static readonly string ExpectedAuthorization =
+        "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(AccountSid + ":" + AuthToken));
+
+    [Fact]
+    public async Task Send_sms_posts_the_form_with_basic_auth_and_reads_sid_and_status()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) => FakeTwilioApi.Json(context, 201, CreatedMessage));
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var created = await client.SendMessageAsync(new OutboundMessage
+        {
+            To = "+15555550101",
+            From = "+18005550100",
+            Body = "Recibimos su reporte. Número de caso: 42",
+            MediaUrls = [new Uri("https://hotline.example.org/media/a.png"), new Uri("https://hotline.example.org/media/b.png")],
+            StatusCallback = new Uri("https://hotline.example.org/twilio/messaging/status"),
+        });
+
+        Assert.Equal(new MessageResource("SM123", "queued", null), created);
+        var request = Assert.Single(api.Requests);
+        Assert.Equal("POST", request.Method);
+        Assert.Equal(MessagesPath, request.Path);
+        Assert.Equal(ExpectedAuthorization, request.Authorization);
+        Assert.Equal("+15555550101", request.Field("To"));
+        Assert.Equal("+18005550100", request.Field("From"));
+        Assert.Equal("Recibimos su reporte. Número de caso: 42", request.Field("Body"));
+        Assert.Equal(["https://hotline.example.org/media/a.png", "https://hotline.example.org/media/b.png"], request.Fields("MediaUrl"));
+        Assert.Equal("https://hotline.example.org/twilio/messaging/status", request.Field("StatusCallback"));
+        Assert.Null(request.Field("ContentSid"));
+    }
+
+    [Fact]
+    public async Task Send_whatsapp_template_uses_content_sid_and_variables_instead_of_body()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
+            FakeTwilioApi.Json(context, 201, """{"sid":"SM9","status":"accepted","error_code":63016}"""));
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var created = await client.SendMessageAsync(new OutboundMessage
+        {
+            To = "whatsapp:+15555550101",
+            From = "whatsapp:+18005550100",
+            ContentSid = "HX0123456789abcdef0123456789abcdef",
+            ContentVariables = """{"1":"María","2":"42"}""",
+        });
+
+        Assert.Equal(new MessageResource("SM9", "accepted", TwilioErrorCodes.WhatsAppOutsideSessionWindow), created);
+        var request = Assert.Single(api.Requests);
+        Assert.Equal("whatsapp:+15555550101", request.Field("To"));
+        Assert.Equal("whatsapp:+18005550100", request.Field("From"));
+        Assert.Equal("HX0123456789abcdef0123456789abcdef", request.Field("ContentSid"));
+        Assert.Equal("""{"1":"María","2":"42"}""", request.Field("ContentVariables"));
+        Assert.Null(request.Field("Body"));
+        Assert.Empty(request.Fields("MediaUrl"));
+    }
+
+    [Fact]
+    public async Task Message_without_content_is_refused_before_calling_twilio()
+    {
+        using var services = CreateServices(new Uri("http://127.0.0.1:9/"));
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        await Assert.ThrowsAsync<ArgumentException>(() =>
+            client.SendMessageAsync(new OutboundMessage { To = "+15555550101", From = "+18005550100" }));
+    }
+
+    [Fact]
+    public async Task Retries_a_503_then_succeeds()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, attempt) => attempt == 1
+            ? FakeTwilioApi.Json(context, 503, """{"code":20503,"message":"Service unavailable","status":503}""")
+            : FakeTwilioApi.Json(context, 201, CreatedMessage));
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var created = await client.SendMessageAsync(Sms());
+
+        Assert.Equal("SM123", created.Sid);
+        Assert.Equal(2, api.Requests.Count);
+        Assert.All(api.Requests, r => Assert.Equal("+15555550101", r.Field("To")));
+    }
+
+    [Fact]
+    public async Task Retries_after_a_dropped_connection()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, attempt) =>
+        {
+            if (attempt == 1)
+            {
+                context.Abort();
+                return Task.CompletedTask;
+            }
+
+            return FakeTwilioApi.Json(context, 201, CreatedMessage);
+        });
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var created = await client.SendMessageAsync(Sms());
+
+        Assert.Equal("SM123", created.Sid);
+        Assert.Equal(2, api.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Retries_a_429_after_the_retry_after_delay()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, attempt) =>
+        {
+            if (attempt == 1)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                return FakeTwilioApi.Json(context, 429, """{"code":20429,"message":"Too Many Requests","status":429}""");
+            }
+
+            return FakeTwilioApi.Json(context, 201, CreatedMessage);
+        });
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var stopwatch = Stopwatch.StartNew();
+        var created = await client.SendMessageAsync(Sms());
+
+        Assert.Equal("SM123", created.Sid);
+        Assert.Equal(2, api.Requests.Count);
+        // The backoff base is 1 ms in these tests, so only Retry-After explains a wait of about a second.
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(900), $"waited only {stopwatch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Gives_up_after_max_attempts()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
+            FakeTwilioApi.Json(context, 500, """{"code":20500,"message":"Internal Server Error","status":500}"""));
+        using var services = CreateServices(api.BaseAddress, maxAttempts: 3);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var error = await Assert.ThrowsAsync<TwilioApiException>(() => client.SendMessageAsync(Sms()));
+
+        Assert.Equal(500, error.HttpStatus);
+        Assert.Equal(20500, error.ErrorCode);
+        Assert.Equal(3, api.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Opted_out_recipient_is_a_typed_error_without_personal_data_and_is_not_retried()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) => FakeTwilioApi.Json(context, 400,
+            """{"code":21610,"message":"Attempt to send to unsubscribed recipient +15555550101","more_info":"https://www.twilio.com/docs/errors/21610","status":400}"""));
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var error = await Assert.ThrowsAsync<TwilioApiException>(() => client.SendMessageAsync(Sms()));
+
+        Assert.True(error.IsOptOut);
+        Assert.Equal(TwilioErrorCodes.RecipientOptedOut, error.ErrorCode);
+        Assert.Equal(400, error.HttpStatus);
+        Assert.Equal("https://www.twilio.com/docs/errors/21610", error.MoreInfo);
+        Assert.DoesNotContain("5555550101", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("hello", error.ToString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Single(api.Requests);
+    }
+
+    [Fact]
+    public async Task Non_json_error_body_still_gives_a_typed_error()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
+        {
+            context.Response.StatusCode = 404;
+            return context.Response.WriteAsync("<html>not found</html>");
+        });
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var error = await Assert.ThrowsAsync<TwilioApiException>(() => client.SendMessageAsync(Sms()));
+
+        Assert.Equal(404, error.HttpStatus);
+        Assert.Null(error.ErrorCode);
+        Assert.False(error.IsOptOut);
+    }
+
+    [Fact]
+    public async Task Create_call_posts_url_status_callback_events_and_timeout()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
+            FakeTwilioApi.Json(context, 201, """{"sid":"CA42","status":"queued"}"""));
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var call = await client.CreateCallAsync(new OutboundCall
+        {
+            To = "+15555550101",
+            From = "+18005550100",
+            Url = new Uri("https://hotline.example.org/twilio/voice/callback"),
+            StatusCallback = new Uri("https://hotline.example.org/twilio/voice/status"),
+            StatusCallbackEvents = ["initiated", "answered", "completed"],
+            Timeout = 25,
+        });
+
+        Assert.Equal(new CallResource("CA42", "queued"), call);
+        var request = Assert.Single(api.Requests);
+        Assert.Equal("/2010-04-01/Accounts/" + AccountSid + "/Calls.json", request.Path);
+        Assert.Equal(ExpectedAuthorization, request.Authorization);
+        Assert.Equal("+15555550101", request.Field("To"));
+        Assert.Equal("+18005550100", request.Field("From"));
+        Assert.Equal("https://hotline.example.org/twilio/voice/callback", request.Field("Url"));
+        Assert.Null(request.Field("Twiml"));
+        Assert.Equal("https://hotline.example.org/twilio/voice/status", request.Field("StatusCallback"));
+        Assert.Equal(["initiated", "answered", "completed"], request.Fields("StatusCallbackEvent"));
+        Assert.Equal("25", request.Field("Timeout"));
+    }
+
+    [Fact]
+    public async Task Create_call_with_inline_twiml()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
+            FakeTwilioApi.Json(context, 201, """{"sid":"CA43","status":"queued"}"""));
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+        var twiml = new VoiceResponse().Say("Hola & adiós").ToXml();
+
+        await client.CreateCallAsync(new OutboundCall { To = "+15555550101", From = "+18005550100", Twiml = twiml });
+
+        var request = Assert.Single(api.Requests);
+        Assert.Equal(twiml, request.Field("Twiml"));
+        Assert.Null(request.Field("Url"));
+        await Assert.ThrowsAsync<ArgumentException>(() =>
+            client.CreateCallAsync(new OutboundCall { To = "+1", From = "+1" }));
+    }
+
+    [Fact]
+    public async Task Hang_up_and_redirect_update_the_call()
+    {
+        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
+            FakeTwilioApi.Json(context, 200, """{"sid":"CA42","status":"completed"}"""));
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var hungUp = await client.HangUpCallAsync("CA42");
+        await client.RedirectCallAsync("CA42", new Uri("https://hotline.example.org/twilio/voice/goodbye"));
+        await client.UpdateCallAsync("CA42", new CallUpdate { Twiml = "<Response><Hangup/></Response>" });
+
+        Assert.Equal(new CallResource("CA42", "completed"), hungUp);
+        var requests = api.Requests.ToArray();
+        Assert.All(requests, r => Assert.Equal("/2010-04-01/Accounts/" + AccountSid + "/Calls/CA42.json", r.Path));
+        Assert.Equal("completed", requests[0].Field("Status"));
+        Assert.Equal("https://hotline.example.org/twilio/voice/goodbye", requests[1].Field("Url"));
+        Assert.Equal("<Response><Hangup/></Response>", requests[2].Field("Twiml"));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("CA42/../Messages")]
+    [InlineData("CA42?x=1")]
+    public async Task Call_sid_that_is_not_alphanumeric_is_refused(string callSid)
+    {
+        using var services = CreateServices(new Uri("http://127.0.0.1:9/"));
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => client.HangUpCallAsync(callSid));
+    }
+
+    [Fact]
+    public async Task Media_download_sends_credentials_to_twilio_but_not_to_the_host_it_redirects_to()
+    {
+        var mediaBytes = new byte[] { 0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3 };
+        FakeTwilioApi? api = null;
+        api = await FakeTwilioApi.StartAsync(async (context, _) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/2010-04-01", StringComparison.Ordinal))
+            {
+                // Twilio answers media requests with a redirect to its CDN: here the same server under another host name.
+                context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+                context.Response.Headers.Location = $"http://localhost:{api!.BaseAddress.Port}/cdn/ME1";
+                return;
+            }
+
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(mediaBytes);
+        });
+        await using var disposeApi = api;
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var media = await client.DownloadMediaAsync(
+            new Uri(api.BaseAddress, "/2010-04-01/Accounts/" + AccountSid + "/Messages/MM1/Media/ME1"));
+
+        Assert.Equal(mediaBytes, media.Content.ToArray());
+        Assert.Equal("image/jpeg", media.ContentType);
+        var requests = api.Requests.ToArray();
+        Assert.Equal(2, requests.Length);
+        Assert.Equal("127.0.0.1", requests[0].Host);
+        Assert.Equal(ExpectedAuthorization, requests[0].Authorization);
+        Assert.Equal("localhost", requests[1].Host);
+        Assert.Equal("", requests[1].Authorization);
+    }
+
+    [Fact]
+    public async Task Media_download_from_a_foreign_host_never_sends_credentials()
+    {
+        await using var api = await FakeTwilioApi.StartAsync(async (context, _) =>
+        {
+            context.Response.ContentType = "application/pdf";
+            await context.Response.WriteAsync("%PDF");
+        });
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+
+        var media = await client.DownloadMediaAsync(new Uri($"http://localhost:{api.BaseAddress.Port}/files/report.pdf"));
+
+        Assert.Equal("application/pdf", media.ContentType);
+        Assert.Equal("", Assert.Single(api.Requests).Authorization);
+    }
+
+    private static OutboundMessage Sms() => new() { To = "+15555550101", From = "+18005550100", Body = "hello" };
+
+    private static ServiceProvider CreateServices(Uri apiBaseUrl, int maxAttempts = 4)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Twilio:AccountSid"] = AccountSid,
+                ["Twilio:AuthToken"] = AuthToken,
+                ["Twilio:ApiBaseUrl"] = apiBaseUrl.ToString(),
+                ["Twilio:MaxAttempts"] = maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Twilio:RetryBaseDelay"] = "00:00:00.001",
+            })
+            .Build();
+
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTwilioProtocol(configuration);
+        return services.BuildServiceProvider();
+    }
+}
