@@ -4,6 +4,7 @@ using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Pii;
+using WsrHotline.Twilio;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -11,6 +12,7 @@ builder.AddHotlineLogging();
 builder.Services
     .AddSingleton(TimeProvider.System)
     .AddHotlineOptions()
+    .AddTwilioProtocol(builder.Configuration)
     .AddPiiProtection()
     .AddHotlineDatabase()
     .AddIntake()

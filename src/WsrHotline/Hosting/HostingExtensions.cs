@@ -19,6 +19,9 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddHotlineLogging(this WebApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
+        // Request logging prints URLs with query strings, which can hold phone numbers: never below Warning.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.HttpLogging", LogLevel.None);
         if (builder.Environment.IsDevelopment())
         {
             builder.Logging.AddSimpleConsole(options =>

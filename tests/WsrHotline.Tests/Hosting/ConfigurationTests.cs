@@ -44,6 +44,15 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void A_missing_twilio_auth_token_names_the_environment_variable()
+    {
+        var error = StartupError(settings => settings.Remove("Twilio:AuthToken"));
+
+        Assert.Contains("Twilio:AuthToken is missing", error, StringComparison.Ordinal);
+        Assert.Contains("Twilio__AuthToken", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Hotline_numbers_must_be_e164()
     {
         var error = StartupError(settings => settings["Hotline:TollFreeNumber"] = "1-800-HOTLINE");
