@@ -3,6 +3,7 @@ using WsrHotline.Demo;
 using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
+using WsrHotline.Ivr;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
 
@@ -16,6 +17,7 @@ builder.Services
     .AddPiiProtection()
     .AddHotlineDatabase()
     .AddIntake()
+    .AddIvrFlows()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth();
 
@@ -31,6 +33,7 @@ if (args is ["migrate", ..])
 
 app.UseForwardedHeaders();
 app.MapHotlineHealth();
+app.MapIvrAudio();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 
 await app.RunAsync();
