@@ -13,6 +13,8 @@ connection_string=$(ops/db-up.sh)
 export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
 export ConnectionStrings__Hotline="$connection_string"
 export Pii__DevelopmentKeyFile="$repo_root/.data/dev-pii-keys.json"
+# The repository's own flows folder, so that editing a prompt changes the running app at once.
+export Ivr__FlowsPath="$repo_root/ivr-flows"
 
 echo "[run] building the hotline" >&2
 dotnet build src/WsrHotline/WsrHotline.csproj -c Release --nologo -v quiet >&2
