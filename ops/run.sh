@@ -13,11 +13,15 @@ connection_string=$(ops/db-up.sh)
 export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
 export ConnectionStrings__Hotline="$connection_string"
 export Pii__DevelopmentKeyFile="$repo_root/.data/dev-pii-keys.json"
-# The repository's own flows folder, so that editing a prompt changes the running app at once.
+# No Twilio account needed: the phone simulator at $url/simulator/ stands in for Twilio, its REST API included.
+export Simulator__Enabled=true
+export Twilio__ApiBaseUrl="$url/simulator/twilio"
+# The flows are read from the repository, so an edit to ivr-flows/ takes effect without a rebuild.
 export Ivr__FlowsPath="$repo_root/ivr-flows"
+export Voice__SpoolPath="$repo_root/.data/voice-spool"
 
 echo "[run] building the hotline" >&2
 dotnet build src/WsrHotline/WsrHotline.csproj -c Release --nologo -v quiet >&2
 
-echo "[run] starting on $url  (health: $url/health/ready)" >&2
+echo "[run] starting on $url  (health: $url/health/ready, phone simulator: $url/simulator/)" >&2
 exec dotnet run --project src/WsrHotline/WsrHotline.csproj -c Release --no-build --no-launch-profile -- --urls "$url"

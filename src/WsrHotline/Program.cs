@@ -6,6 +6,7 @@ using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
+using WsrHotline.Voice;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -18,6 +19,7 @@ builder.Services
     .AddHotlineDatabase()
     .AddIntake()
     .AddIvrFlows()
+    .AddVoiceIntake()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth();
 
@@ -31,9 +33,21 @@ if (args is ["migrate", ..])
     return;
 }
 
+// `dotnet WsrHotline.dll fallback-twiml [audio-base-url]`: the static document for Twilio's Fallback URL.
+if (args is ["fallback-twiml", ..])
+{
+    var publicBase = app.Configuration["Twilio:PublicBaseUrl"] ?? "https://hotline.example.org";
+    var audioBase = args.Length > 1 ? args[1] : publicBase.TrimEnd('/') + "/ivr-audio";
+    var fallback = app.Services.GetRequiredService<EmergencyTwiml>()
+        .StaticFallback(app.Services.GetRequiredService<IvrFlowProvider>().Current, publicBase, audioBase);
+    Console.Out.WriteLine(fallback.ToXml(indented: true));
+    return;
+}
+
 app.UseForwardedHeaders();
 app.MapHotlineHealth();
 app.MapIvrAudio();
+app.MapVoiceIntake();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 
 await app.RunAsync();

@@ -20,6 +20,9 @@ public static class DatabaseExtensions
                 "(ops/db-up.sh prints one for the local cluster).")
             .ValidateOnStart();
 
+        // snake_case columns map onto PascalCase properties and record parameters.
+        Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+
         services.AddSingleton(provider =>
         {
             var options = provider.GetRequiredService<IOptions<DatabaseOptions>>().Value;

@@ -14,10 +14,13 @@ namespace WsrHotline.Tests.Infrastructure;
 public static class PostgresServer
 {
     private static readonly Lazy<Task<string>> Template = new(CreateTemplateAsync);
+    private static readonly Lazy<string> AdminConnection = new(FindAdminConnectionString);
+    private static readonly Lazy<string> Root = new(FindRepositoryRoot);
 
-    public static string AdminConnectionString { get; } = FindAdminConnectionString();
+    // Lazy: a test that only needs the repository folder must not start a database.
+    public static string AdminConnectionString => AdminConnection.Value;
 
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+    public static string RepositoryRoot => Root.Value;
 
     public static string ConnectionStringFor(string database) =>
         new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = database, Pooling = true }.ConnectionString;

@@ -1,0 +1,199 @@
+using Dapper;
+using Npgsql;
+using WsrHotline.Intake;
+using WsrHotline.Pii;
+
+namespace WsrHotline.Voice;
+
+/// <summary>A call as the voice webhooks need it.</summary>
+public sealed record CallRow(
+    long Id,
+    string CallSid,
+    string Stage,
+    string? LanguageCode,
+    long? ComplaintId,
+    long? CallerIdentityId,
+    int? AnsweredBy,
+    int TierRung,
+    int? TierRungQueueTime,
+    DateTime? VoicemailAt);
+
+/// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
+public sealed class CallStore(NpgsqlDataSource dataSource, CallerIdentities identities, PiiProtector pii)
+{
+    private const string CallColumns = """
+        id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
+        tier_rung::int AS tier_rung, tier_rung_queue_time, voicemail_at
+        """;
+
+    /// <summary>Twilio's call statuses in the order they can happen; terminal ones share the top rank.</summary>
+    public static short StatusRank(string status) => status switch
+    {
+        "queued" => 1,
+        "initiated" => 2,
+        "ringing" => 3,
+        "in-progress" or "answered" => 4,
+        "completed" or "busy" or "no-answer" or "canceled" or "failed" => 5,
+        _ => 0,
+    };
+
+    public static bool IsTerminal(string status) => StatusRank(status) == 5;
+
+    /// <summary>The call for this CallSid, created (with the caller's identity, unless withheld) on first sight.</summary>
+    public async Task<CallRow> EnsureInboundAsync(VoiceForm form, string stage, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var existing = await FindAsync(connection, form.CallSid, cancellationToken);
+        if (existing is not null)
+        {
+            return existing;
+        }
+
+        var number = CallerNumber.Normalize(form.From);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        long? identity = number is null
+            ? null
+            : await identities.FindOrCreateAsync(connection, transaction, number, null, cancellationToken);
+        var status = string.IsNullOrEmpty(form.CallStatus) ? "ringing" : form.CallStatus;
+        // A retried webhook for the same CallSid finds the row instead of creating a second.
+        var call = await connection.QuerySingleAsync<CallRow>(new CommandDefinition($"""
+            INSERT INTO calls (call_sid, direction, caller_identity_id, status, status_rank, stage)
+            VALUES (@CallSid, 'inbound', @identity, @status, @rank, @stage)
+            ON CONFLICT (call_sid) DO UPDATE SET call_sid = excluded.call_sid
+            RETURNING {CallColumns}
+            """, new { form.CallSid, identity, status, rank = StatusRank(status), stage }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return call;
+    }
+
+    public async Task<CallRow?> FindAsync(string callSid, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await FindAsync(connection, callSid, cancellationToken);
+    }
+
+    public async Task<CallRow?> FindByIdAsync(long callId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CallRow>(new CommandDefinition(
+            $"SELECT {CallColumns} FROM calls WHERE id = @callId", new { callId }, cancellationToken: cancellationToken));
+    }
+
+    private static Task<CallRow?> FindAsync(NpgsqlConnection connection, string callSid, CancellationToken cancellationToken) =>
+        connection.QuerySingleOrDefaultAsync<CallRow>(new CommandDefinition(
+            $"SELECT {CallColumns} FROM calls WHERE call_sid = @callSid", new { callSid }, cancellationToken: cancellationToken));
+
+    public async Task SetStageAsync(long callId, string stage, string? languageCode, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET stage = @stage, language_code = coalesce(@languageCode, language_code) WHERE id = @callId
+            """, new { callId, stage, languageCode }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The caller chose a language: the call and the worker's identity remember it.</summary>
+    public async Task SetLanguageAsync(CallRow call, string languageCode, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET language_code = @languageCode WHERE id = @Id;
+            UPDATE caller_identities SET preferred_language = @languageCode WHERE id = @CallerIdentityId;
+            """, new { call.Id, call.CallerIdentityId, languageCode }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// The complaint this call belongs to, opened now if the call has none (a call that reaches an
+    /// investigator or a voicemail is a complaint). The PIN is issued later, when the worker hears it.
+    /// </summary>
+    public async Task<long> EnsureComplaintAsync(CallRow call, string languageCode, CancellationToken cancellationToken)
+    {
+        if (call.ComplaintId is { } existing)
+        {
+            return existing;
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Lock the call so two webhooks of one call cannot open two complaints.
+        var current = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "SELECT complaint_id FROM calls WHERE id = @Id FOR UPDATE", call, transaction, cancellationToken: cancellationToken));
+        if (current is { } raced)
+        {
+            return raced;
+        }
+        var opened = await Complaints.OpenAsync(connection, transaction, Channels.Voice, languageCode, call.CallerIdentityId, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE calls SET complaint_id = @complaintId WHERE id = @Id",
+            new { call.Id, complaintId = opened.Id }, transaction, cancellationToken: cancellationToken));
+        await Timeline.AppendAsync(connection, transaction, opened.Id, TimelineActor.Worker, null, "call.received",
+            new { call_sid = call.CallSid, language = languageCode }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return opened.Id;
+    }
+
+    public async Task AppendTimelineAsync(long? complaintId, TimelineActor actor, int? staffId, string kind, object details, CancellationToken cancellationToken)
+    {
+        if (complaintId is not { } id)
+        {
+            return;
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await Timeline.AppendAsync(connection, null, id, actor, staffId, kind, details, cancellationToken);
+    }
+
+    /// <summary>Stores the recording reference (its address encrypted: it plays the worker's voice). Idempotent.</summary>
+    public async Task<bool> StoreRecordingAsync(long callId, string recordingSid, string recordingUrl, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var changed = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET recording_sid = @recordingSid, recording_url_encrypted = @encrypted,
+                             voicemail_at = coalesce(voicemail_at, now())
+            WHERE id = @callId AND recording_sid IS DISTINCT FROM @recordingSid
+            """,
+            new { callId, recordingSid, encrypted = string.IsNullOrEmpty(recordingUrl) ? null : pii.Encrypt(recordingUrl, PiiPurpose.RecordingUrl) },
+            cancellationToken: cancellationToken));
+        return changed > 0;
+    }
+
+    public async Task MarkVoicemailAsync(long callId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE calls SET voicemail_at = coalesce(voicemail_at, now()), stage = 'readout' WHERE id = @callId",
+            new { callId }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Owes the worker a callback (once per call); a withheld number cannot be called back.</summary>
+    public async Task<bool> OweCallbackAsync(CallRow call, long? complaintId, string reason, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        if (call.CallerIdentityId is null)
+        {
+            return false;
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var created = await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO callback_tasks (call_id, complaint_id, caller_identity_id, language_code, reason, due_at)
+            VALUES (@callId, @complaintId, @identity, @language, @reason, @dueAt)
+            ON CONFLICT (call_id) DO NOTHING
+            """,
+            new { callId = call.Id, complaintId, identity = call.CallerIdentityId, language = call.LanguageCode, reason, dueAt },
+            cancellationToken: cancellationToken));
+        return created > 0;
+    }
+
+    /// <summary>
+    /// Applies a status callback; a duplicate or late one (lower or equal rank) changes nothing.
+    /// Returns true when this callback is the one that ended the call.
+    /// </summary>
+    public async Task<bool> ApplyStatusAsync(string callSid, string status, int? durationSeconds, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rank = StatusRank(status);
+        var changed = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET status = @status, status_rank = @rank,
+                             duration_seconds = coalesce(@durationSeconds, duration_seconds),
+                             ended_at = CASE WHEN @rank = 5 THEN now() ELSE ended_at END
+            WHERE call_sid = @callSid AND status_rank < @rank
+            """, new { callSid, status, rank, durationSeconds }, cancellationToken: cancellationToken));
+        return changed > 0 && rank == 5;
+    }
+}

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using WsrHotline.Ivr;
+using WsrHotline.Twilio;
+
+namespace WsrHotline.Voice;
+
+/// <summary>What a voice endpoint answers when the database fails it.</summary>
+public enum OutageAnswer
+{
+    /// <summary>A status or recording callback: kept in the spool, acknowledged.</summary>
+    Acknowledge,
+
+    /// <summary>A TwiML step: the emergency ring-through, then voicemail.</summary>
+    Emergency,
+
+    /// <summary>The queue's wait URL, which cannot dial: leave the queue (its action then rings through).</summary>
+    LeaveQueue,
+
+    /// <summary>The voicemail is recorded (and now kept): promise the callback and say goodbye.</summary>
+    Goodbye,
+}
+
+/// <summary>Endpoint metadata: what this endpoint answers when the database fails it.</summary>
+public sealed record OnDatabaseOutage(OutageAnswer Answer);
+
+/// <summary>An endpoint's database budget when it differs from <see cref="VoiceOptions.DatabaseBudget"/>.</summary>
+public sealed record VoiceBudget(TimeSpan Budget);
+
+/// <summary>
+/// Gives each voice webhook a time budget for the database and, when PostgreSQL is down or too slow,
+/// answers safely instead of with a 5xx: the request is kept in the spool (nothing is lost) and the
+/// caller is rung through to the emergency numbers.
+/// </summary>
+public sealed partial class DatabaseOutageFilter(
+    IOptions<VoiceOptions> options,
+    VoiceSpool spool,
+    EmergencyTwiml emergency,
+    IvrFlowProvider flows,
+    VoiceUrls urls,
+    ILogger<DatabaseOutageFilter> logger) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var metadata = http.GetEndpoint()?.Metadata;
+        var budget = metadata?.GetMetadata<VoiceBudget>()?.Budget ?? options.Value.DatabaseBudget;
+        var clientAborted = http.RequestAborted;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+        timeout.CancelAfter(budget);
+        http.RequestAborted = timeout.Token;
+        try
+        {
+            return await next(context);
+        }
+        catch (Exception ex) when (IsDatabaseFailure(ex) && !clientAborted.IsCancellationRequested)
+        {
+            LogOutage(logger, http.Request.Path.Value ?? "", ex.GetType().Name);
+            http.RequestAborted = clientAborted;
+            await spool.KeepAsync(http.Request, await http.Request.ReadFormAsync(CancellationToken.None));
+            var request = http.Request;
+            var audioBase = urls.AudioBase(request);
+            return (metadata?.GetMetadata<OnDatabaseOutage>()?.Answer ?? OutageAnswer.Acknowledge) switch
+            {
+                OutageAnswer.Emergency => new TwimlResult(emergency.Start(flows.Current, path => urls.For(request, path), audioBase)),
+                OutageAnswer.LeaveQueue => new TwimlResult(new VoiceResponse().Leave()),
+                OutageAnswer.Goodbye => new TwimlResult(EmergencyTwiml.Goodbye(flows.Current, audioBase)),
+                _ => Results.Ok(),
+            };
+        }
+    }
+
+    private static bool IsDatabaseFailure(Exception ex) =>
+        ex is NpgsqlException or TimeoutException or OperationCanceledException
+        || (ex is InvalidOperationException && ex.InnerException is NpgsqlException or TimeoutException);
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Error,
+        Message = "Database unavailable for voice webhook {Path} ({Error}): kept in the spool, caller routed the emergency way")]
+    private static partial void LogOutage(ILogger logger, string path, string error);
+}

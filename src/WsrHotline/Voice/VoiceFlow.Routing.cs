@@ -1,0 +1,203 @@
+using WsrHotline.Intake;
+using WsrHotline.Ivr;
+using WsrHotline.Twilio;
+
+namespace WsrHotline.Voice;
+
+// Routing by language: the caller waits in a queue of their own, hearing hold messages in their
+// language, while the app rings the on-call phones of that language tier by tier. An investigator
+// who picks up is screened ("press 1 to accept") so a personal voicemail never takes a worker's call;
+// the first to accept is bridged to the caller. Nobody in time: the caller leaves the queue for voicemail.
+public sealed partial class VoiceFlow
+{
+    private static string QueueName(long callId) => $"call-{callId}";
+
+    private async Task<VoiceResponse> RouteAsync(VoiceRequest request, CallRow call, IvrStep step, string language, VoiceResponse response)
+    {
+        var complaintId = await calls.EnsureComplaintAsync(call, language, request.Cancellation);
+        await calls.AppendTimelineAsync(complaintId, TimelineActor.System, null, "call.routing", new { language }, request.Cancellation);
+        Prompts(request, response, language, step.Prompts);
+        return response.Enqueue(
+            QueueName(call.Id),
+            waitUrl: urls.For(request.Http, "wait", ("lang", language)),
+            action: urls.For(request.Http, "queue-result", ("lang", language)));
+    }
+
+    /// <summary>
+    /// POST /twilio/voice/wait: Twilio asks this again and again while the caller waits. It rings the
+    /// next tier when the current one has rung long enough (or everyone in it declined), and sends the
+    /// caller on to voicemail when no tier is left.
+    /// </summary>
+    public async Task<IResult> WaitAsync(VoiceRequest request)
+    {
+        var (call, language) = await CallAndLanguageAsync(request);
+        var response = new VoiceResponse();
+        var step = request.Flow.Steps.Values.FirstOrDefault(s => s.Type == IvrStepType.Route);
+
+        if (call.AnsweredBy is null && !await RingNextTierIfDueAsync(request, call, language))
+        {
+            await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.System, null, "call.no_answer",
+                new { tiers_rung = call.TierRung, waited_seconds = request.Form.QueueTime }, request.Cancellation);
+            return Twiml(response.Leave());
+        }
+
+        Prompts(request, response, language, step?.HoldPrompts ?? ["hold_message"]);
+        return Twiml(response.Pause(2));
+    }
+
+    /// <summary>False when there is nobody left to ring and the current tier is done.</summary>
+    private async Task<bool> RingNextTierIfDueAsync(VoiceRequest request, CallRow call, string language)
+    {
+        var queueTime = request.Form.QueueTime;
+        if (call.TierRung > 0)
+        {
+            var rangLongEnough = queueTime >= (call.TierRungQueueTime ?? 0) + ivr.Value.RingSecondsPerTier;
+            if (!rangLongEnough && !await legs.TierExhaustedAsync(call.Id, call.TierRung, request.Cancellation))
+            {
+                return true;
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var tier = await legs.NextCoveredTierAsync(language, call.TierRung, now, request.Cancellation);
+        if (tier is not { } next)
+        {
+            return false;
+        }
+        var staff = await legs.OnCallAsync(language, next, now, request.Cancellation);
+        var created = await legs.StartTierAsync(call.Id, next, queueTime, staff, request.Cancellation);
+        foreach (var (leg, phone) in created)
+        {
+            await RingAsync(request, leg, phone);
+        }
+        await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.System, null, "call.rung",
+            new { tier = next, staff_ids = created.Select(c => c.Leg.StaffId).ToArray() }, request.Cancellation);
+        return true;
+    }
+
+    private async Task RingAsync(VoiceRequest request, CallLeg leg, string phone)
+    {
+        try
+        {
+            var created = await twilioRest.CreateCallAsync(new OutboundCall
+            {
+                To = phone,
+                From = hotline.Value.TollFreeNumber,
+                Url = new Uri(urls.For(request.Http, "screen", ("leg", leg.Id))),
+                StatusCallback = new Uri(urls.For(request.Http, "leg-status", ("leg", leg.Id))),
+                StatusCallbackEvents = ["initiated", "ringing", "answered", "completed"],
+                Timeout = ivr.Value.RingSecondsPerTier,
+            }, request.Cancellation);
+            await legs.SetLegSidAsync(leg.Id, created.Sid, created.Status, request.Cancellation);
+        }
+        catch (Exception ex) when (ex is TwilioApiException or HttpRequestException or TaskCanceledException && !request.Cancellation.IsCancellationRequested)
+        {
+            // One phone that cannot be rung must not stop the others, nor the caller's wait.
+            LogRingFailed(logger, leg.Id, ex.GetType().Name);
+            await legs.SetLegSidAsync(leg.Id, null, "failed", request.Cancellation);
+        }
+    }
+
+    /// <summary>POST /twilio/voice/screen?leg=N: an investigator picked up. Ask before bridging.</summary>
+    public async Task<IResult> ScreenAsync(VoiceRequest request)
+    {
+        var leg = await legs.FindAsync(request.QueryNumber("leg", 0), request.Cancellation);
+        var call = leg is null ? null : await calls.FindByIdAsync(leg.CallId, request.Cancellation);
+        var response = new VoiceResponse();
+        if (leg is null || call is null)
+        {
+            return Twiml(response.Hangup());
+        }
+        var language = call.LanguageCode ?? request.Flow.DefaultLanguage.Code;
+        await legs.MarkAsync(leg.Id, "answered", request.Cancellation);
+        if (ScreeningRefusal(call) is { } refusal)
+        {
+            Prompt(request, response, language, refusal);
+            return Twiml(response.Hangup());
+        }
+
+        var gather = new Gather { NumDigits = 1, Timeout = 8, Action = urls.For(request.Http, "screen-result", ("leg", leg.Id)) };
+        var languageName = request.Flow.FindLanguage(language)?.NativeName ?? language;
+        var screening = request.Flow.Render(language, "screening",
+            new Dictionary<string, string> { ["language"] = languageName }, urls.AudioBase(request.Http));
+        // Said twice: the investigator may still be bringing the phone to their ear.
+        gather.AddPrompt(screening).Pause(1).AddPrompt(screening);
+        // No key pressed (a voicemail answered, or the investigator cannot take it): this leg declines.
+        return Twiml(response.Gather(gather).Hangup());
+    }
+
+    /// <summary>POST /twilio/voice/screen-result?leg=N: 1 accepts (the first wins); anything else declines.</summary>
+    public async Task<IResult> ScreenResultAsync(VoiceRequest request)
+    {
+        var leg = await legs.FindAsync(request.QueryNumber("leg", 0), request.Cancellation);
+        var call = leg is null ? null : await calls.FindByIdAsync(leg.CallId, request.Cancellation);
+        var response = new VoiceResponse();
+        if (leg is null || call is null)
+        {
+            return Twiml(response.Hangup());
+        }
+        var language = call.LanguageCode ?? request.Flow.DefaultLanguage.Code;
+        if (request.Form.Digits != "1")
+        {
+            await legs.MarkAsync(leg.Id, "declined", request.Cancellation);
+            await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.Staff, leg.StaffId, "call.declined", new { tier = leg.Tier }, request.Cancellation);
+            return Twiml(response.Hangup());
+        }
+        if (!await legs.ClaimAsync(leg, request.Cancellation))
+        {
+            Prompt(request, response, language, ScreeningRefusal(await calls.FindByIdAsync(leg.CallId, request.Cancellation) ?? call) ?? "screening_taken");
+            return Twiml(response.Hangup());
+        }
+
+        await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.Staff, leg.StaffId, "call.answered",
+            new { tier = leg.Tier, leg_id = leg.Id }, request.Cancellation);
+        return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
+    }
+
+    private static string? ScreeningRefusal(CallRow call) =>
+        call.AnsweredBy is not null ? "screening_taken"
+        : call.Stage != "connect" ? "screening_caller_left"
+        : null;
+
+    /// <summary>POST /twilio/voice/queue-result: the caller left the queue: talked, timed out, or hung up.</summary>
+    public async Task<IResult> QueueResultAsync(VoiceRequest request)
+    {
+        var (call, language) = await CallAndLanguageAsync(request);
+        var response = new VoiceResponse();
+        switch (request.Form.QueueResult)
+        {
+            case "bridged":
+                // The conversation is over; if the worker is still there, they hear their case number and PIN.
+                var readout = request.Flow.Steps.Values.First(s => s.Type == IvrStepType.Readout);
+                return Twiml(await ReadoutAsync(request, call, readout, language, response, includeVoicemailPrompts: false));
+            case "hangup":
+                return Twiml(response.Hangup());
+            default:
+                // leave (nobody answered in time), queue-full, error: voicemail, so nothing is lost.
+                var route = request.Flow.Steps.Values.First(s => s.Type == IvrStepType.Route);
+                return Twiml(await RenderStepAsync(request, call, route.OnNoAnswer!, language, 1, response));
+        }
+    }
+
+    /// <summary>POST /twilio/voice/leg-status?leg=N: Twilio's progress reports on an investigator's phone.</summary>
+    public async Task<IResult> LegStatusAsync(VoiceRequest request)
+    {
+        var legId = request.QueryNumber("leg", 0);
+        var status = request.Form.CallStatus;
+        if (await legs.ApplyStatusAsync(legId, status, request.Form.CallDuration, request.Cancellation)
+            && await legs.FindAsync(legId, request.Cancellation) is { } leg
+            && await calls.FindByIdAsync(leg.CallId, request.Cancellation) is { } call)
+        {
+            await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.System, leg.StaffId, "call.leg_ended", new
+            {
+                tier = leg.Tier,
+                outcome = leg.Status is "accepted" or "declined" ? leg.Status : status,
+                duration_seconds = request.Form.CallDuration,
+            }, request.Cancellation);
+        }
+        return Results.Ok();
+    }
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Could not ring leg {LegId}: {Error}")]
+    private static partial void LogRingFailed(ILogger logger, long legId, string error);
+}

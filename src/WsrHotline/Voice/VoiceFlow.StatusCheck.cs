@@ -1,0 +1,80 @@
+using WsrHotline.Intake;
+using WsrHotline.Ivr;
+using WsrHotline.Twilio;
+
+namespace WsrHotline.Voice;
+
+// "I already have a case": the caller keys in the case number and PIN and hears the status in their
+// language. Three wrong PINs lock the case's phone check for 15 minutes (PinChecks).
+public sealed partial class VoiceFlow
+{
+    private VoiceResponse StatusCaseNumberGather(VoiceRequest request, string language, int attempt, VoiceResponse response)
+    {
+        var gather = new Gather
+        {
+            NumDigits = CaseNumbers.Length,
+            FinishOnKey = "#",
+            Timeout = 10,
+            ActionOnEmptyResult = true,
+            Action = urls.For(request.Http, "status/case", ("lang", language), ("attempt", attempt)),
+        };
+        gather.AddPrompt(request.Flow.Render(language, "status_case_number_prompt", null, urls.AudioBase(request.Http)));
+        return response.Gather(gather);
+    }
+
+    /// <summary>POST /twilio/voice/status/case?lang=xx&amp;attempt=N: a case number was keyed in.</summary>
+    public async Task<IResult> StatusCaseNumberAsync(VoiceRequest request)
+    {
+        var (call, language) = await CallAndLanguageAsync(request);
+        var attempt = request.QueryNumber("attempt", 1);
+        var response = new VoiceResponse();
+        if (!CaseNumbers.IsWellFormed(request.Form.Digits))
+        {
+            Prompt(request, response, language, "status_unknown_case");
+            return Twiml(attempt < PinChecks.MaxAttempts
+                ? StatusCaseNumberGather(request, language, attempt + 1, response)
+                : await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, response));
+        }
+        return Twiml(StatusPinGather(request, language, request.Form.Digits, response));
+    }
+
+    private VoiceResponse StatusPinGather(VoiceRequest request, string language, string caseNumber, VoiceResponse response)
+    {
+        var gather = new Gather
+        {
+            NumDigits = 4,
+            FinishOnKey = "#",
+            Timeout = 10,
+            ActionOnEmptyResult = true,
+            // The case number rides in the action URL (it is not a secret without the PIN); the PIN never does.
+            Action = urls.For(request.Http, "status/pin", ("lang", language), ("case", caseNumber)),
+        };
+        gather.AddPrompt(request.Flow.Render(language, "status_pin_prompt", null, urls.AudioBase(request.Http)));
+        return response.Gather(gather);
+    }
+
+    /// <summary>POST /twilio/voice/status/pin?lang=xx&amp;case=NNNNNNNN: the PIN was keyed in.</summary>
+    public async Task<IResult> StatusPinAsync(VoiceRequest request)
+    {
+        var (call, language) = await CallAndLanguageAsync(request);
+        var caseNumber = request.Query("case");
+        var check = await pins.VerifyAsync(caseNumber, request.Form.Digits, "voice", request.Cancellation);
+        var response = new VoiceResponse();
+        switch (check.Outcome)
+        {
+            case PinCheckOutcome.Verified:
+                Prompt(request, response, language, "status_" + check.Status);
+                break;
+            case PinCheckOutcome.WrongPin:
+                Prompt(request, response, language, "status_wrong_pin");
+                return Twiml(StatusPinGather(request, language, caseNumber, response));
+            case PinCheckOutcome.Locked or PinCheckOutcome.WrongPinNowLocked:
+                Prompt(request, response, language, "status_locked");
+                break;
+            default:
+                Prompt(request, response, language, "status_unknown_case");
+                break;
+        }
+        return Twiml(await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, response));
+    }
+}
