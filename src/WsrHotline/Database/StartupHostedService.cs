@@ -1,10 +1,12 @@
 using Npgsql;
 using WsrHotline.Demo;
+using WsrHotline.Ivr;
 
 namespace WsrHotline.Database;
 
 /// <summary>
-/// The retrying start-up step: applies migrations (and, where configured, the demo seed) and keeps
+/// The retrying start-up step: applies migrations, brings the languages table in line with the IVR
+/// flow, seeds the demo where configured, and keeps
 /// trying with backoff while PostgreSQL is unreachable. It is never skipped: until it succeeds,
 /// <c>/health/ready</c> says so.
 /// </summary>
@@ -24,6 +26,8 @@ public sealed partial class StartupHostedService(
             try
             {
                 await migrations.ApplyPendingAsync(stoppingToken);
+                await IvrLanguageSync.SyncAsync(
+                    services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<IvrFlowProvider>().Current, stoppingToken);
                 await services.GetRequiredService<DemoSeeder>().SeedIfEnabledAsync(stoppingToken);
                 state.MarkMigrated();
                 LogReady(logger);

@@ -55,7 +55,15 @@ public sealed partial class DatabaseOutageFilter(
         }
         catch (Exception ex) when (IsDatabaseFailure(ex) && !clientAborted.IsCancellationRequested)
         {
-            LogOutage(logger, http.Request.Path.Value ?? "", ex.GetType().Name);
+            if (ex is PostgresException { IsTransient: false } rejected)
+            {
+                // PostgreSQL answered and refused: a bug, not an outage. The caller is still helped.
+                LogRejected(logger, http.Request.Path.Value ?? "", rejected.SqlState, ex);
+            }
+            else
+            {
+                LogOutage(logger, http.Request.Path.Value ?? "", ex.GetType().Name);
+            }
             http.RequestAborted = clientAborted;
             await spool.KeepAsync(http.Request, await http.Request.ReadFormAsync(CancellationToken.None));
             var request = http.Request;
@@ -73,6 +81,10 @@ public sealed partial class DatabaseOutageFilter(
     private static bool IsDatabaseFailure(Exception ex) =>
         ex is NpgsqlException or TimeoutException or OperationCanceledException
         || (ex is InvalidOperationException && ex.InnerException is NpgsqlException or TimeoutException);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Error,
+        Message = "Voice webhook {Path} failed in the database (SQLSTATE {SqlState}): kept in the spool, caller routed the emergency way")]
+    private static partial void LogRejected(ILogger logger, string path, string sqlState, Exception exception);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Error,
         Message = "Database unavailable for voice webhook {Path} ({Error}): kept in the spool, caller routed the emergency way")]

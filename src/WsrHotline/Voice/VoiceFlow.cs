@@ -127,13 +127,17 @@ public sealed partial class VoiceFlow(
         for (var hops = 0; hops < MaxInlineSteps; hops++)
         {
             var step = flow.Steps[stepId];
+            if (step.Type == IvrStepType.Say)
+            {
+                Prompts(request, response, language, step.Prompts);
+                stepId = step.Next!;
+                continue;
+            }
+
+            // One write per webhook: where the caller now is (routing and abandonment depend on it).
             await calls.SetStageAsync(call.Id, stepId, language, request.Cancellation);
             switch (step.Type)
             {
-                case IvrStepType.Say:
-                    Prompts(request, response, language, step.Prompts);
-                    stepId = step.Next!;
-                    continue;
                 case IvrStepType.Menu:
                     var gather = new Gather
                     {
@@ -142,11 +146,7 @@ public sealed partial class VoiceFlow(
                         ActionOnEmptyResult = true,
                         Action = urls.For(request.Http, $"step/{stepId}/input", ("lang", language), ("attempt", attempt)),
                     };
-                    foreach (var prompt in step.Prompts)
-                    {
-                        gather.AddPrompt(flow.Render(language, prompt, null, urls.AudioBase(request.Http)));
-                    }
-                    return response.Gather(gather);
+                    return response.Gather(gather.AddPrompt(flow.Render(language, step.Prompts, null, urls.AudioBase(request.Http))));
                 case IvrStepType.Route:
                     return await RouteAsync(request, call, step, language, response);
                 case IvrStepType.Voicemail:
@@ -159,7 +159,7 @@ public sealed partial class VoiceFlow(
                     Prompts(request, response, language, step.Prompts);
                     return response.Hangup();
                 default:
-                    throw new InvalidOperationException($"IVR step type '{step.Type}' has no interpreter.");
+                    throw new InvalidOperationException($"IVR step type '{step.Type}' has no interpreter here.");
             }
         }
         throw new InvalidOperationException($"IVR flow loops through 'say' steps at '{stepId}'.");
