@@ -4,6 +4,7 @@ using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Pii;
+using WsrHotline.Simulator;
 using WsrHotline.Twilio;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -17,7 +18,8 @@ builder.Services
     .AddHotlineDatabase()
     .AddIntake()
     .AddDemoData(builder.Environment)
-    .AddHotlineHealth();
+    .AddHotlineHealth()
+    .AddVoiceSimulator(builder.Environment);
 
 var app = builder.Build();
 
@@ -31,6 +33,7 @@ if (args is ["migrate", ..])
 
 app.UseForwardedHeaders();
 app.MapHotlineHealth();
+app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 
 await app.RunAsync();
