@@ -74,7 +74,7 @@ public static class SimulatorExtensions
         }
 
         var simulator = app.MapGroup("/simulator").ExcludeFromDescription();
-        TwilioApiStandIn.Map(simulator.MapGroup(""));
+        TwilioApiStandIn.Map(simulator);
         SimulatorApi.Map(simulator.MapGroup("/api"));
         SimulatorPage.Map(simulator);
         simulator.MapGet("/recordings/{file}", (string file, VoiceSimulator voice) =>

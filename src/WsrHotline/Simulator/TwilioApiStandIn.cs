@@ -13,9 +13,10 @@ internal static class TwilioApiStandIn
 {
     public const string BasePath = "/simulator/twilio";
 
-    public static void Map(IEndpointRouteBuilder endpoints)
+    /// <summary>Maps the stand-in on the <c>/simulator</c> group.</summary>
+    public static void Map(RouteGroupBuilder simulator)
     {
-        var accounts = endpoints.MapGroup(BasePath + "/2010-04-01/Accounts/{accountSid}");
+        var accounts = simulator.MapGroup("/twilio/2010-04-01/Accounts/{accountSid}");
         accounts.MapPost("/Calls.json", CreateCallAsync);
         accounts.MapPost("/Calls/{callSid}.json", UpdateCallAsync);
         accounts.MapGet("/Calls/{callSid}.json", FetchCall);
