@@ -18,7 +18,7 @@ internal static class SimulatorPage
 
     public static void Map(RouteGroupBuilder simulator)
     {
-        simulator.MapGet("", () => Results.Redirect("/simulator/"));
+        // Routing treats /simulator and /simulator/ alike; the page links its files by absolute path.
         simulator.MapGet("/", (HttpContext context) => Serve(context, "index.html"));
         simulator.MapGet("/{file}", (string file, HttpContext context) => Serve(context, file));
     }
