@@ -13,6 +13,8 @@ connection_string=$(ops/db-up.sh)
 export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
 export ConnectionStrings__Hotline="$connection_string"
 export Pii__DevelopmentKeyFile="$repo_root/.data/dev-pii-keys.json"
+# The call simulator (on in Development) stands in for Twilio's REST API on the app's own address.
+export Twilio__ApiBaseUrl="${Twilio__ApiBaseUrl:-$url/simulator/twilio}"
 
 echo "[run] building the hotline" >&2
 dotnet build src/WsrHotline/WsrHotline.csproj -c Release --nologo -v quiet >&2

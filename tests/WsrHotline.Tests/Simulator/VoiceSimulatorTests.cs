@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using WsrHotline.Simulator;
 using WsrHotline.Twilio;
 using Record = WsrHotline.Twilio.Record;
@@ -410,6 +411,57 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
 
         Assert.Equal(500, Assert.Single(call.Errors).StatusCode);
         Assert.Equal(CallState.Completed, call.State);
+    }
+
+    [Fact]
+    public async Task A_person_drives_a_call_and_a_manual_phone_through_the_pages_json_api()
+    {
+        const string investigator = "+15555550141";
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Say("Conectando.", language: "es-US")
+            .Dial(new Dial { Timeout = 30 }.Number(investigator, url: "/twilio/agent/screen"))
+            .Say("Adiós.", language: "es-US"));
+        ScreeningThatAcceptsOn1();
+        using var http = new HttpClient { BaseAddress = new Uri(hotline.ListeningAddress, "/simulator/api/") };
+        var phonePath = $"phones/{Uri.EscapeDataString(investigator)}";
+
+        (await http.PutAsJsonAsync(phonePath, new { behavior = "manual" })).EnsureSuccessStatusCode();
+        var state = await ReadAsync(await http.PostAsJsonAsync("calls", new { from = Caller }));
+        var sid = state.GetProperty("call").GetProperty("sid").GetString()!;
+        Assert.Equal("Dialing", state.GetProperty("call").GetProperty("state").GetString());
+        var phone = state.GetProperty("phones").EnumerateArray().Single();
+        Assert.Equal("manual", phone.GetProperty("behavior").GetString());
+        Assert.True(phone.GetProperty("call").GetProperty("needsHuman").GetBoolean(), "the manual phone rings for a person");
+
+        state = await ReadAsync(await http.PostAsJsonAsync($"{phonePath}/answer", new { }));
+        Assert.Equal("WaitingForDigits", state.GetProperty("phones")[0].GetProperty("call").GetProperty("state").GetString());
+        state = await ReadAsync(await http.PostAsJsonAsync($"{phonePath}/press", new { digits = "1" }));
+        Assert.Equal(["Press 1 to accept."], state.GetProperty("phones")[0].GetProperty("heard").EnumerateArray().Select(h => h.GetString()));
+
+        state = await ReadAsync(await http.GetAsync(new Uri($"state?call={sid}", UriKind.Relative)));
+        Assert.Equal("Bridged", state.GetProperty("call").GetProperty("state").GetString());
+        var said = state.GetProperty("call").GetProperty("transcript").EnumerateArray().First(e => e.GetProperty("kind").GetString() == "said");
+        Assert.Equal("Conectando.", said.GetProperty("text").GetString());
+        Assert.Equal("es-US", said.GetProperty("language").GetString());
+
+        state = await ReadAsync(await http.PostAsJsonAsync($"{phonePath}/hangup", new { }));
+        state = await ReadAsync(await http.PostAsJsonAsync($"calls/{sid}/wait", new { seconds = 5 }));
+        Assert.Equal("Completed", state.GetProperty("call").GetProperty("state").GetString());
+        Assert.Contains(state.GetProperty("call").GetProperty("transcript").EnumerateArray(), e => e.GetProperty("kind").GetString() == "said" && e.GetProperty("text").GetString() == "Adiós.");
+
+        using var conflict = await http.PostAsJsonAsync($"calls/{sid}/press", new { digits = "1" });
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, conflict.StatusCode);
+        using var unknown = await http.PostAsJsonAsync("calls/CA0/hangup", new { });
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    private static async Task<System.Text.Json.JsonElement> ReadAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            return await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        }
     }
 
     private int hotlineForgeries;
