@@ -308,6 +308,14 @@ internal sealed partial class LegRunner(VoiceSimulator simulator, SimulatedCall 
 
         var url = Resolve(play.Value.Trim());
         var (status, length) = await simulator.Webhooks.FetchAudioAsync(url);
+        if (status is { } code and (< 200 or > 299))
+        {
+            // Twilio reports the failed fetch and goes on with the next verb: the caller hears nothing.
+            call.Add(new ApplicationError(Now, 11200, $"<Play> could not fetch its audio ({(code == 0 ? "no response" : $"HTTP {code}")}).", url, code));
+            call.Add(new Played(Now, url, code));
+            return Outcome.Continue;
+        }
+
         for (var i = 0; loop == 0 || i < loop; i++)
         {
             call.Add(new Played(Now, url, status));
@@ -785,7 +793,8 @@ internal sealed partial class LegRunner(VoiceSimulator simulator, SimulatedCall 
         await PostAsync(callbacks.Url, callbacks.Method, parameters, "status-callback:" + statusEvent);
     }
 
-    private static int Seconds(TimeSpan span) => (int)Math.Ceiling(span.TotalSeconds - 0.0001);
+    /// <summary>Whole seconds, as Twilio reports durations and queue times.</summary>
+    private static int Seconds(TimeSpan span) => (int)Math.Round(span.TotalSeconds, MidpointRounding.AwayFromZero);
 
     // ---------------------------------------------------------------- attributes
 

@@ -97,13 +97,13 @@ public sealed class SimulatedCall
         }
     }
 
-    /// <summary>What the person on this leg heard, in order: the text of every Say and the URL of every Play.</summary>
+    /// <summary>What the person on this leg heard, in order: the text of every Say and the URL of every Play that could be fetched.</summary>
     public IReadOnlyList<string> Heard =>
     [
         .. Transcript.Select(e => e switch
         {
             Said said => said.Text,
-            Played played => played.Url.ToString(),
+            Played { HttpStatus: null or (>= 200 and <= 299) } played => played.Url.ToString(),
             _ => null,
         }).OfType<string>(),
     ];

@@ -132,6 +132,6 @@ internal sealed record PhoneView(string Number, string Behavior, string? Digits,
         phone.Behavior.Mode switch { PhoneMode.NoAnswer => "no-answer", var mode => mode.ToString().ToLowerInvariant() },
         phone.Behavior.PressDigits,
         phone.Behavior.RingSeconds,
-        phone.CurrentCall is { } call ? CallView.Of(call, withTranscript: true) : null,
+        phone.CurrentCall is { } call ? CallView.Of(call, withTranscript: false) : null,
         phone.Heard);
 }

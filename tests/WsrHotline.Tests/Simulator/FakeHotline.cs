@@ -38,10 +38,11 @@ public sealed class FakeHotline : IAsyncDisposable
 
     public int InvalidSignatures => Volatile.Read(ref invalidSignatures);
 
-    public static async Task<FakeHotline> StartAsync()
+    /// <param name="adjust">Changes the app's settings, e.g. <c>s => s["Simulator:FallbackUrl"] = "/twilio/voice/fallback"</c>.</param>
+    public static async Task<FakeHotline> StartAsync(Action<Dictionary<string, string?>>? adjust = null)
     {
         var hotline = new FakeHotline();
-        await hotline.StartServerAsync();
+        await hotline.StartServerAsync(adjust);
         return hotline;
     }
 
@@ -58,18 +59,20 @@ public sealed class FakeHotline : IAsyncDisposable
 
     public static Uri Public(string path) => new(PublicBaseUrl + path);
 
-    private async Task StartServerAsync()
+    private async Task StartServerAsync(Action<Dictionary<string, string?>>? adjust)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = SimulatorExtensions.TestingEnvironment });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Twilio:AccountSid"] = TestKeys.TwilioAccountSid,
             ["Twilio:AuthToken"] = TestKeys.TwilioAuthToken,
             ["Twilio:PublicBaseUrl"] = PublicBaseUrl,
             ["Simulator:Enabled"] = "true",
-        });
+        };
+        adjust?.Invoke(settings);
+        builder.Configuration.AddInMemoryCollection(settings);
         builder.Services.AddTwilioProtocol(builder.Configuration).AddVoiceSimulator(builder.Environment);
 
         app = builder.Build();
@@ -96,6 +99,10 @@ public sealed class FakeHotline : IAsyncDisposable
             // Status callbacks need no TwiML; anything else unknown is a test mistake, shown as a 404.
             return path.EndsWith("status", StringComparison.Ordinal) ? Results.NoContent() : Results.NotFound();
         });
+        // Prompt audio, as the IVR will serve its recorded Haitian Creole prompts: 3 s of WAV.
+        app.MapGet("/audio/{name}", (string name) => name == "ht-welcome.wav"
+            ? Results.File(ThreeSecondWav(), "audio/wav")
+            : Results.NotFound());
         app.MapVoiceSimulator();
         await app.StartAsync();
 
@@ -105,6 +112,25 @@ public sealed class FakeHotline : IAsyncDisposable
             new HttpClient { BaseAddress = new Uri(ListeningAddress, "/simulator/twilio/") },
             Options.Create(new TwilioOptions { AccountSid = TestKeys.TwilioAccountSid, AuthToken = TestKeys.TwilioAuthToken, MaxAttempts = 1 }),
             NullLogger<TwilioRestClient>.Instance);
+    }
+
+    private static byte[] ThreeSecondWav()
+    {
+        const int rate = 8000, bytes = rate * 2 * 3;
+        var wav = new byte[44 + bytes];
+        "RIFF"u8.CopyTo(wav);
+        BitConverter.GetBytes(36 + bytes).CopyTo(wav, 4);
+        "WAVEfmt "u8.CopyTo(wav.AsSpan(8));
+        BitConverter.GetBytes(16).CopyTo(wav, 16);
+        BitConverter.GetBytes((short)1).CopyTo(wav, 20);
+        BitConverter.GetBytes((short)1).CopyTo(wav, 22);
+        BitConverter.GetBytes(rate).CopyTo(wav, 24);
+        BitConverter.GetBytes(rate * 2).CopyTo(wav, 28);
+        BitConverter.GetBytes((short)2).CopyTo(wav, 32);
+        BitConverter.GetBytes((short)16).CopyTo(wav, 34);
+        "data"u8.CopyTo(wav.AsSpan(36));
+        BitConverter.GetBytes(bytes).CopyTo(wav, 40);
+        return wav;
     }
 
     public async ValueTask DisposeAsync()

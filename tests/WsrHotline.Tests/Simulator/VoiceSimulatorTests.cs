@@ -81,6 +81,27 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Played_audio_is_fetched_from_the_app_and_lasts_as_long_as_the_file_and_a_missing_file_is_an_error()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Play("/audio/ht-welcome.wav")
+            .Play("/audio/ht-missing.wav")
+            .Say("Mèsi.", language: "ht-HT")
+            .Hangup());
+
+        var call = await Simulator.CallAsync(Caller);
+
+        Assert.Equal(["https://hotline.test/audio/ht-welcome.wav", "Mèsi."], call.Heard);
+        var said = call.Transcript.OfType<Said>().Single();
+        var played = call.Transcript.OfType<Played>().First();
+        Assert.Equal(200, played.HttpStatus);
+        Assert.Equal(TimeSpan.FromSeconds(3), said.At - played.At);
+        var error = Assert.Single(call.Errors);
+        Assert.Equal(404, error.StatusCode);
+        Assert.Equal(new Uri("https://hotline.test/audio/ht-missing.wav"), error.Url);
+    }
+
+    [Fact]
     public async Task Digits_arrive_in_parts_until_the_finish_key_which_is_not_posted()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
@@ -462,6 +483,24 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
             Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
             return await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
         }
+    }
+
+    [Fact]
+    public async Task When_the_voice_url_fails_the_numbers_fallback_url_gets_the_error_and_answers_the_call()
+    {
+        await using var withFallback = await FakeHotline.StartAsync(s => s["Simulator:FallbackUrl"] = "/twilio/voice/fallback");
+        withFallback.On("/twilio/voice/incoming", VoiceResponse (_) => throw new InvalidOperationException("database down"));
+        withFallback.On("/twilio/voice/fallback", _ => new VoiceResponse().Say("Connecting you to the emergency line.").Hangup());
+
+        var call = await withFallback.Simulator.CallAsync(Caller);
+
+        Assert.Equal(["Connecting you to the emergency line."], call.Heard);
+        Assert.Equal(500, Assert.Single(call.Errors).StatusCode);
+        var fallback = Assert.Single(withFallback.Requests("/twilio/voice/fallback"));
+        Assert.Equal("11200", fallback["ErrorCode"]);
+        Assert.Equal("https://hotline.test/twilio/voice/incoming", fallback["ErrorUrl"]);
+        Assert.Equal(call.Sid, fallback["CallSid"]);
+        Assert.Equal(0, withFallback.InvalidSignatures);
     }
 
     private int hotlineForgeries;
