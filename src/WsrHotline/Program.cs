@@ -5,6 +5,7 @@ using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Pii;
+using WsrHotline.Simulator;
 using WsrHotline.Twilio;
 using WsrHotline.Voice;
 
@@ -21,7 +22,8 @@ builder.Services
     .AddIvrFlows()
     .AddVoiceIntake()
     .AddDemoData(builder.Environment)
-    .AddHotlineHealth();
+    .AddHotlineHealth()
+    .AddVoiceSimulator(builder.Environment);
 
 var app = builder.Build();
 
@@ -48,6 +50,7 @@ app.UseForwardedHeaders();
 app.MapHotlineHealth();
 app.MapIvrAudio();
 app.MapVoiceIntake();
+app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 
 await app.RunAsync();

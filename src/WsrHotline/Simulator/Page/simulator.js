@@ -1,0 +1,238 @@
+// The call simulator page: plain JavaScript over /simulator/api. The server owns all state; the page
+// polls it, so calls the app places in the background (an investigator's phone ringing) show up too.
+"use strict";
+
+const api = "/simulator/api";
+let callSid = null;
+let shown = 0; // transcript events already on the page (appended, never re-rendered, so audio keeps playing)
+
+const $ = (id) => document.getElementById(id);
+
+async function send(method, path, body) {
+  $("error").textContent = "";
+  const response = await fetch(api + path, {
+    method,
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await response.json().catch(() => null);
+  if (!response.ok) {
+    $("error").textContent = (json && (json.detail || json.title)) || `HTTP ${response.status}`;
+    return null;
+  }
+  return json;
+}
+
+function render(state) {
+  if (!state) return;
+  $("clock").textContent = `Time: ${Math.round(state.now)} s`;
+  renderCall(state.call);
+  renderPhones(state.phones);
+}
+
+function renderCall(call) {
+  const active = call && call.state !== "Completed";
+  $("hangup").disabled = !active;
+  $("call").disabled = !!active;
+  if (!call) {
+    $("call-status").textContent = "No call.";
+    return;
+  }
+  const queue = call.queue ? ` in queue "${call.queue}"` : "";
+  $("call-status").textContent = `Call ${call.sid}: ${describeState(call.state)}${queue} (Twilio status ${call.status}).`;
+  const list = $("transcript");
+  for (const event of call.transcript.slice(shown)) list.appendChild(eventItem(event));
+  shown = call.transcript.length;
+}
+
+function describeState(state) {
+  return {
+    WaitingForDigits: "waiting for you to press keys",
+    Recording: "recording: speak (Record a message) or stay silent",
+    InQueue: "waiting in a queue",
+    Bridged: "talking with an investigator",
+    Dialing: "ringing phones",
+    Completed: "ended",
+  }[state] || state.toLowerCase();
+}
+
+function seconds(at) {
+  // TimeSpan as "hh:mm:ss.fffffff" → seconds.
+  const [h, m, s] = at.split(":");
+  return Math.round((+h * 3600 + +m * 60 + parseFloat(s)) * 10) / 10;
+}
+
+function eventItem(e) {
+  const li = document.createElement("li");
+  const time = document.createElement("span");
+  time.className = "meta";
+  time.textContent = `${seconds(e.at)} s `;
+  li.appendChild(time);
+  const text = document.createElement("span");
+  switch (e.kind) {
+    case "said":
+      text.className = "said";
+      text.textContent = e.text;
+      if (e.language) text.lang = e.language; // screen readers switch voice for Spanish, Bengali…
+      li.appendChild(text);
+      li.appendChild(meta(` (Say${e.language ? ", " + e.language : ""}${e.voice ? ", " + e.voice : ""})`));
+      return li;
+    case "played": {
+      text.textContent = `Play ${e.url}${e.httpStatus && e.httpStatus >= 400 ? ` (HTTP ${e.httpStatus}!)` : ""} `;
+      li.appendChild(text);
+      const audio = document.createElement("audio");
+      audio.controls = true;
+      audio.preload = "none";
+      audio.src = e.url;
+      audio.setAttribute("aria-label", "Play the prompt");
+      li.appendChild(audio);
+      return li;
+    }
+    case "error":
+      text.className = "error";
+      text.textContent = `Application error ${e.errorCode}: ${e.message}${e.statusCode ? ` (HTTP ${e.statusCode})` : ""}`;
+      break;
+    case "webhook":
+      text.className = "meta";
+      text.textContent = `${e.method} ${e.url} (${e.purpose}) → ${e.statusCode || "no answer"}`;
+      break;
+    default:
+      text.textContent = describeEvent(e);
+  }
+  li.appendChild(text);
+  return li;
+}
+
+function meta(textContent) {
+  const span = document.createElement("span");
+  span.className = "meta";
+  span.textContent = textContent;
+  return span;
+}
+
+function describeEvent(e) {
+  switch (e.kind) {
+    case "paused": return `(silence ${e.seconds} s)`;
+    case "gather": return `Waiting for keys${e.numDigits ? ` (${e.numDigits})` : ""}, finish with "${e.finishOnKey}", ${e.timeoutSeconds} s timeout`;
+    case "pressed": return `Pressed ${e.digits}`;
+    case "gather-timed-out": return "No keys pressed: the prompt timed out";
+    case "recording-started": return `Recording (beep${e.beep ? "" : " off"}), up to ${e.maxLengthSeconds} s`;
+    case "recorded": return e.recordingSid ? `Recorded ${e.durationSeconds} s (${e.digits || "ended"})` : "Recording ended silent";
+    case "enqueued": return `Joined queue "${e.queue}"`;
+    case "queue-exited": return `Left queue "${e.queue}": ${e.result} after ${e.queueTimeSeconds} s`;
+    case "dialed": return `Dialing ${e.targets.join(", ")}`;
+    case "dial-ended": return `Dial ended: ${e.dialCallStatus}${e.dialCallDurationSeconds ? `, ${e.dialCallDurationSeconds} s` : ""}`;
+    case "ringing": return "Ringing";
+    case "answered": return "Answered";
+    case "bridged": return `Connected with ${e.withCallSid}`;
+    case "unbridged": return `Disconnected from ${e.withCallSid}`;
+    case "redirected": return `Redirected to ${e.url}`;
+    case "hung-up": return `Call ended (${e.by}, ${e.callStatus})`;
+    case "rejected": return `Rejected (${e.reason})`;
+    default: return e.kind;
+  }
+}
+
+function renderPhones(phones) {
+  const list = $("phones");
+  // Keep focus where it was: re-render only when something changed.
+  const key = JSON.stringify(phones);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  const focused = document.activeElement && document.activeElement.dataset.focusKey;
+  list.replaceChildren(...phones.map(phoneItem));
+  if (focused) list.querySelector(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function phoneItem(phone) {
+  const li = document.createElement("li");
+  li.className = "phone";
+  const title = document.createElement("h3");
+  title.textContent = `${phone.number}: ${phone.behavior}${phone.digits ? `, presses ${phone.digits}` : ""}`;
+  li.appendChild(title);
+  const call = phone.call;
+  if (call) {
+    li.appendChild(meta(`Call ${call.sid}: ${describeState(call.state)}`));
+    const group = document.createElement("div");
+    group.className = "row";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", `Phone ${phone.number}`);
+    const number = encodeURIComponent(phone.number);
+    if (call.state === "Ringing" && phone.behavior === "manual") {
+      group.append(
+        button("Answer", `${phone.number}-answer`, () => act(`/phones/${number}/answer`, {})),
+        button("Decline", `${phone.number}-decline`, () => act(`/phones/${number}/decline`, {})));
+    } else {
+      for (const key of "123456789*0#") {
+        group.append(button(key, `${phone.number}-${key}`, () => act(`/phones/${number}/press`, { digits: key })));
+      }
+      group.append(button("Hang up", `${phone.number}-hangup`, () => act(`/phones/${number}/hangup`, {})));
+    }
+    li.appendChild(group);
+  }
+  if (phone.heard.length) {
+    const heard = document.createElement("ol");
+    heard.className = "heard";
+    heard.setAttribute("aria-label", `What ${phone.number} heard`);
+    for (const line of phone.heard) {
+      const item = document.createElement("li");
+      item.textContent = line;
+      heard.appendChild(item);
+    }
+    li.appendChild(heard);
+  }
+  return li;
+}
+
+function button(label, focusKey, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.dataset.focusKey = focusKey;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+async function act(path, body) {
+  render(await send("POST", path, body));
+}
+
+async function onCall(path, body) {
+  if (!callSid) {
+    $("error").textContent = "Start a call first.";
+    return;
+  }
+  await act(`/calls/${callSid}/${path}`, body);
+}
+
+async function poll() {
+  render(await send("GET", `/state${callSid ? `?call=${callSid}` : ""}`));
+}
+
+$("call-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("transcript").replaceChildren();
+  shown = 0;
+  callSid = null;
+  const state = await send("POST", "/calls", { from: $("from").value.trim(), to: $("to").value.trim() || null });
+  if (state && state.call) callSid = state.call.sid;
+  render(state);
+});
+$("hangup").addEventListener("click", () => onCall("hangup", {}));
+$("silence").addEventListener("click", () => onCall("silence", {}));
+$("record").addEventListener("click", () => onCall("record", { seconds: +$("record-seconds").value, thenHangUp: $("record-hangup").checked }));
+$("wait").addEventListener("click", () => onCall("wait", { seconds: +$("wait-seconds").value }));
+for (const key of document.querySelectorAll(".keypad button")) {
+  key.addEventListener("click", () => onCall("press", { digits: key.dataset.key }));
+}
+$("phone-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const number = $("phone-number").value.trim();
+  render(await send("PUT", `/phones/${encodeURIComponent(number)}`, {
+    behavior: $("phone-behavior").value,
+    digits: $("phone-digits").value.trim() || null,
+  }));
+});
+
+poll();
+setInterval(poll, 1500);

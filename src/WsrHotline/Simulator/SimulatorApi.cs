@@ -1,0 +1,137 @@
+namespace WsrHotline.Simulator;
+
+/// <summary>
+/// The JSON API behind the simulator page (<c>/simulator/api/</c>). Every POST takes a JSON body
+/// (at least <c>{}</c>); anything else gets 415. Errors are ProblemDetails: 404 for an unknown call,
+/// 409 when the call cannot do that now, 400 for bad input.
+/// </summary>
+internal static class SimulatorApi
+{
+    public static void Map(RouteGroupBuilder api)
+    {
+        api.MapGet("/state", async (string? call, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+        {
+            // The app may have placed calls in the background (not inside a webhook): start them now.
+            await simulator.AdvanceAsync(TimeSpan.Zero, cancellationToken);
+            return TypedResults.Ok(StateView.Of(simulator, call));
+        });
+
+        api.MapPost("/calls", (StartCall body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            ShowAfterAsync(simulator, async () => (await simulator.CallAsync(body.From, string.IsNullOrWhiteSpace(body.To) ? null : body.To, cancellationToken)).Sid));
+
+        api.MapPost("/calls/{sid}/press", (string sid, Press body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            OnCallAsync(simulator, sid, call => call.PressAsync(body.Digits, cancellationToken)));
+        api.MapPost("/calls/{sid}/silence", (string sid, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            OnCallAsync(simulator, sid, call => call.StaySilentAsync(cancellationToken)));
+        api.MapPost("/calls/{sid}/record", (string sid, RecordMessage body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            OnCallAsync(simulator, sid, call => call.RecordAsync(TimeSpan.FromSeconds(body.Seconds), body.ThenHangUp, cancellationToken)));
+        api.MapPost("/calls/{sid}/wait", (string sid, Wait body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            OnCallAsync(simulator, sid, call => call.WaitAsync(TimeSpan.FromSeconds(body.Seconds), cancellationToken)));
+        api.MapPost("/calls/{sid}/hangup", (string sid, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            OnCallAsync(simulator, sid, call => call.HangUpAsync(cancellationToken)));
+
+        api.MapPut("/phones/{number}", (string number, SetPhone body, VoiceSimulator simulator) =>
+        {
+            if (!Enum.TryParse<PhoneMode>(body.Behavior.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var mode))
+            {
+                return Results.Problem("behavior must be answer, no-answer, busy or manual.", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            simulator.Phone(number).Behavior = new PhoneBehavior(mode, body.RingSeconds ?? 3, string.IsNullOrEmpty(body.Digits) ? null : body.Digits, body.HangUpAfterSeconds);
+            return Results.Ok(StateView.Of(simulator, null));
+        });
+        api.MapPost("/phones/{number}/answer", (string number, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            ShowAfterAsync(simulator, async () =>
+            {
+                await simulator.Phone(number).AnswerAsync(cancellationToken);
+                return null;
+            }));
+        api.MapPost("/phones/{number}/decline", (string number, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            ShowAfterAsync(simulator, async () =>
+            {
+                await simulator.Phone(number).DeclineAsync(cancellationToken);
+                return null;
+            }));
+        api.MapPost("/phones/{number}/press", (string number, Press body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            ShowAfterAsync(simulator, async () =>
+            {
+                await simulator.Phone(number).PressAsync(body.Digits, cancellationToken);
+                return null;
+            }));
+        api.MapPost("/phones/{number}/hangup", (string number, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            ShowAfterAsync(simulator, async () =>
+            {
+                await simulator.Phone(number).HangUpAsync(cancellationToken);
+                return null;
+            }));
+    }
+
+    private static Task<IResult> OnCallAsync(VoiceSimulator simulator, string sid, Func<SimulatedCall, Task> action) =>
+        simulator.FindCall(sid) is { } call
+            ? ShowAfterAsync(simulator, async () =>
+            {
+                await action(call);
+                return sid;
+            })
+            : Task.FromResult(Results.Problem("No simulated call has this sid.", statusCode: StatusCodes.Status404NotFound));
+
+    /// <summary>Runs a person's action; answers with the new state, or a problem when the engine refused it.</summary>
+    private static async Task<IResult> ShowAfterAsync(VoiceSimulator simulator, Func<Task<string?>> action)
+    {
+        try
+        {
+            var sid = await action();
+            return Results.Ok(StateView.Of(simulator, sid));
+        }
+        catch (ArgumentException exception)
+        {
+            return Results.Problem(exception.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
+        catch (InvalidOperationException exception)
+        {
+            return Results.Problem(exception.Message, statusCode: StatusCodes.Status409Conflict);
+        }
+    }
+
+    internal sealed record StartCall(string From, string? To);
+
+    internal sealed record Press(string Digits);
+
+    internal sealed record RecordMessage(double Seconds, bool ThenHangUp);
+
+    internal sealed record Wait(double Seconds);
+
+    internal sealed record SetPhone(string Behavior, string? Digits, int? RingSeconds, int? HangUpAfterSeconds);
+
+    /// <summary>The body of actions that need none: <c>{}</c> (a JSON body keeps cross-site form posts out).</summary>
+    internal sealed record Nothing;
+}
+
+/// <summary>What the page shows: the clock, one call in detail, every leg in short, and the phones.</summary>
+internal sealed record StateView(double Now, CallView? Call, IReadOnlyList<CallView> Legs, IReadOnlyList<PhoneView> Phones)
+{
+    public static StateView Of(VoiceSimulator simulator, string? sid) => new(
+        simulator.Now.TotalSeconds,
+        sid is not null && simulator.FindCall(sid) is { } call ? CallView.Of(call, withTranscript: true) : null,
+        [.. simulator.Calls.Select(c => CallView.Of(c, withTranscript: false))],
+        [.. simulator.Phones.Select(PhoneView.Of)]);
+}
+
+internal sealed record CallView(
+    string Sid, string From, string To, string Direction, string State, string Status, bool NeedsHuman, string? Queue, IReadOnlyList<CallEvent>? Transcript)
+{
+    public static CallView Of(SimulatedCall call, bool withTranscript) => new(
+        call.Sid, call.From, call.To, call.Direction, call.State.ToString(), call.Status, call.NeedsHuman, call.QueueName,
+        withTranscript ? call.Transcript : null);
+}
+
+internal sealed record PhoneView(string Number, string Behavior, string? Digits, int RingSeconds, CallView? Call, IReadOnlyList<string> Heard)
+{
+    public static PhoneView Of(SimulatedPhone phone) => new(
+        phone.Number,
+        phone.Behavior.Mode switch { PhoneMode.NoAnswer => "no-answer", var mode => mode.ToString().ToLowerInvariant() },
+        phone.Behavior.PressDigits,
+        phone.Behavior.RingSeconds,
+        phone.CurrentCall is { } call ? CallView.Of(call, withTranscript: false) : null,
+        phone.Heard);
+}

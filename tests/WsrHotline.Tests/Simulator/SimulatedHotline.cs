@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using WsrHotline.Simulator;
+using WsrHotline.Tests.Infrastructure;
+
+namespace WsrHotline.Tests.Simulator;
+
+/// <summary>
+/// The real hotline on a real loopback port, with the call simulator enabled and Twilio's REST API
+/// pointed at the simulator's stand-in: end-to-end IVR tests call it like a worker would.
+/// <code>
+/// await using var hotline = SimulatedHotline.Start(database.ConnectionString);
+/// var call = await hotline.Simulator.CallAsync(from: "+15555550123");
+/// await call.PressAsync("2");
+/// </code>
+/// Twilio calls the app at Twilio:PublicBaseUrl (https://hotline.test in tests): the simulator signs that
+/// URL and sends the request to the port the app listens on, so the app's signature check runs for real.
+/// </summary>
+public sealed class SimulatedHotline : IAsyncDisposable
+{
+    private SimulatedHotline(HotlineFactory factory)
+    {
+        Factory = factory;
+        Simulator = factory.Services.GetRequiredService<VoiceSimulator>();
+    }
+
+    public HotlineFactory Factory { get; }
+
+    public VoiceSimulator Simulator { get; }
+
+    /// <param name="adjust">Changes settings before start, e.g. <c>s => s["Simulator:FallbackUrl"] = "/fallback.xml"</c>.</param>
+    public static SimulatedHotline Start(string connectionString, Action<Dictionary<string, string?>>? adjust = null)
+    {
+        // The REST client's base address is fixed before the server starts, so the port is chosen here.
+        var port = FreeLoopbackPort();
+        var factory = new HotlineFactory(connectionString, settings =>
+        {
+            settings["Simulator:Enabled"] = "true";
+            settings["Twilio:ApiBaseUrl"] = $"http://127.0.0.1:{port}/simulator/twilio";
+            adjust?.Invoke(settings);
+        });
+        try
+        {
+            factory.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
+            factory.StartServer();
+            return new SimulatedHotline(factory);
+        }
+        catch
+        {
+            factory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An HTTP client to the app itself (real HTTP over loopback).</summary>
+    public HttpClient CreateClient() => Factory.CreateClient();
+
+    public ValueTask DisposeAsync() => Factory.DisposeAsync();
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
