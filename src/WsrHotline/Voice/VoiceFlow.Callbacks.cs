@@ -15,7 +15,11 @@ public sealed partial class VoiceFlow
     /// <summary>POST /twilio/voice/status: the call progressed or ended.</summary>
     public async Task<IResult> StatusAsync(VoiceRequest request)
     {
-        var call = await RequireCallAsync(request);
+        // A status for a call never seen (its incoming webhook was refused) has nothing to update.
+        if (await calls.FindAsync(request.Form.CallSid, request.Cancellation) is not { } call)
+        {
+            return Results.Ok();
+        }
         var ended = await calls.ApplyStatusAsync(call.CallSid, request.Form.CallStatus, request.Form.CallDuration, request.Cancellation);
         if (!ended)
         {
