@@ -35,7 +35,7 @@ Ivr__FlowsPath="$repo_root/ivr-flows" Ivr__ReloadOnChange=false Voice__SpoolPath
 Logging__LogLevel__Default=Warning \
   dotnet src/WsrHotline/bin/Release/net10.0/WsrHotline.dll --urls "http://127.0.0.1:$app_port" >"$logs/app.log" 2>&1 &
 app_pid=$!
-dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll bare --port "$bare_port" >"$logs/bare.log" 2>&1 &
+dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll bare --port "$bare_port" --token "$token" >"$logs/bare.log" 2>&1 &
 bare_pid=$!
 
 for _ in $(seq 1 60); do

@@ -32,7 +32,7 @@ public static class VoiceBench
 
         var paced = await MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.FromSeconds(1), (caller, step) => IvrStepAsync(http, app, token, caller, step));
         var peakIvr = await MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => IvrStepAsync(http, app, token, caller, step));
-        var peakBare = await MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (_, _) => BareAsync(http, bare));
+        var peakBare = await MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => BareAsync(http, bare, token, caller, step));
 
         Console.WriteLine();
         Console.WriteLine("| measurement | requests | throughput (req/s) | p50 (ms) | p99 (ms) |");
@@ -95,16 +95,13 @@ public static class VoiceBench
             0 => PostAsync(http, app, token, "/twilio/voice/incoming", callSid, from, []),
             1 => PostAsync(http, app, token, "/twilio/voice/language?attempt=1", callSid, from, [("Digits", "2")]),
             2 => PostAsync(http, app, token, "/twilio/voice/step/main_menu/input?lang=es&attempt=1", callSid, from, [("Digits", "2")]),
-            _ => PostAsync(http, app, token, "/twilio/voice/status/case?lang=es&attempt=1", callSid, from, [("Digits", "12345678")]),
+            _ => PostAsync(http, app, token, "/twilio/voice/status/case?lang=es&attempt=1", callSid, from, [("Digits", "12345674")]),
         };
     }
 
-    private static async Task<bool> BareAsync(HttpClient http, Uri bare)
-    {
-        using var content = new FormUrlEncodedContent([new("CallSid", "CAbare"), new("From", "+15555550100")]);
-        using var response = await http.PostAsync(new Uri(bare, "/twiml"), content);
-        return response.IsSuccessStatusCode;
-    }
+    // The same signed form as an IVR step, to the bare endpoint.
+    private static Task<bool> BareAsync(HttpClient http, Uri bare, string token, int caller, int step) =>
+        PostAsync(http, bare, token, "/twiml", string.Create(CultureInfo.InvariantCulture, $"CAbare{caller:D4}{step:D8}"), "+15555550100", []);
 
     private static async Task<bool> PostAsync(HttpClient http, Uri app, string token, string pathAndQuery, string callSid, string from, (string, string)[] extra)
     {
@@ -132,7 +129,7 @@ public static class VoiceBench
         for (var i = 0; i < 200; i++)
         {
             await IvrStepAsync(http, app, token, 9999, i);
-            await BareAsync(http, bare);
+            await BareAsync(http, bare, token, 9999, i);
         }
     }
 

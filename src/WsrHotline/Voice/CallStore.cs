@@ -19,12 +19,20 @@ public sealed record CallRow(
     DateTime? VoicemailAt);
 
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
-public sealed class CallStore(NpgsqlDataSource dataSource, CallerIdentities identities, PiiProtector pii)
+public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
 {
     private const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
         tier_rung::int AS tier_rung, tier_rung_queue_time, voicemail_at
         """;
+
+    /// <summary>
+    /// Where a caller is in the menu can be re-derived and is superseded within seconds: those writes
+    /// do not wait for the WAL flush (a crash could lose the last few milliseconds of them; at worst a
+    /// callback is labelled "abandoned in the menu"). Calls, complaints, voicemails and callbacks are
+    /// written with full durability. The batch runs as one implicit transaction, so SET LOCAL holds.
+    /// </summary>
+    private const string RelaxedCommit = "SET LOCAL synchronous_commit TO OFF;";
 
     /// <summary>Twilio's call statuses in the order they can happen; terminal ones share the top rank.</summary>
     public static short StatusRank(string status) => status switch
@@ -39,31 +47,63 @@ public sealed class CallStore(NpgsqlDataSource dataSource, CallerIdentities iden
 
     public static bool IsTerminal(string status) => StatusRank(status) == 5;
 
-    /// <summary>The call for this CallSid, created (with the caller's identity, unless withheld) on first sight.</summary>
+    /// <summary>
+    /// The call for this CallSid, created (with the caller's identity, unless withheld) on first
+    /// sight. One statement: this is the first webhook of every call, and it must answer fast.
+    /// </summary>
     public async Task<CallRow> EnsureInboundAsync(VoiceForm form, string stage, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var existing = await FindAsync(connection, form.CallSid, cancellationToken);
-        if (existing is not null)
-        {
-            return existing;
-        }
-
         var number = CallerNumber.Normalize(form.From);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        long? identity = number is null
-            ? null
-            : await identities.FindOrCreateAsync(connection, transaction, number, null, cancellationToken);
         var status = string.IsNullOrEmpty(form.CallStatus) ? "ringing" : form.CallStatus;
-        // A retried webhook for the same CallSid finds the row instead of creating a second.
-        var call = await connection.QuerySingleAsync<CallRow>(new CommandDefinition($"""
-            INSERT INTO calls (call_sid, direction, caller_identity_id, status, status_rank, stage)
-            VALUES (@CallSid, 'inbound', @identity, @status, @rank, @stage)
-            ON CONFLICT (call_sid) DO UPDATE SET call_sid = excluded.call_sid
-            RETURNING {CallColumns}
-            """, new { form.CallSid, identity, status, rank = StatusRank(status), stage }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-        return call;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // The identity as CallerIdentities.FindOrCreateAsync makes it (keyed hash, encrypted number);
+        // a retried webhook for the same CallSid finds its row instead of creating a second.
+        return await connection.QuerySingleAsync<CallRow>(new CommandDefinition($"""
+            WITH identity AS (
+                INSERT INTO caller_identities (phone_lookup, phone_encrypted)
+                SELECT @lookup, @encrypted WHERE @lookup IS NOT NULL
+                ON CONFLICT (phone_lookup) DO UPDATE SET phone_lookup = excluded.phone_lookup
+                RETURNING id
+            ), inserted AS (
+                INSERT INTO calls (call_sid, direction, caller_identity_id, status, status_rank, stage)
+                VALUES (@CallSid, 'inbound', (SELECT id FROM identity), @status, @rank, @stage)
+                ON CONFLICT (call_sid) DO NOTHING
+                RETURNING {CallColumns}
+            )
+            SELECT * FROM inserted
+            UNION ALL
+            SELECT {CallColumns} FROM calls WHERE call_sid = @CallSid AND NOT EXISTS (SELECT 1 FROM inserted)
+            """,
+            new
+            {
+                form.CallSid,
+                lookup = number is null ? null : pii.LookupHash(number, PiiPurpose.CallerPhone),
+                encrypted = number is null ? null : pii.Encrypt(number, PiiPurpose.CallerPhone),
+                status,
+                rank = StatusRank(status),
+                stage,
+            }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Moves the caller to an IVR step (and, when given, a language the worker's identity then
+    /// prefers) and returns the call, in one statement; null for a CallSid never seen.
+    /// </summary>
+    public async Task<CallRow?> MoveAsync(string callSid, string stage, string? languageCode, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<CallRow>(new CommandDefinition($"""
+            {RelaxedCommit}
+            WITH moved AS (
+                UPDATE calls SET stage = @stage, language_code = coalesce(@languageCode, language_code)
+                WHERE call_sid = @callSid
+                RETURNING {CallColumns}
+            ), preference AS (
+                UPDATE caller_identities SET preferred_language = @languageCode
+                WHERE @languageCode IS NOT NULL AND id = (SELECT caller_identity_id FROM moved)
+            )
+            SELECT * FROM moved
+            """, new { callSid, stage, languageCode }, cancellationToken: cancellationToken));
     }
 
     public async Task<CallRow?> FindAsync(string callSid, CancellationToken cancellationToken)
@@ -86,19 +126,10 @@ public sealed class CallStore(NpgsqlDataSource dataSource, CallerIdentities iden
     public async Task SetStageAsync(long callId, string stage, string? languageCode, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("""
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            {RelaxedCommit}
             UPDATE calls SET stage = @stage, language_code = coalesce(@languageCode, language_code) WHERE id = @callId
             """, new { callId, stage, languageCode }, cancellationToken: cancellationToken));
-    }
-
-    /// <summary>The caller chose a language: the call and the worker's identity remember it.</summary>
-    public async Task SetLanguageAsync(CallRow call, string languageCode, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE calls SET language_code = @languageCode WHERE id = @Id;
-            UPDATE caller_identities SET preferred_language = @languageCode WHERE id = @CallerIdentityId;
-            """, new { call.Id, call.CallerIdentityId, languageCode }, cancellationToken: cancellationToken));
     }
 
     /// <summary>

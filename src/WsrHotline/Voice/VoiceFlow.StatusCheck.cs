@@ -25,17 +25,22 @@ public sealed partial class VoiceFlow
     /// <summary>POST /twilio/voice/status/case?lang=xx&amp;attempt=N: a case number was keyed in.</summary>
     public async Task<IResult> StatusCaseNumberAsync(VoiceRequest request)
     {
-        var (call, language) = await CallAndLanguageAsync(request);
         var attempt = request.QueryNumber("attempt", 1);
         var response = new VoiceResponse();
-        if (!CaseNumbers.IsWellFormed(request.Form.Digits))
+        // The language rides in the action URL: a well-formed number needs no database to ask for the PIN.
+        if (request.Flow.FindLanguage(request.Query("lang")) is { } known && CaseNumbers.IsWellFormed(request.Form.Digits))
         {
-            Prompt(request, response, language, "status_unknown_case");
-            return Twiml(attempt < PinChecks.MaxAttempts
-                ? StatusCaseNumberGather(request, language, attempt + 1, response)
-                : await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, response));
+            return Twiml(StatusPinGather(request, known.Code, request.Form.Digits, response));
         }
-        return Twiml(StatusPinGather(request, language, request.Form.Digits, response));
+        var (call, language) = await CallAndLanguageAsync(request);
+        if (CaseNumbers.IsWellFormed(request.Form.Digits))
+        {
+            return Twiml(StatusPinGather(request, language, request.Form.Digits, response));
+        }
+        Prompt(request, response, language, "status_unknown_case");
+        return Twiml(attempt < PinChecks.MaxAttempts
+            ? StatusCaseNumberGather(request, language, attempt + 1, response)
+            : await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, response));
     }
 
     private VoiceResponse StatusPinGather(VoiceRequest request, string language, string caseNumber, VoiceResponse response)

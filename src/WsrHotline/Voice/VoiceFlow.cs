@@ -61,10 +61,9 @@ public sealed partial class VoiceFlow(
         }
 
         var chosen = language?.Code ?? flow.DefaultLanguage.Code;
-        var call = await RequireCallAsync(request);
-        await calls.SetLanguageAsync(call, chosen, request.Cancellation);
         var next = flow.StartStep.Next!;
-        return Twiml(await RenderStepAsync(request, call with { LanguageCode = chosen }, next, chosen, attempt: 1));
+        var call = await MoveAsync(request, next, chosen);
+        return Twiml(await RenderStepAsync(request, call, next, chosen, attempt: 1));
     }
 
     /// <summary>POST /twilio/voice/step/{step}?lang=xx: a step reached by a redirect.</summary>
@@ -82,24 +81,32 @@ public sealed partial class VoiceFlow(
     /// <summary>POST /twilio/voice/step/{step}/input?lang=xx&amp;attempt=N: a menu answered (or not).</summary>
     public async Task<IResult> MenuInputAsync(VoiceRequest request, string step)
     {
-        var (call, language) = await CallAndLanguageAsync(request);
+        var language = request.Flow.FindLanguage(request.Query("lang"))?.Code;
+        var attempt = request.QueryNumber("attempt", 1);
+        var again = new VoiceResponse();
+        string next;
         if (!request.Flow.Steps.TryGetValue(step, out var menu))
         {
-            return Twiml(await RenderStepAsync(request, call, request.Flow.StartStep.Next!, language, 1));
+            next = request.Flow.StartStep.Next!;
         }
-        var attempt = request.QueryNumber("attempt", 1);
-        if (menu.Options.TryGetValue(request.Form.Digits, out var chosen))
+        else if (menu.Options.TryGetValue(request.Form.Digits, out var chosen))
         {
-            return Twiml(await RenderStepAsync(request, call, chosen, language, 1));
+            next = chosen;
         }
-        if (attempt < menu.MaxAttempts)
+        else if (attempt < menu.MaxAttempts)
         {
-            var again = new VoiceResponse();
-            Prompt(request, again, language, "invalid_input");
-            return Twiml(await RenderStepAsync(request, call, step, language, attempt + 1, again));
+            next = step;
+            attempt++;
+            Prompt(request, again, language ?? request.Flow.DefaultLanguage.Code, "invalid_input");
         }
-        // Three times nothing useful: the sensible default (talk to someone), never a silent hang-up.
-        return Twiml(await RenderStepAsync(request, call, menu.Default ?? menu.Next!, language, 1));
+        else
+        {
+            // Three times nothing useful: the sensible default (talk to someone), never a silent hang-up.
+            next = menu.Default ?? menu.Next!;
+            attempt = 1;
+        }
+        var call = await MoveAsync(request, next, language);
+        return Twiml(await RenderStepAsync(request, call, next, language ?? call.LanguageCode ?? request.Flow.DefaultLanguage.Code, attempt, again));
     }
 
     private VoiceResponse LanguageMenu(VoiceRequest request, int attempt)
@@ -134,8 +141,13 @@ public sealed partial class VoiceFlow(
                 continue;
             }
 
-            // One write per webhook: where the caller now is (routing and abandonment depend on it).
-            await calls.SetStageAsync(call.Id, stepId, language, request.Cancellation);
+            // One write per webhook: where the caller now is (routing and abandonment depend on it),
+            // unless the webhook already moved the call there. A menu changes nothing that matters
+            // (a hang-up there is "abandoned in the menu" either way), so it costs no write.
+            if (call.Stage != stepId && step.Type != IvrStepType.Menu)
+            {
+                await calls.SetStageAsync(call.Id, stepId, language, request.Cancellation);
+            }
             switch (step.Type)
             {
                 case IvrStepType.Menu:
@@ -163,6 +175,23 @@ public sealed partial class VoiceFlow(
             }
         }
         throw new InvalidOperationException($"IVR flow loops through 'say' steps at '{stepId}'.");
+    }
+
+    /// <summary>Moves the call to the step the webhook leads to (past plain "say" steps), returning it.</summary>
+    private async Task<CallRow> MoveAsync(VoiceRequest request, string stepId, string? language)
+    {
+        var stage = stepId;
+        for (var hops = 0; request.Flow.Steps[stage].Type == IvrStepType.Say && hops < MaxInlineSteps; hops++)
+        {
+            stage = request.Flow.Steps[stage].Next!;
+        }
+        if (request.Flow.Steps[stage].Type == IvrStepType.Menu && language is null)
+        {
+            // Back to a menu in a known language: nothing to write, just the call.
+            return await RequireCallAsync(request);
+        }
+        return await calls.MoveAsync(request.Form.CallSid, stage, language, request.Cancellation)
+            ?? await RequireCallAsync(request);
     }
 
     private async Task<CallRow> RequireCallAsync(VoiceRequest request) =>
