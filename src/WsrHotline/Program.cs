@@ -35,14 +35,16 @@ if (args is ["migrate", ..])
     return;
 }
 
-// `dotnet WsrHotline.dll fallback-twiml [audio-base-url]`: the static document for Twilio's Fallback URL.
-if (args is ["fallback-twiml", ..])
+// `dotnet WsrHotline.dll fallback-twiml FILE [audio-base-url]`: writes the static document for
+// Twilio's Fallback URL from this configuration (emergency numbers, public address, prompts).
+if (args is ["fallback-twiml", var fallbackFile, ..])
 {
-    var publicBase = app.Configuration["Twilio:PublicBaseUrl"] ?? "https://hotline.example.org";
-    var audioBase = args.Length > 1 ? args[1] : publicBase.TrimEnd('/') + "/ivr-audio";
+    var publicBase = app.Configuration["Twilio:PublicBaseUrl"] is { Length: > 0 } configured ? configured : "https://hotline.example.org";
+    var audioBase = args.Length > 2 ? args[2] : publicBase.TrimEnd('/') + "/ivr-audio";
     var fallback = app.Services.GetRequiredService<EmergencyTwiml>()
         .StaticFallback(app.Services.GetRequiredService<IvrFlowProvider>().Current, publicBase, audioBase);
-    Console.Out.WriteLine(fallback.ToXml(indented: true));
+    await File.WriteAllTextAsync(fallbackFile, fallback.ToXml(indented: true) + Environment.NewLine);
+    Console.Out.WriteLine($"Wrote {fallbackFile}: host it where Twilio can fetch it and set it as the number's Fallback URL.");
     return;
 }
 
