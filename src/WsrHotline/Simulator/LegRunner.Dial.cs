@@ -225,7 +225,7 @@ internal sealed partial class LegRunner
         foreach (var number in numbers)
         {
             var to = number.Value.Trim();
-            var leg = simulator.NewCall(callerId, to, "outbound-dial", simulator.FindPhone(to), call.Sid);
+            var leg = simulator.NewCall(callerId, to, "outbound-dial", simulator.PhoneFor(to), call.Sid);
             leg.State = CallState.Ringing;
             var runner = new LegRunner(simulator, leg)
             {

@@ -53,6 +53,7 @@ public static class SimulatorExtensions
                     StatusCallbackUrl = string.IsNullOrWhiteSpace(simulator.StatusCallbackUrl) ? null : simulator.StatusCallbackUrl,
                     FallbackUrl = string.IsNullOrWhiteSpace(simulator.FallbackUrl) ? null : simulator.FallbackUrl,
                     DefaultTo = simulator.DefaultTo,
+                    UnknownPhonesRingForAPerson = simulator.UnknownPhonesRingForAPerson,
                 },
                 provider.GetRequiredService<ILogger<VoiceSimulator>>());
         });

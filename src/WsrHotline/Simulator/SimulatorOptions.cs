@@ -19,4 +19,7 @@ public sealed class SimulatorOptions
 
     /// <summary>The number a simulated worker calls when none is given.</summary>
     public string DefaultTo { get; set; } = "+18005550100";
+
+    /// <summary>Investigators' numbers nobody set a behaviour for ring on the page (true in the local run).</summary>
+    public bool UnknownPhonesRingForAPerson { get; set; }
 }

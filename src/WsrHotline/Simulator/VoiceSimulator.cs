@@ -34,6 +34,12 @@ public sealed class VoiceSimulatorSettings
 
     /// <summary>The number workers call, when a call does not say otherwise.</summary>
     public string DefaultTo { get; init; } = "+18005550100";
+
+    /// <summary>
+    /// A number nobody configured rings on the page for a person to answer (the local run), instead
+    /// of going unanswered (tests, which set each phone's behaviour).
+    /// </summary>
+    public bool UnknownPhonesRingForAPerson { get; init; }
 }
 
 /// <summary>
@@ -329,7 +335,7 @@ public sealed partial class VoiceSimulator : IDisposable
     /// </summary>
     internal SimulatedCall RegisterOutbound(string to, string from, OutboundRequest request)
     {
-        var call = NewCall(from, to, "outbound-api", FindPhone(to), parentCallSid: null);
+        var call = NewCall(from, to, "outbound-api", PhoneFor(to), parentCallSid: null);
         call.State = CallState.Ringing;
         pendingRestWork.Enqueue(() => LegRunner.StartOutbound(this, call, request));
         LogOutboundCallRegistered(Logger, call.Sid);
@@ -360,6 +366,12 @@ public sealed partial class VoiceSimulator : IDisposable
     }
 
     internal SimulatedPhone? FindPhone(string number) => phones.GetValueOrDefault(number);
+
+    /// <summary>The phone a leg to this number rings: a configured one, or (see settings) a new manual one.</summary>
+    internal SimulatedPhone? PhoneFor(string number) =>
+        Settings.UnknownPhonesRingForAPerson
+            ? phones.GetOrAdd(number, n => new SimulatedPhone(this, n) { Behavior = PhoneBehavior.Manual })
+            : FindPhone(number);
 
     internal SimulatedQueue Queue(string name) => queues.GetOrAdd(name, n => new SimulatedQueue(n, NewSid("QU")));
 
