@@ -26,14 +26,6 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
         tier_rung::int AS tier_rung, tier_rung_queue_time, voicemail_at
         """;
 
-    /// <summary>
-    /// Where a caller is in the menu can be re-derived and is superseded within seconds: those writes
-    /// do not wait for the WAL flush (a crash could lose the last few milliseconds of them; at worst a
-    /// callback is labelled "abandoned in the menu"). Calls, complaints, voicemails and callbacks are
-    /// written with full durability. The batch runs as one implicit transaction, so SET LOCAL holds.
-    /// </summary>
-    private const string RelaxedCommit = "SET LOCAL synchronous_commit TO OFF;";
-
     /// <summary>Twilio's call statuses in the order they can happen; terminal ones share the top rank.</summary>
     public static short StatusRank(string status) => status switch
     {
@@ -93,7 +85,6 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<CallRow>(new CommandDefinition($"""
-            {RelaxedCommit}
             WITH moved AS (
                 UPDATE calls SET stage = @stage, language_code = coalesce(@languageCode, language_code)
                 WHERE call_sid = @callSid
@@ -126,8 +117,7 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
     public async Task SetStageAsync(long callId, string stage, string? languageCode, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition($"""
-            {RelaxedCommit}
+        await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE calls SET stage = @stage, language_code = coalesce(@languageCode, language_code) WHERE id = @callId
             """, new { callId, stage, languageCode }, cancellationToken: cancellationToken));
     }

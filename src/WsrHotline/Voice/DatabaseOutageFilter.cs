@@ -24,7 +24,7 @@ public enum OutageAnswer
 /// <summary>Endpoint metadata: what this endpoint answers when the database fails it.</summary>
 public sealed record OnDatabaseOutage(OutageAnswer Answer);
 
-/// <summary>An endpoint's database budget when it differs from <see cref="VoiceOptions.DatabaseBudget"/>.</summary>
+/// <summary>An endpoint's database budget when it differs from <see cref="VoiceOptions.StepDatabaseBudget"/>.</summary>
 public sealed record VoiceBudget(TimeSpan Budget);
 
 /// <summary>
@@ -44,11 +44,12 @@ public sealed partial class DatabaseOutageFilter(
     {
         var http = context.HttpContext;
         var metadata = http.GetEndpoint()?.Metadata;
-        var budget = metadata?.GetMetadata<VoiceBudget>()?.Budget ?? options.Value.DatabaseBudget;
+        var budget = metadata?.GetMetadata<VoiceBudget>()?.Budget ?? options.Value.StepDatabaseBudget;
         var clientAborted = http.RequestAborted;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         timeout.CancelAfter(budget);
         http.RequestAborted = timeout.Token;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             return await next(context);
@@ -62,7 +63,8 @@ public sealed partial class DatabaseOutageFilter(
             }
             else
             {
-                LogOutage(logger, http.Request.Path.Value ?? "", ex.GetType().Name);
+                LogOutage(logger, http.Request.Path.Value ?? "", ex.GetType().Name,
+                    (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, ex);
             }
             http.RequestAborted = clientAborted;
             await spool.KeepAsync(http.Request, await http.Request.ReadFormAsync(CancellationToken.None));
@@ -87,6 +89,6 @@ public sealed partial class DatabaseOutageFilter(
     private static partial void LogRejected(ILogger logger, string path, string sqlState, Exception exception);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Error,
-        Message = "Database unavailable for voice webhook {Path} ({Error}): kept in the spool, caller routed the emergency way")]
-    private static partial void LogOutage(ILogger logger, string path, string error);
+        Message = "Database unavailable for voice webhook {Path} ({Error} after {ElapsedMs} ms): kept in the spool, caller routed the emergency way")]
+    private static partial void LogOutage(ILogger logger, string path, string error, long elapsedMs, Exception exception);
 }

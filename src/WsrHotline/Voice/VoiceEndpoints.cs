@@ -9,7 +9,8 @@ public static class VoiceEndpoints
     {
         services.AddOptions<VoiceOptions>()
             .BindConfiguration("Voice")
-            .Validate(options => options.DatabaseBudget > TimeSpan.Zero, "Voice:DatabaseBudget must be positive (e.g. 00:00:00.8).")
+            .Validate(options => options.DatabaseBudget > TimeSpan.Zero && options.StepDatabaseBudget > TimeSpan.Zero,
+                "Voice:DatabaseBudget and Voice:StepDatabaseBudget must be positive (e.g. 00:00:00.8 and 00:00:03).")
             .Validate(options => !string.IsNullOrWhiteSpace(options.SpoolPath), "Voice:SpoolPath must name a folder that survives restarts.")
             .ValidateOnStart();
         services.AddSingleton<CallStore>();
@@ -34,8 +35,9 @@ public static class VoiceEndpoints
             .RequireTwilioSignature()
             .AddEndpointFilter<DatabaseOutageFilter>();
 
+        var firstAnswer = endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<VoiceOptions>>().Value.DatabaseBudget;
         voice.MapPost("/incoming", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
-            Run(http, flows, flow.IncomingAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency));
+            Run(http, flows, flow.IncomingAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency), new VoiceBudget(firstAnswer));
         voice.MapPost("/language", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.LanguageChosenAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency));
         voice.MapPost("/step/{step}", (string step, HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>

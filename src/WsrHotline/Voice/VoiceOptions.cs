@@ -4,11 +4,17 @@ namespace WsrHotline.Voice;
 public sealed class VoiceOptions
 {
     /// <summary>
-    /// How long a voice webhook may wait for PostgreSQL before the caller is routed the emergency way
-    /// (ring the emergency on-call numbers, then voicemail). Twilio waits at most 15 s; a worker
-    /// should not hear silence for even one.
+    /// How long the first webhook of a call may wait for PostgreSQL before the caller is routed the
+    /// emergency way (ring the emergency on-call numbers, then voicemail): a worker who just called
+    /// must hear a voice within a second, whatever the database does.
     /// </summary>
     public TimeSpan DatabaseBudget { get; set; } = TimeSpan.FromMilliseconds(800);
+
+    /// <summary>
+    /// The same for later steps, where the caller is already listening to prompts: a momentary
+    /// database stall (a checkpoint, a lock) must not throw them onto the emergency path.
+    /// </summary>
+    public TimeSpan StepDatabaseBudget { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>The clock on a callback owed after a voicemail or an abandoned call.</summary>
     public TimeSpan CallbackDue { get; set; } = TimeSpan.FromMinutes(30);

@@ -45,7 +45,7 @@ public sealed class VoiceIntakeTests
         await call.PressAsync("1");
         await call.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.True(call.State == CallState.Bridged, string.Join("\n", call.Transcript));
+        Assert.True(call.State == CallState.Bridged, string.Join("\n", call.Transcript) + "\nLOGS:\n" + scenario.Hotline.Factory.Logs.All);
         var investigator = scenario.Simulator.Phone(phones[language]);
         Assert.Single(investigator.Calls);
         Assert.All(phones.Where(p => p.Key != language), other => Assert.Empty(scenario.Simulator.Phone(other.Value).Calls));
@@ -159,14 +159,16 @@ public sealed class VoiceIntakeTests
 
         var call = await scenario.Simulator.CallAsync(from: Worker);
         await call.PressAsync("1");
+        Assert.True(call.State == CallState.WaitingForDigits, string.Join("\n", call.Transcript) + "\nLOGS:\n" + scenario.Hotline.Factory.Logs.All);
         await call.PressAsync("1");
         await call.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal(CallState.Bridged, call.State);
+        Assert.True(call.State == CallState.Bridged, string.Join("\n", call.Transcript) + "\nLOGS:\n" + scenario.Hotline.Factory.Logs.All);
         string[] phones = ["+15555550501", "+15555550502"];
         var heardTaken = phones
             .Count(phone => scenario.Simulator.Phone(phone).Heard.Contains(scenario.Text("en", "screening_taken")));
-        Assert.Equal(1, heardTaken);
+        Assert.True(heardTaken == 1, string.Join("\n---\n", phones.Select(phone =>
+            string.Join("\n", scenario.Simulator.Phone(phone).Calls.SelectMany(c => c.Transcript)))));
         Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM call_legs WHERE status = 'accepted'"));
     }
 
