@@ -101,10 +101,8 @@ public sealed partial class VoiceFlow
     /// <summary>POST /twilio/voice/screen?leg=N: an investigator picked up. Ask before bridging.</summary>
     public async Task<IResult> ScreenAsync(VoiceRequest request)
     {
-        var leg = await legs.FindAsync(request.QueryNumber("leg", 0), request.Cancellation);
-        var call = leg is null ? null : await calls.FindByIdAsync(leg.CallId, request.Cancellation);
         var response = new VoiceResponse();
-        if (leg is null || call is null)
+        if (await LegWithCallAsync(request) is not var (leg, call))
         {
             return Twiml(response.Hangup());
         }
@@ -117,9 +115,8 @@ public sealed partial class VoiceFlow
         }
 
         var gather = new Gather { NumDigits = 1, Timeout = 8, Action = urls.For(request.Http, "screen-result", ("leg", leg.Id)) };
-        var languageName = request.Flow.FindLanguage(language)?.NativeName ?? language;
-        var screening = request.Flow.Render(language, "screening",
-            new Dictionary<string, string> { ["language"] = languageName }, urls.AudioBase(request.Http));
+        // "Hotline call in Español": {language} is the call's language in its own name.
+        var screening = request.Flow.Render(language, "screening", null, urls.AudioBase(request.Http));
         // Said twice: the investigator may still be bringing the phone to their ear.
         gather.AddPrompt(screening).Pause(1).AddPrompt(screening);
         // No key pressed (a voicemail answered, or the investigator cannot take it): this leg declines.
@@ -129,10 +126,8 @@ public sealed partial class VoiceFlow
     /// <summary>POST /twilio/voice/screen-result?leg=N: 1 accepts (the first wins); anything else declines.</summary>
     public async Task<IResult> ScreenResultAsync(VoiceRequest request)
     {
-        var leg = await legs.FindAsync(request.QueryNumber("leg", 0), request.Cancellation);
-        var call = leg is null ? null : await calls.FindByIdAsync(leg.CallId, request.Cancellation);
         var response = new VoiceResponse();
-        if (leg is null || call is null)
+        if (await LegWithCallAsync(request) is not var (leg, call))
         {
             return Twiml(response.Hangup());
         }
@@ -152,6 +147,14 @@ public sealed partial class VoiceFlow
         await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.Staff, leg.StaffId, "call.answered",
             new { tier = leg.Tier, leg_id = leg.Id }, request.Cancellation);
         return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
+    }
+
+    /// <summary>The leg named by the action URL (<c>?leg=N</c>) and the caller's call; null when either is unknown.</summary>
+    private async Task<(CallLeg Leg, CallRow Call)?> LegWithCallAsync(VoiceRequest request)
+    {
+        var leg = await legs.FindAsync(request.QueryNumber("leg", 0), request.Cancellation);
+        var call = leg is null ? null : await calls.FindByIdAsync(leg.CallId, request.Cancellation);
+        return leg is null || call is null ? null : (leg, call);
     }
 
     private static string? ScreeningRefusal(CallRow call) =>
