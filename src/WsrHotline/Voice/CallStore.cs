@@ -151,6 +151,22 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
         return opened.Id;
     }
 
+    /// <summary>Attaches the call to an existing complaint (the caller proved it is theirs), on its timeline.</summary>
+    public async Task LinkComplaintAsync(long callId, long complaintId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var linked = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE calls SET complaint_id = @complaintId WHERE id = @callId AND complaint_id IS DISTINCT FROM @complaintId",
+            new { callId, complaintId }, transaction, cancellationToken: cancellationToken));
+        if (linked > 0)
+        {
+            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Worker, null, "call.joined_case",
+                new { call_id = callId }, cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public async Task AppendTimelineAsync(long? complaintId, TimelineActor actor, int? staffId, string kind, object details, CancellationToken cancellationToken)
     {
         if (complaintId is not { } id)

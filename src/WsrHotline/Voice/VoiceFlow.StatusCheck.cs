@@ -68,8 +68,12 @@ public sealed partial class VoiceFlow
         switch (check.Outcome)
         {
             case PinCheckOutcome.Verified:
+                // The worker proved the case is theirs: this call now belongs to it, so a message
+                // they leave or a conversation they ask for joins that case instead of opening one.
+                await calls.LinkComplaintAsync(call.Id, check.ComplaintId!.Value, request.Cancellation);
                 Prompt(request, response, language, "status_" + check.Status);
-                break;
+                var statusStep = request.Flow.Steps.Values.First(s => s.Type == IvrStepType.StatusCheck);
+                return Twiml(await RenderStepAsync(request, call with { ComplaintId = check.ComplaintId }, statusStep.Next ?? GoodbyeStep(request.Flow), language, 1, response));
             case PinCheckOutcome.WrongPin:
                 Prompt(request, response, language, "status_wrong_pin");
                 return Twiml(StatusPinGather(request, language, caseNumber, response));

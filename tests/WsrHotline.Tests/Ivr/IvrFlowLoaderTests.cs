@@ -177,7 +177,7 @@ public sealed class IvrFlowLoaderTests : IDisposable
         flows.Replace("prompts/bn.yaml", "goodbye: \"ফোন করার জন্য ধন্যবাদ। বিদায়।\"\n", "");
         flows.Delete("audio/ht/goodbye.wav");
         flows.Replace("hotline.yaml", "digit: \"2\"", "digit: \"1\"");
-        flows.Replace("hotline.yaml", "next: goodbye\n  goodbye:", "next: good_bye\n  goodbye:");
+        flows.Replace("hotline.yaml", "callback_promise]\n    next: goodbye", "callback_promise]\n    next: good_bye");
         flows.Replace("hotline.yaml", "type: say", "type: speak");
         File.WriteAllText(flows.Full("prompts/fr.yaml"), "goodbye: \"Au revoir.\"\n");
 
@@ -186,7 +186,7 @@ public sealed class IvrFlowLoaderTests : IDisposable
         Assert.Contains(error.Problems, p => p.Contains("prompts/bn.yaml, prompt 'goodbye': is missing", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("audio file audio/ht/goodbye.wav does not exist", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("digit '1' is already the digit of language 'en'", StringComparison.Ordinal));
-        Assert.Contains(error.Problems, p => p.Contains("step 'status_check': next goes to step 'good_bye', which does not exist", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.Contains("step 'readout': next goes to step 'good_bye', which does not exist", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("step 'notice': unknown type 'speak'", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("ivr-flows/prompts/fr.yaml: language 'fr' is not declared in hotline.yaml", StringComparison.Ordinal));
         Assert.Contains($"has {error.Problems.Count} problems", error.Message, StringComparison.Ordinal);

@@ -216,6 +216,14 @@ public sealed class VoiceIntakeTests
         await first.PressAsync(opened.Pin + "#");
         Assert.Contains(scenario.Text("es", "status_investigating"), first.Heard);
 
+        // Back at the main menu, the worker leaves a message: it joins their case, no new one.
+        await first.PressAsync("3");
+        await first.RecordAsync(TimeSpan.FromSeconds(15));
+        await first.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM complaints"));
+        Assert.Equal(opened.Id, await scenario.ScalarAsync<long>("SELECT complaint_id FROM calls WHERE call_sid = @Sid", new { first.Sid }));
+        Assert.Contains(scenario.Text("es", "case_number_readout", new Dictionary<string, string> { ["case_number"] = opened.CaseNumber }), first.Heard);
+
         var second = await scenario.Simulator.CallAsync(from: Worker);
         await second.PressAsync("1");
         await second.PressAsync("2");
@@ -237,6 +245,8 @@ public sealed class VoiceIntakeTests
         Assert.DoesNotContain(scenario.Text("en", "status_investigating"), third.Heard);
 
         var timeline = await scenario.TimelineAsync(opened.Id);
+        Assert.Contains("call.joined_case", timeline);
+        Assert.Contains("voicemail.left", timeline);
         Assert.Single(timeline, kind => kind == "status.locked");
         Assert.Single(timeline, kind => kind == "status.checked");
     }
