@@ -28,6 +28,14 @@ public static class DatabaseExtensions
             var options = provider.GetRequiredService<IOptions<DatabaseOptions>>().Value;
             var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
             builder.ConnectionStringBuilder.ApplicationName ??= "wsr-hotline";
+            // The webhooks run the same few statements all day: let Npgsql prepare them once per
+            // connection (parse and plan are a large share of a short statement's cost). A connection
+            // string that sets Max Auto Prepare itself wins.
+            if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+            {
+                builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+                builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            }
             return builder.Build();
         });
 
