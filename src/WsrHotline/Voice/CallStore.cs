@@ -92,6 +92,7 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
             ), preference AS (
                 UPDATE caller_identities SET preferred_language = @languageCode
                 WHERE @languageCode IS NOT NULL AND id = (SELECT caller_identity_id FROM moved)
+                  AND preferred_language IS DISTINCT FROM @languageCode
             )
             SELECT * FROM moved
             """, new { callSid, stage, languageCode }, cancellationToken: cancellationToken));
