@@ -58,16 +58,34 @@ public static class MessageText
     public const int BengaliStart = 0x0980;
     public const int BengaliEnd = 0x09FF;
 
-    /// <summary>The command a message starts with, or <see cref="Command.None"/>.</summary>
+    /// <summary>
+    /// The command a message is, or <see cref="Command.None"/>. A keyword counts only alone (STATUS may
+    /// be followed by numbers): "Stop paying us late" or "Help us, the boss…" are a worker's words
+    /// about their problem, and must never opt them out or go unread. Bengali digits read as digits.
+    /// </summary>
     public static ParsedCommand ParseCommand(string body)
     {
         var words = Words(body);
-        if (words.Length > 0 && Keywords.TryGetValue(words[0], out var keyword))
+        if (words.Length == 0 || !Keywords.TryGetValue(words[0], out var keyword))
         {
-            return new ParsedCommand(keyword.Command, keyword.Language, words[1..]);
+            return new ParsedCommand(Command.None, null, []);
         }
-        return new ParsedCommand(Command.None, null, []);
+        var arguments = words[1..].Select(AsciiDigits).ToArray();
+        var isCommand = keyword.Command == Command.Status
+            ? arguments.All(argument => argument.All(char.IsAsciiDigit))
+            : arguments.Length == 0;
+        return isCommand ? new ParsedCommand(keyword.Command, keyword.Language, arguments) : new ParsedCommand(Command.None, null, []);
     }
+
+    /// <summary>"১২৩" → "123": a worker on a Bengali keyboard types Bengali digits.</summary>
+    private static string AsciiDigits(string word) =>
+        string.Create(word.Length, word, (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = source[i] is >= '\u09E6' and <= '\u09EF' ? (char)('0' + (source[i] - '\u09E6')) : source[i];
+            }
+        });
 
     /// <summary>
     /// The hotline language a text is written in, or null when it cannot tell (then the worker chooses

@@ -87,7 +87,13 @@ public sealed partial class MessagingIntakeTests
         Assert.Equal(2000, pii.Decrypt(longest, WsrHotline.Pii.PiiPurpose.MessageBody).Length);
         Assert.DoesNotContain("mayordomo", await connection.ExecuteScalarAsync<string>("SELECT string_agg(details::text, ' ') FROM case_timeline"), StringComparison.Ordinal);
 
-        await scenario.TextAsync(worker, "NUEVO Ahora es otra finca.");
+        // A keyword counts only alone: these are the worker's words, not commands.
+        await scenario.TextAsync(worker, "Nuevo mayordomo, mismo problema.");
+        await scenario.TextAsync(worker, "Alto el fuego no hay, ayuda por favor.");
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM complaints"));
+        Assert.Equal(["received", "received"], (await scenario.RepliesAsync(worker))[^2..].Select(r => r.Purpose));
+
+        await scenario.TextAsync(worker, "NUEVO");
 
         Assert.Equal(2, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM complaints"));
         Assert.Equal("case_opened", (await scenario.RepliesAsync(worker))[^1].Purpose);
@@ -110,6 +116,7 @@ public sealed partial class MessagingIntakeTests
         await scenario.TextAsync(stranger, $"ESTADO {caseNumber} {wrongPin}");
         await scenario.TextAsync(stranger, $"ESTADO {caseNumber} {pin}");
         await scenario.TextAsync(stranger, "ESTADO");
+        await scenario.TextAsync("+8801712345671", $"অবস্থা {ToBengaliDigits(caseNumber)} {ToBengaliDigits(wrongPin)}");
 
         Assert.Equal(
             [
@@ -118,6 +125,8 @@ public sealed partial class MessagingIntakeTests
             ],
             (await scenario.RepliesAsync(stranger)).Select(r => r.Body));
         Assert.Equal(scenario.Text("ht", "status_received"), (await scenario.RepliesAsync(worker))[^1].Body);
+        // Bengali digits are digits: the (locked) case is found, and the answer is in Bengali.
+        Assert.Equal(scenario.Text("bn", IvrPromptKeys.SmsStatusLocked), (await scenario.RepliesAsync("+8801712345671")).Single().Body);
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'status.locked'"));
         // The PIN is not kept even encrypted in the stored STATUS message, nor in any log.
@@ -136,6 +145,7 @@ public sealed partial class MessagingIntakeTests
         const string worker = "+15555550144";
         await scenario.TextAsync(worker, "Hello, the boss does not pay our overtime hours at the farm.");
 
+        await scenario.TextAsync(worker, "Stop paying us late, please!");
         await scenario.TextAsync(worker, "STOP");
         await scenario.TextAsync(worker, "And he shouted at us again.");
         await scenario.TextAsync(worker, "help");
@@ -143,13 +153,13 @@ public sealed partial class MessagingIntakeTests
         await scenario.TextAsync(worker, "Thanks");
 
         Assert.Equal(
-            [("case_opened", "pending"), ("stopped", "pending"), ("received", "suppressed"), ("help", "suppressed"), ("started", "pending"), ("received", "pending")],
+            [("case_opened", "pending"), ("received", "pending"), ("stopped", "pending"), ("received", "suppressed"), ("help", "suppressed"), ("started", "pending"), ("received", "pending")],
             (await scenario.RepliesAsync(worker)).Select(r => (r.Purpose, r.Status)));
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         Assert.Equal(["messaging.opted_out", "messaging.opted_in"], await connection.QueryAsync<string>(
             "SELECT kind FROM case_timeline WHERE kind LIKE 'messaging.%' ORDER BY id"));
         // The worker's words after STOP still reach the complaint (the keywords are not complaint text).
-        Assert.Equal(3, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound' AND complaint_id IS NOT NULL"));
+        Assert.Equal(4, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound' AND complaint_id IS NOT NULL"));
     }
 
     [Fact]
@@ -230,6 +240,8 @@ public sealed partial class MessagingIntakeTests
         Assert.True(match.Success, body);
         return (match.Groups["case"].Value, match.Groups["pin"].Value);
     }
+
+    private static string ToBengaliDigits(string digits) => new([.. digits.Select(d => (char)('\u09E6' + (d - '0')))]);
 
     internal static void AssertNoPii(MessagingScenario scenario, string number, string words)
     {
