@@ -27,7 +27,10 @@ public sealed partial class OutboundSender(
 {
     private sealed record Claimed(
         long Id, string Channel, long? ComplaintId, long ConversationId, string BodyEncrypted, string Purpose,
-        int Attempts, string PhoneEncrypted, bool OptedOut);
+        int Attempts, string PhoneEncrypted, bool OptedOut, DateTime LastInboundAt);
+
+    /// <summary>WhatsApp allows free text only this long after the worker's last message.</summary>
+    public static readonly TimeSpan WhatsAppWindow = TimeSpan.FromHours(24);
 
     /// <summary>Sends one batch of due replies; returns how many were claimed.</summary>
     public async Task<int> SendDueAsync(CancellationToken cancellationToken)
@@ -58,7 +61,7 @@ public sealed partial class OutboundSender(
             FROM due, conversations c, caller_identities ci
             WHERE m.id = due.id AND c.id = m.conversation_id AND ci.id = m.caller_identity_id
             RETURNING m.id, m.channel, m.complaint_id, m.conversation_id, m.body_encrypted, m.purpose, m.attempts,
-                      ci.phone_encrypted, c.opted_out_at IS NOT NULL AS opted_out
+                      ci.phone_encrypted, c.opted_out_at IS NOT NULL AS opted_out, c.last_inbound_at
             """,
             new { now, batch = options.Value.SendBatchSize, leaseUntil = now + options.Value.SendLease },
             cancellationToken: cancellationToken));
@@ -76,6 +79,14 @@ public sealed partial class OutboundSender(
         }
 
         var whatsApp = row.Channel == Channels.WhatsApp;
+        if (whatsApp && time.GetUtcNow() - new DateTimeOffset(row.LastInboundAt, TimeSpan.Zero) > WhatsAppWindow)
+        {
+            // Outside the window only an approved template may go, never free text; templates are not built yet.
+            await FinishAsync(row.Id, "failed", TwilioErrorCodes.WhatsAppOutsideSessionWindow,
+                "outside the WhatsApp 24-hour window: needs an approved template", row, cancellationToken);
+            LogOutsideWhatsAppWindow(logger, row.Id);
+            return;
+        }
         var number = pii.Decrypt(row.PhoneEncrypted, PiiPurpose.CallerPhone);
         var publicBase = twilioOptions.Value.PublicBaseUrl;
         try
@@ -183,6 +194,9 @@ public sealed partial class OutboundSender(
 
     [LoggerMessage(EventId = 4014, Level = LogLevel.Information, Message = "Reply {MessageId} suppressed: the worker opted out")]
     private static partial void LogSuppressed(ILogger logger, long messageId);
+
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "Reply {MessageId} not sent: the worker's last WhatsApp message is more than 24 hours old, and free text is not allowed then")]
+    private static partial void LogOutsideWhatsAppWindow(ILogger logger, long messageId);
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Error, Message = "Reply {MessageId} was claimed by a sender that stopped mid-send; marked failed, not resent")]
     private static partial void LogInterrupted(ILogger logger, long messageId);

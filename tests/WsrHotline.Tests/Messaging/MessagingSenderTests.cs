@@ -97,6 +97,22 @@ public sealed class MessagingSenderTests
     }
 
     [Fact]
+    public async Task A_whatsapp_reply_outside_the_24_hour_window_is_never_sent_as_free_text()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+8801712345672";
+        await scenario.TextAsync(worker, "আমাদের কারখানায় বেতন দেওয়া হয়নি।", to: MessagingScenario.WhatsAppSender);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("UPDATE conversations SET last_inbound_at = now() - interval '25 hours'");
+
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+
+        Assert.Empty(scenario.Sent);
+        Assert.Equal(("failed", (int?)63016), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.ErrorCode)).Single());
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
+    }
+
+    [Fact]
     public async Task Delivery_reports_update_the_reply_and_never_go_backwards()
     {
         await using var scenario = await MessagingScenario.StartAsync();
