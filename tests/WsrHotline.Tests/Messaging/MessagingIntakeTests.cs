@@ -100,6 +100,21 @@ public sealed partial class MessagingIntakeTests
     }
 
     [Fact]
+    public async Task Texts_arriving_together_from_a_new_worker_open_one_complaint()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550139";
+
+        await Task.WhenAll(Enumerable.Range(1, 6).Select(i => scenario.TextAsync(worker, $"Hola, en la finca no nos pagan las horas ({i}).")));
+
+        Assert.Equal(["case_opened", "received", "received", "received", "received", "received"], (await scenario.RepliesAsync(worker)).Select(r => r.Purpose));
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        Assert.Equal((1, 6), await connection.QuerySingleAsync<(int, int)>("""
+            SELECT (SELECT count(*)::int FROM complaints), (SELECT count(*)::int FROM messages WHERE direction = 'inbound' AND complaint_id IS NOT NULL)
+            """));
+    }
+
+    [Fact]
     public async Task Status_with_the_right_pin_tells_the_status_a_wrong_pin_does_not_and_three_lock_the_case()
     {
         await using var scenario = await MessagingScenario.StartAsync();
