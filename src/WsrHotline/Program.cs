@@ -4,6 +4,7 @@ using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.Messaging;
 using WsrHotline.Pii;
 using WsrHotline.Simulator;
 using WsrHotline.Twilio;
@@ -21,6 +22,7 @@ builder.Services
     .AddIntake()
     .AddIvrFlows()
     .AddVoiceIntake()
+    .AddMessagingIntake()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth()
     .AddVoiceSimulator(builder.Environment);
@@ -52,6 +54,7 @@ app.UseForwardedHeaders();
 app.MapHotlineHealth();
 app.MapIvrAudio();
 app.MapVoiceIntake();
+app.MapMessagingIntake();
 app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 

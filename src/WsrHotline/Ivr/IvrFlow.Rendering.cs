@@ -71,6 +71,27 @@ public sealed partial class IvrFlow
         return new RenderedPrompt(segments, text);
     }
 
+    /// <summary>
+    /// A prompt's text for a text message (SMS, WhatsApp): placeholders filled as written, numbers
+    /// as plain digits. Any prompt has text, so the voice status texts serve messages too.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown language or prompt, or a placeholder without a value.</exception>
+    public string RenderText(string languageCode, string promptKey, IReadOnlyDictionary<string, string>? values = null)
+    {
+        var language = FindLanguage(languageCode)
+            ?? throw new ArgumentException($"The IVR flow has no language '{languageCode}'.", nameof(languageCode));
+        var prompt = language.Prompts.GetValueOrDefault(promptKey)
+            ?? throw new ArgumentException($"Language '{languageCode}' has no prompt '{promptKey}'.", nameof(promptKey));
+        return Fill(prompt.Text, name => values is not null && values.TryGetValue(name, out var value)
+            ? value
+            : name switch
+            {
+                IvrPlaceholders.Digit => language.Digit,
+                IvrPlaceholders.Language => language.NativeName,
+                _ => throw new ArgumentException($"Prompt '{promptKey}' needs a value for {{{name}}}.", nameof(values)),
+            });
+    }
+
     /// <summary>Several prompts in one language, in order (a step's <see cref="IvrStep.Prompts"/> or <see cref="IvrStep.HoldPrompts"/>).</summary>
     public RenderedPrompt Render(string languageCode, IReadOnlyList<string> promptKeys, IReadOnlyDictionary<string, string>? values, string audioBaseUrl)
     {

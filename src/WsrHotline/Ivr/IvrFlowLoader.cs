@@ -520,6 +520,12 @@ public static partial class IvrFlowLoader
         {
             Located? text;
             var audio = new List<Located>();
+            var textOnly = IvrPromptKeys.IsTextOnly(key);
+            if (textOnly && value is YamlMappingNode)
+            {
+                Problem(file, value, place, $"is sent as a text message ({IvrPromptKeys.TextOnlyPrefix}…): write it as plain text in quotes, without audio");
+                return null;
+            }
             if (value is YamlMappingNode map)
             {
                 CheckFields(file, map, place, ["text", "audio"]);
@@ -546,7 +552,7 @@ public static partial class IvrFlowLoader
             }
             var problemsBefore = Problems.Count;
             var textPlaceholders = CheckTextPlaceholders(file, key, located, place);
-            if (language.Voice is null && audio.Count == 0)
+            if (language.Voice is null && audio.Count == 0 && !textOnly)
             {
                 Problem(file, value, place,
                     $"language '{language.Code}' has no `say` voice, so this prompt needs audio: {{ text: \"...\", audio: [{AudioFolder}{language.Code}/{key}.wav] }}");
@@ -566,9 +572,9 @@ public static partial class IvrFlowLoader
                 {
                     Problem(file, text.Node, place, $"unknown placeholder {match.Value} (known: {KnownPlaceholders()})");
                 }
-                else if (IvrPlaceholders.CallValuePrompts.TryGetValue(name, out var onlyIn) && onlyIn != key)
+                else if (IvrPlaceholders.CallValuePrompts.TryGetValue(name, out var onlyIn) && !onlyIn.Contains(key))
                 {
-                    Problem(file, text.Node, place, $"{match.Value} can only be used in '{onlyIn}': the app has no {name} to give here");
+                    Problem(file, text.Node, place, $"{match.Value} can only be used in '{string.Join("', '", onlyIn)}': the app has no {name} to give here");
                 }
                 else
                 {
@@ -580,9 +586,9 @@ public static partial class IvrFlowLoader
             {
                 Problem(file, text.Node, place, "has a '{' or '}' that is not part of a placeholder such as {digit}");
             }
-            foreach (var (name, prompt) in IvrPlaceholders.CallValuePrompts)
+            foreach (var (name, prompts) in IvrPlaceholders.CallValuePrompts)
             {
-                if (prompt == key && !found.Contains(name))
+                if (prompts.Contains(key) && !found.Contains(name))
                 {
                     Problem(file, text.Node, place, $"must contain {{{name}}}: the caller needs to hear it");
                 }

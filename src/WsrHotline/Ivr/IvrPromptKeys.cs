@@ -30,6 +30,23 @@ public static class IvrPromptKeys
     public const string EmergencyGreeting = "emergency_greeting";
     public const string EmergencyVoicemail = "emergency_voicemail";
 
+    // Texts for SMS and WhatsApp, in the same files so a language is added in one place. Keys that
+    // start with `sms_` are written, never spoken: text only, no audio (see IsTextOnly).
+    public const string SmsLanguageMenu = "sms_language_menu";
+    public const string SmsWelcome = "sms_welcome";
+    public const string SmsCaseOpened = "sms_case_opened";
+    public const string SmsReceived = "sms_received";
+    public const string SmsEmpty = "sms_empty";
+    public const string SmsHelp = "sms_help";
+    public const string SmsStopped = "sms_stopped";
+    public const string SmsStarted = "sms_started";
+    public const string SmsStatusPrompt = "sms_status_prompt";
+    public const string SmsStatusWrong = "sms_status_wrong";
+    public const string SmsStatusLocked = "sms_status_locked";
+
+    /// <summary>The prefix of texts that are only ever written (SMS, WhatsApp), never spoken.</summary>
+    public const string TextOnlyPrefix = "sms_";
+
     /// <summary>The complaint statuses of <c>complaints.status</c>, each said by a <c>status_&lt;status&gt;</c> prompt.</summary>
     public static IReadOnlyList<string> ComplaintStatuses { get; } =
     [
@@ -44,8 +61,12 @@ public static class IvrPromptKeys
         Screening, ScreeningTaken, ScreeningCallerLeft, VoicemailOffer, VoicemailSaved, CaseNumberReadout,
         PinReadout, CallbackPromise, StatusCaseNumberPrompt, StatusPinPrompt, StatusUnknownCase,
         StatusWrongPin, StatusLocked, .. ComplaintStatuses.Select(ForStatus), Goodbye, EmergencyGreeting,
-        EmergencyVoicemail,
+        EmergencyVoicemail, SmsLanguageMenu, SmsWelcome, SmsCaseOpened, SmsReceived, SmsEmpty, SmsHelp,
+        SmsStopped, SmsStarted, SmsStatusPrompt, SmsStatusWrong, SmsStatusLocked,
     ];
+
+    /// <summary>A text sent by message: it needs no voice and no recording.</summary>
+    public static bool IsTextOnly(string key) => key.StartsWith(TextOnlyPrefix, StringComparison.Ordinal);
 
     /// <summary>The prompt that tells a caller their complaint's status, e.g. <c>status_investigating</c>.</summary>
     public static string ForStatus(string complaintStatus) => "status_" + complaintStatus;
@@ -60,10 +81,10 @@ public static class IvrPlaceholders
     /// <summary>The language's own name (native_name); filled in by the renderer.</summary>
     public const string Language = "language";
 
-    /// <summary>The caller's case number, read digit by digit; only in <c>case_number_readout</c>.</summary>
+    /// <summary>The caller's case number, read digit by digit; only in <c>case_number_readout</c> and <c>sms_case_opened</c>.</summary>
     public const string CaseNumber = "case_number";
 
-    /// <summary>The caller's PIN, read digit by digit; only in <c>pin_readout</c>.</summary>
+    /// <summary>The caller's PIN, read digit by digit; only in <c>pin_readout</c> and <c>sms_case_opened</c>.</summary>
     public const string Pin = "pin";
 
     public static IReadOnlyList<string> All { get; } = [Digit, Language, CaseNumber, Pin];
@@ -72,12 +93,13 @@ public static class IvrPlaceholders
     internal static bool IsDigits(string name) => name is Digit or CaseNumber or Pin;
 
     /// <summary>
-    /// Values that belong to one call, and the one prompt the app gives each to: anywhere else the
-    /// renderer would have no value, and a translator's slip would break the call at run time.
+    /// Values that belong to one call or conversation, and the prompts the app gives each to (each of
+    /// them must say it): anywhere else the renderer would have no value, and a translator's slip
+    /// would break the call at run time.
     /// </summary>
-    internal static IReadOnlyDictionary<string, string> CallValuePrompts { get; } = new Dictionary<string, string>
+    internal static IReadOnlyDictionary<string, string[]> CallValuePrompts { get; } = new Dictionary<string, string[]>
     {
-        [CaseNumber] = IvrPromptKeys.CaseNumberReadout,
-        [Pin] = IvrPromptKeys.PinReadout,
+        [CaseNumber] = [IvrPromptKeys.CaseNumberReadout, IvrPromptKeys.SmsCaseOpened],
+        [Pin] = [IvrPromptKeys.PinReadout, IvrPromptKeys.SmsCaseOpened],
     };
 }

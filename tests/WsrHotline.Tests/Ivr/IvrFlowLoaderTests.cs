@@ -136,13 +136,13 @@ public sealed class IvrFlowLoaderTests : IDisposable
     [Fact]
     public void A_call_value_outside_its_prompt_or_missing_from_it_is_refused()
     {
-        // The app gives the PIN only to pin_readout: elsewhere the caller would hear nothing, or the call break.
+        // The app gives the PIN only to pin_readout and sms_case_opened: elsewhere the caller would hear nothing, or the call break.
         flows.Replace("prompts/en.yaml", "goodbye: \"Thank you for calling. Goodbye.\"", "goodbye: \"Your PIN is {pin}. Goodbye.\"");
         flows.Replace("prompts/es.yaml", "Su número de caso es {case_number}.", "Su número de caso es el siguiente.");
 
         var error = LoadFails();
 
-        Assert.Contains(error.Problems, problem => problem.EndsWith("prompt 'goodbye': {pin} can only be used in 'pin_readout': the app has no pin to give here", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, problem => problem.EndsWith("prompt 'goodbye': {pin} can only be used in 'pin_readout', 'sms_case_opened': the app has no pin to give here", StringComparison.Ordinal));
         Assert.Contains(error.Problems, problem => problem.StartsWith("ivr-flows/prompts/es.yaml:", StringComparison.Ordinal)
             && problem.EndsWith("prompt 'case_number_readout': must contain {case_number}: the caller needs to hear it", StringComparison.Ordinal));
     }
@@ -215,6 +215,24 @@ public sealed class IvrFlowLoaderTests : IDisposable
         var error = LoadFails();
 
         Assert.Contains("prompt 'goodbye': language 'ht' has no `say` voice, so this prompt needs audio", Assert.Single(error.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Message_texts_are_text_only_even_in_haitian_and_required_in_every_language()
+    {
+        // Shipped: the Haitian sms_ texts load without recordings, and render with the case number and PIN.
+        var flow = IvrFlowLoader.Load(flows.Path);
+        Assert.Equal("Nimewo dosye ou se 12345674. PIN ou se 0042. Kenbe yo pou w ka swiv dosye ou: ekri ESTATI.",
+            flow.RenderText("ht", IvrPromptKeys.SmsCaseOpened, new Dictionary<string, string> { ["case_number"] = "12345674", ["pin"] = "0042" }));
+
+        flows.Replace("prompts/ht.yaml", "sms_received: \"Mèsi, nou resevwa mesaj ou a. Yon envestigatè ap kontakte ou.\"\n",
+            "sms_received:\n  text: \"Mèsi.\"\n  audio: [audio/ht/goodbye.wav]\n");
+        flows.Replace("prompts/bn.yaml", "sms_status_wrong: \"এই কেস নম্বর বা পিনটি সঠিক নয়।\"\n", "");
+
+        var error = LoadFails();
+
+        Assert.Contains(error.Problems, p => p.EndsWith("prompt 'sms_received': is sent as a text message (sms_…): write it as plain text in quotes, without audio", StringComparison.Ordinal));
+        Assert.Contains("ivr-flows/prompts/bn.yaml, prompt 'sms_status_wrong': is missing: every language needs it", error.Problems);
     }
 
     [Fact]

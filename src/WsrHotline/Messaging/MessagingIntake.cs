@@ -1,0 +1,329 @@
+using Dapper;
+using Npgsql;
+using WsrHotline.Intake;
+using WsrHotline.Ivr;
+using WsrHotline.Pii;
+
+namespace WsrHotline.Messaging;
+
+/// <summary>An inbound SMS or WhatsApp message, as the webhook gives it; the sender already normalised.</summary>
+public sealed record InboundMessage(string MessageSid, string Channel, string SenderE164, string Body, int NumMedia);
+
+/// <summary>What a message led to, for the log (never the words).</summary>
+public enum IntakeOutcome
+{
+    Duplicate,
+    LanguageMenu,
+    ComplaintOpened,
+    AddedToComplaint,
+    Empty,
+    Status,
+    Help,
+    OptedOut,
+    OptedIn,
+}
+
+/// <summary>
+/// What happens when a worker texts: the message is stored (encrypted), joined to the worker's open
+/// complaint or opens one, and the replies it causes are queued, all in one transaction, so a
+/// database failure leaves nothing half-written and Twilio's retry starts clean. Replies are rows in
+/// <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends; none go in the TwiML.
+/// </summary>
+public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows)
+{
+    /// <summary>Complaint statuses after which a new message opens a new complaint.</summary>
+    private const string ClosedStatuses = "('resolved', 'verified', 'not_substantiated', 'rejected', 'referred')";
+
+    private sealed record Conversation(long Id, string? LanguageCode, DateTime? OptedOutAt);
+
+    private sealed record Reply(string Purpose, string Text);
+
+    private sealed record OpenComplaint(long Id, string Status);
+
+    public async Task<IntakeOutcome> ReceiveAsync(NpgsqlDataSource dataSource, InboundMessage message, CancellationToken cancellationToken)
+    {
+        var flow = flows.Current;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var identityId = await identities.FindOrCreateAsync(connection, transaction, message.SenderE164, null, cancellationToken);
+
+        // Locks the worker's conversation until commit: their messages are handled one at a time.
+        var conversation = await connection.QuerySingleAsync<Conversation>(new CommandDefinition("""
+            INSERT INTO conversations (caller_identity_id, channel) VALUES (@identityId, @Channel)
+            ON CONFLICT (caller_identity_id, channel) DO UPDATE SET last_inbound_at = now()
+            RETURNING id, language_code, opted_out_at
+            """, new { identityId, message.Channel }, transaction, cancellationToken: cancellationToken));
+
+        var command = MessageText.ParseCommand(message.Body);
+        var isEmpty = string.IsNullOrWhiteSpace(message.Body) && message.NumMedia == 0;
+        var purpose = command.Command != Command.None ? "command" : isEmpty ? "empty" : "complaint";
+        var stored = command.Command == Command.Status ? MaskPin(message.Body, command) : message.Body;
+        // MessageSid is the idempotency key: a retried webhook finds its row and changes nothing.
+        var messageId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
+            INSERT INTO messages (message_sid, direction, channel, caller_identity_id, conversation_id, body_encrypted,
+                                  num_media, status, purpose)
+            VALUES (@MessageSid, 'inbound', @Channel, @identityId, @conversationId, @body, @NumMedia, 'received', @purpose)
+            ON CONFLICT (message_sid) DO NOTHING
+            RETURNING id
+            """,
+            new
+            {
+                message.MessageSid,
+                message.Channel,
+                identityId,
+                conversationId = conversation.Id,
+                body = stored.Length == 0 ? null : pii.Encrypt(stored, PiiPurpose.MessageBody),
+                message.NumMedia,
+                purpose,
+            }, transaction, cancellationToken: cancellationToken));
+        if (messageId is null)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return IntakeOutcome.Duplicate;
+        }
+
+        var turn = new Turn(connection, transaction, message, identityId, conversation, messageId.Value, flow, cancellationToken);
+        var outcome = command.Command switch
+        {
+            Command.Stop => await turn.StopAsync(command),
+            Command.Start => await turn.StartAsync(command),
+            Command.Help => turn.Help(command),
+            Command.Status => await turn.StatusAsync(command, pinChecks),
+            Command.New => await turn.NewComplaintAsync(command.LanguageCode!),
+            _ when isEmpty => turn.Empty(),
+            _ => await turn.ComplaintTextAsync(),
+        };
+        await turn.QueueRepliesAsync(pii);
+        await transaction.CommitAsync(cancellationToken);
+        return outcome;
+    }
+
+    /// <summary>A STATUS message is stored without its PIN: "STATUS 12345674 ****".</summary>
+    private static string MaskPin(string body, ParsedCommand command) =>
+        command.Arguments.Length >= 2
+            ? string.Join(' ', [body.Trim().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0], command.Arguments[0], "****"])
+            : body;
+
+    /// <summary>One inbound message being handled, inside the transaction.</summary>
+    private sealed class Turn(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, long identityId,
+        Conversation conversation, long messageId, IvrFlow flow, CancellationToken cancellationToken)
+    {
+        private readonly List<Reply> replies = [];
+        private string? language = conversation.LanguageCode;
+        private bool optedOut = conversation.OptedOutAt is not null;
+        private long? complaintId;
+
+        public async Task<IntakeOutcome> StopAsync(ParsedCommand command)
+        {
+            language ??= command.LanguageCode;
+            await SetOptOutAsync(true);
+            // The one text sent after STOP, saying it worked (for SMS, Twilio may refuse it with 21610: fine).
+            replies.Add(new Reply("stopped", flow.RenderText(ReplyLanguage, IvrPromptKeys.SmsStopped)));
+            optedOut = true;
+            return IntakeOutcome.OptedOut;
+        }
+
+        public async Task<IntakeOutcome> StartAsync(ParsedCommand command)
+        {
+            language ??= command.LanguageCode;
+            await SetOptOutAsync(false);
+            optedOut = false;
+            Say("started", IvrPromptKeys.SmsStarted);
+            return IntakeOutcome.OptedIn;
+        }
+
+        public IntakeOutcome Help(ParsedCommand command)
+        {
+            language ??= command.LanguageCode;
+            Say("help", IvrPromptKeys.SmsHelp);
+            return IntakeOutcome.Help;
+        }
+
+        public async Task<IntakeOutcome> StatusAsync(ParsedCommand command, PinChecks pinChecks)
+        {
+            language ??= command.LanguageCode;
+            if (command.Arguments is [var caseNumber, var pin, ..])
+            {
+                var check = await pinChecks.VerifyAsync(caseNumber, pin, message.Channel, cancellationToken);
+                complaintId = check.ComplaintId;
+                switch (check.Outcome)
+                {
+                    case PinCheckOutcome.Verified:
+                        Say("status", IvrPromptKeys.ForStatus(check.Status!));
+                        break;
+                    case PinCheckOutcome.Locked or PinCheckOutcome.WrongPinNowLocked:
+                        Say("status", IvrPromptKeys.SmsStatusLocked);
+                        break;
+                    default:
+                        Say("status", IvrPromptKeys.SmsStatusWrong);
+                        break;
+                }
+            }
+            else if (command.Arguments.Length == 0 && await OpenComplaintAsync() is { } open)
+            {
+                // From the number that filed it, the open complaint's status needs no PIN.
+                complaintId = open.Id;
+                await Timeline.AppendAsync(connection, transaction, open.Id, TimelineActor.Worker, null, "status.checked",
+                    new { channel = message.Channel, by = "sender" }, cancellationToken);
+                Say("status", IvrPromptKeys.ForStatus(open.Status));
+            }
+            else
+            {
+                Say("status", IvrPromptKeys.SmsStatusPrompt);
+            }
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE messages SET complaint_id = @complaintId WHERE id = @messageId",
+                new { complaintId, messageId }, transaction, cancellationToken: cancellationToken));
+            return IntakeOutcome.Status;
+        }
+
+        public async Task<IntakeOutcome> NewComplaintAsync(string commandLanguage)
+        {
+            language ??= commandLanguage;
+            await OpenComplaintWithAsync(includeEarlier: false);
+            return IntakeOutcome.ComplaintOpened;
+        }
+
+        public IntakeOutcome Empty()
+        {
+            if (language is null)
+            {
+                Menu();
+                return IntakeOutcome.LanguageMenu;
+            }
+            Say("empty", IvrPromptKeys.SmsEmpty);
+            return IntakeOutcome.Empty;
+        }
+
+        public async Task<IntakeOutcome> ComplaintTextAsync()
+        {
+            if (language is null)
+            {
+                var choice = flow.FindLanguageByDigit(message.Body.Trim());
+                language = choice?.Code ?? MessageText.DetectLanguage(message.Body);
+                if (language is null)
+                {
+                    Menu();
+                    return IntakeOutcome.LanguageMenu;
+                }
+                if (choice is not null)
+                {
+                    // The digit only chose the language: the words the worker wrote before it open the complaint.
+                    await connection.ExecuteAsync(new CommandDefinition(
+                        "UPDATE messages SET purpose = 'language_choice' WHERE id = @messageId",
+                        new { messageId }, transaction, cancellationToken: cancellationToken));
+                }
+                await OpenComplaintWithAsync(includeEarlier: true);
+                return IntakeOutcome.ComplaintOpened;
+            }
+
+            if (await OpenComplaintAsync() is { } open)
+            {
+                await AttachAsync(open.Id, [messageId]);
+                Say("received", IvrPromptKeys.SmsReceived);
+                return IntakeOutcome.AddedToComplaint;
+            }
+            await OpenComplaintWithAsync(includeEarlier: false);
+            return IntakeOutcome.ComplaintOpened;
+        }
+
+        /// <summary>Writes the queued replies; to a worker who opted out they are kept as 'suppressed', never sent.</summary>
+        public async Task QueueRepliesAsync(PiiProtector pii)
+        {
+            if (language is not null && language != conversation.LanguageCode)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    UPDATE conversations SET language_code = @language, state = 'open' WHERE id = @Id;
+                    UPDATE caller_identities SET preferred_language = @language WHERE id = @identityId;
+                    """, new { language, conversation.Id, identityId }, transaction, cancellationToken: cancellationToken));
+            }
+            foreach (var reply in replies)
+            {
+                var status = optedOut && reply.Purpose != "stopped" ? "suppressed" : "pending";
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    INSERT INTO messages (direction, channel, caller_identity_id, complaint_id, conversation_id, body_encrypted,
+                                          status, purpose, next_attempt_at)
+                    VALUES ('outbound', @Channel, @identityId, @complaintId, @conversationId, @body, @status, @Purpose, now())
+                    """,
+                    new
+                    {
+                        message.Channel,
+                        identityId,
+                        complaintId,
+                        conversationId = conversation.Id,
+                        body = pii.Encrypt(reply.Text, PiiPurpose.MessageBody),
+                        status,
+                        reply.Purpose,
+                    }, transaction, cancellationToken: cancellationToken));
+            }
+        }
+
+        private string ReplyLanguage => language ?? flow.DefaultLanguage.Code;
+
+        private void Say(string purpose, string key) => replies.Add(new Reply(purpose, flow.RenderText(ReplyLanguage, key)));
+
+        // The menu lists every language in its own name, so it reads the same from any file.
+        private void Menu() => replies.Add(new Reply("language_menu", flow.RenderText(flow.DefaultLanguage.Code, IvrPromptKeys.SmsLanguageMenu)));
+
+        private Task<OpenComplaint?> OpenComplaintAsync() =>
+            connection.QuerySingleOrDefaultAsync<OpenComplaint?>(new CommandDefinition($"""
+                SELECT id, status FROM complaints
+                WHERE caller_identity_id = @identityId AND status NOT IN {ClosedStatuses}
+                ORDER BY opened_at DESC LIMIT 1
+                """, new { identityId }, transaction, cancellationToken: cancellationToken));
+
+        /// <summary>
+        /// Opens a complaint with this message (and, after a language menu, the words written before
+        /// the choice) and queues the welcome with the case number and PIN, told this once.
+        /// </summary>
+        private async Task OpenComplaintWithAsync(bool includeEarlier)
+        {
+            var opened = await Complaints.OpenAsync(connection, transaction, message.Channel, language!, identityId, cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE complaints SET pin_told_at = now() WHERE id = @Id", new { opened.Id }, transaction, cancellationToken: cancellationToken));
+            var ids = includeEarlier
+                ? (await connection.QueryAsync<long>(new CommandDefinition("""
+                    SELECT id FROM messages
+                    WHERE conversation_id = @conversationId AND direction = 'inbound' AND complaint_id IS NULL AND purpose = 'complaint'
+                    ORDER BY id
+                    """, new { conversationId = conversation.Id }, transaction, cancellationToken: cancellationToken))).ToList()
+                : [messageId];
+            await AttachAsync(opened.Id, ids.Count > 0 ? ids : [messageId]);
+            var caseOpened = flow.RenderText(ReplyLanguage, IvrPromptKeys.SmsCaseOpened,
+                new Dictionary<string, string> { [IvrPlaceholders.CaseNumber] = opened.CaseNumber, [IvrPlaceholders.Pin] = opened.Pin });
+            // One text, so the notice and the numbers arrive together and in order.
+            replies.Add(new Reply("case_opened", flow.RenderText(ReplyLanguage, IvrPromptKeys.SmsWelcome) + "\n\n" + caseOpened));
+        }
+
+        private async Task AttachAsync(long complaint, IReadOnlyList<long> ids)
+        {
+            complaintId = complaint;
+            var attached = await connection.QueryAsync<(string MessageSid, int NumMedia)>(new CommandDefinition("""
+                UPDATE messages SET complaint_id = @complaint, updated_at = now() WHERE id = ANY(@ids)
+                RETURNING message_sid, num_media
+                """, new { complaint, ids = ids.ToArray() }, transaction, cancellationToken: cancellationToken));
+            foreach (var (sid, media) in attached)
+            {
+                await Timeline.AppendAsync(connection, transaction, complaint, TimelineActor.Worker, null, "message.received",
+                    new { message_sid = sid, channel = message.Channel, num_media = media }, cancellationToken);
+            }
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE complaints SET last_activity_at = now() WHERE id = @complaint",
+                new { complaint }, transaction, cancellationToken: cancellationToken));
+        }
+
+        private async Task SetOptOutAsync(bool stop)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE conversations SET opted_out_at = CASE WHEN @stop THEN now() END WHERE id = @Id",
+                new { stop, conversation.Id }, transaction, cancellationToken: cancellationToken));
+            if (await OpenComplaintAsync() is { } open)
+            {
+                complaintId = open.Id;
+                await Timeline.AppendAsync(connection, transaction, open.Id, TimelineActor.Worker, null,
+                    stop ? "messaging.opted_out" : "messaging.opted_in", new { channel = message.Channel, message_sid = message.MessageSid }, cancellationToken);
+            }
+        }
+    }
+}

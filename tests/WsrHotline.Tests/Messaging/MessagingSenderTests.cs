@@ -1,0 +1,145 @@
+using System.Net;
+using Dapper;
+
+namespace WsrHotline.Tests.Messaging;
+
+public sealed class MessagingSenderTests
+{
+    [Fact]
+    public async Task Replies_reach_twilio_once_each_from_the_right_number_with_a_status_callback()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        await scenario.TextAsync("+15555550150", "Hola, no nos pagan las horas en la finca.");
+        await scenario.TextAsync("+8801712345670", "আমাদের কারখানায় বেতন দেওয়া হয়নি।", to: MessagingScenario.WhatsAppSender);
+
+        Assert.Equal(2, await scenario.Sender.SendDueAsync(CancellationToken.None));
+        Assert.Equal(0, await scenario.Sender.SendDueAsync(CancellationToken.None));
+
+        var sent = scenario.Sent.ToList();
+        Assert.Equal(2, sent.Count);
+        Assert.Equal(("+15555550150", MessagingScenario.SmsNumber), (sent[0]["To"], sent[0]["From"]));
+        Assert.Equal(("whatsapp:+8801712345670", MessagingScenario.WhatsAppSender), (sent[1]["To"], sent[1]["From"]));
+        Assert.Equal("https://hotline.test/twilio/messaging/status", sent[0]["StatusCallback"]);
+        var reply = Assert.Single(await scenario.RepliesAsync("+15555550150"));
+        Assert.Equal(reply.Body, sent[0]["Body"]);
+        Assert.Equal(("queued", 1), (reply.Status, reply.Attempts));
+        Assert.NotNull(reply.MessageSid);
+        MessagingIntakeTests.AssertNoPii(scenario, "+15555550150", "no nos pagan");
+        MessagingIntakeTests.AssertNoPii(scenario, "+8801712345670", "বেতন");
+    }
+
+    [Fact]
+    public async Task A_twilio_failure_is_retried_and_gives_up_after_the_last_attempt()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550151";
+        await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
+        scenario.Answer = n => n == 1 ? (500, 20500) : (201, null);
+
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+        Assert.Equal(("pending", 1), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.Attempts)).Single());
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+
+        Assert.Single(scenario.Sent);
+        Assert.Equal(("queued", 2), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.Attempts)).Single());
+
+        // Always failing: after Messaging:SendMaxAttempts (6) it is failed, on the complaint's timeline.
+        scenario.Answer = _ => (503, null);
+        await scenario.TextAsync(worker, "He also shouted at us.");
+        for (var i = 0; i < 8; i++)
+        {
+            await scenario.Sender.SendDueAsync(CancellationToken.None);
+        }
+        var failed = (await scenario.RepliesAsync(worker))[^1];
+        Assert.Equal(("failed", 6), (failed.Status, failed.Attempts));
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
+        MessagingIntakeTests.AssertNoPii(scenario, worker, "shouted");
+    }
+
+    [Fact]
+    public async Task Error_21610_records_the_opt_out_and_nothing_more_is_sent()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550152";
+        await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
+        scenario.Answer = _ => (400, 21610);
+
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+        scenario.Answer = _ => (201, null);
+        await scenario.TextAsync(worker, "Are you there?");
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+
+        Assert.Empty(scenario.Sent);
+        Assert.Equal([("failed", (int?)21610), ("suppressed", null)], (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.ErrorCode)));
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        Assert.True(await connection.ExecuteScalarAsync<bool>("SELECT opted_out_at IS NOT NULL FROM conversations"));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'messaging.opted_out'"));
+        // Twilio's error text quotes the number; it must not reach the logs.
+        MessagingIntakeTests.AssertNoPii(scenario, worker, "overtime");
+    }
+
+    [Fact]
+    public async Task A_reply_claimed_by_a_sender_that_stopped_is_not_sent_again()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550153";
+        await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        // As a sender leaves it when the process dies between claiming and recording Twilio's answer.
+        await connection.ExecuteAsync("UPDATE messages SET status = 'claimed', attempts = 1, lease_until = now() - interval '1 second' WHERE direction = 'outbound'");
+
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+
+        Assert.Empty(scenario.Sent);
+        Assert.Equal("failed", (await scenario.RepliesAsync(worker)).Single().Status);
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
+    }
+
+    [Fact]
+    public async Task A_whatsapp_reply_outside_the_24_hour_window_is_never_sent_as_free_text()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+8801712345672";
+        await scenario.TextAsync(worker, "আমাদের কারখানায় বেতন দেওয়া হয়নি।", to: MessagingScenario.WhatsAppSender);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("UPDATE conversations SET last_inbound_at = now() - interval '25 hours'");
+
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+
+        Assert.Empty(scenario.Sent);
+        Assert.Equal(("failed", (int?)63016), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.ErrorCode)).Single());
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
+    }
+
+    [Fact]
+    public async Task Delivery_reports_update_the_reply_and_never_go_backwards()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550154";
+        await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+        var sid = (await scenario.RepliesAsync(worker)).Single().MessageSid!;
+
+        foreach (var status in new[] { "sent", "delivered", "sent", "queued", "delivered" })
+        {
+            var response = await scenario.PostAsync("/twilio/messaging/status", ("MessageSid", sid), ("MessageStatus", status), ("To", worker));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        var unknown = await scenario.PostAsync("/twilio/messaging/status", ("MessageSid", "SMnever"), ("MessageStatus", "delivered"));
+        Assert.Equal(HttpStatusCode.OK, unknown.StatusCode);
+
+        Assert.Equal("delivered", (await scenario.RepliesAsync(worker)).Single().Status);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        Assert.Equal(["sent", "delivered"], await connection.QueryAsync<string>(
+            "SELECT details->>'status' FROM case_timeline WHERE kind = 'message.delivery' ORDER BY id"));
+
+        // An undelivered report with 21610: the worker opted out with the carrier.
+        await scenario.TextAsync(worker, "More news.");
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+        var second = (await scenario.RepliesAsync(worker))[^1].MessageSid!;
+        await scenario.PostAsync("/twilio/messaging/status", ("MessageSid", second), ("MessageStatus", "undelivered"), ("ErrorCode", "21610"));
+        Assert.True(await connection.ExecuteScalarAsync<bool>("SELECT opted_out_at IS NOT NULL FROM conversations"));
+        MessagingIntakeTests.AssertNoPii(scenario, worker, "overtime");
+    }
+}
