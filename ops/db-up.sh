@@ -13,9 +13,10 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 data_root="${WSR_DATA_DIR:-$repo_root/.data}"
 cluster_dir="$data_root/pg"
-port="${WSR_PG_PORT:-55432}"
+port_file="$data_root/pg.port"
 database="${WSR_PG_DATABASE:-wsr_hotline}"
 password_file="$data_root/pg.password"
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 log_file="$data_root/pg.log"
 
 say() { printf '[db-up] %s\n' "$*" >&2; }
@@ -60,8 +61,26 @@ if [ ! -s "$password_file" ]; then
 fi
 password=$(cat "$password_file")
 
+# The port: WSR_PG_PORT if set; else the one this cluster was created with (remembered in
+# .data/pg.port, or read from a running server); for a new cluster 55432, or the next free port when
+# another checkout's cluster already holds it (CI clones next to a working copy on one machine).
+if [ -n "${WSR_PG_PORT:-}" ]; then
+  port="$WSR_PG_PORT"
+elif [ -f "$cluster_dir/PG_VERSION" ] && [ -s "$port_file" ]; then
+  port=$(cat "$port_file")
+elif [ -f "$cluster_dir/PG_VERSION" ] && [ -s "$cluster_dir/postmaster.pid" ]; then
+  port=$(sed -n 4p "$cluster_dir/postmaster.pid")
+elif [ -f "$cluster_dir/PG_VERSION" ]; then
+  port=55432
+else
+  port=55432
+  while port_in_use "$port" && [ "$port" -lt 55499 ]; do
+    port=$((port + 1))
+  done
+fi
+
 if [ ! -f "$cluster_dir/PG_VERSION" ]; then
-  say "Creating a private PostgreSQL cluster in $cluster_dir"
+  say "Creating a private PostgreSQL cluster in $cluster_dir (port $port)"
   mkdir -p "$cluster_dir"
   pwfile=$(mktemp)
   printf '%s\n' "$password" > "$pwfile"
@@ -81,6 +100,7 @@ max_connections = 300
 shared_buffers = 256MB
 fsync = on
 CONF
+  printf '%s\n' "$port" > "$port_file"
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
