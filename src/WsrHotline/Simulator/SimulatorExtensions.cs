@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
+using WsrHotline.Hosting;
 using WsrHotline.Twilio;
 
 namespace WsrHotline.Simulator;
@@ -38,6 +39,7 @@ public static class SimulatorExtensions
         {
             var twilio = provider.GetRequiredService<IOptions<TwilioOptions>>().Value;
             var simulator = provider.GetRequiredService<IOptions<SimulatorOptions>>().Value;
+            var hotline = provider.GetRequiredService<IOptions<HotlineOptions>>().Value;
             var listening = ListeningAddress(provider.GetRequiredService<IServer>())
                 ?? throw new InvalidOperationException("The call simulator needs the app's listening address, which exists only once the server has started.");
             var appBase = string.IsNullOrWhiteSpace(twilio.PublicBaseUrl) ? listening : new Uri(twilio.PublicBaseUrl.TrimEnd('/') + "/");
@@ -54,6 +56,8 @@ public static class SimulatorExtensions
                     FallbackUrl = string.IsNullOrWhiteSpace(simulator.FallbackUrl) ? null : simulator.FallbackUrl,
                     DefaultTo = simulator.DefaultTo,
                     UnknownPhonesRingForAPerson = simulator.UnknownPhonesRingForAPerson,
+                    SmsNumber = hotline.SmsNumber,
+                    WhatsAppSender = hotline.WhatsAppSender,
                 },
                 provider.GetRequiredService<ILogger<VoiceSimulator>>());
         });
@@ -86,6 +90,9 @@ public static class SimulatorExtensions
                 ? Results.File(RecordingAudio.Wav(seconds), "audio/x-wav")
                 : Results.NotFound();
         });
+        simulator.MapGet("/media/{mediaSid}", (string mediaSid, VoiceSimulator voice) =>
+            // What a worker's simulated text carried, for the app to fetch like Twilio's MediaUrl.
+            voice.FindMedia(mediaSid) is { } media ? Results.File(media.Content.ToArray(), media.ContentType) : Results.NotFound());
         return app;
     }
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Primitives;
 namespace WsrHotline.Simulator;
 
 /// <summary>
-/// Twilio's REST API for calls, as far as the app uses it, under <c>/simulator/twilio</c>: point
+/// Twilio's REST API for calls and messages, as far as the app uses it, under <c>/simulator/twilio</c>: point
 /// <c>Twilio:ApiBaseUrl</c> at <c>{app}/simulator/twilio</c>. Handlers only register the work and
 /// answer at once; the simulator acts on it after the app's current webhook has been answered.
 /// </summary>
@@ -20,6 +20,81 @@ internal static class TwilioApiStandIn
         accounts.MapPost("/Calls.json", CreateCallAsync);
         accounts.MapPost("/Calls/{callSid}.json", UpdateCallAsync);
         accounts.MapGet("/Calls/{callSid}.json", FetchCall);
+        accounts.MapPost("/Messages.json", CreateMessageAsync);
+    }
+
+    /// <summary>
+    /// POST Messages.json: the text lands in the worker's phone inbox and is answered "queued"; its
+    /// delivery reports follow after the answer (see <see cref="VoiceSimulator.DeliverTextsAsync"/>).
+    /// A number set to opted out is refused with 400 / 21610, like Twilio.
+    /// </summary>
+    private static async Task<IResult> CreateMessageAsync(string accountSid, HttpRequest request, VoiceSimulator simulator)
+    {
+        if (Unauthorized(accountSid, request, simulator) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
+        string to = form["To"].ToString(), from = form["From"].ToString(), body = form["Body"].ToString();
+        if (to.Length == 0)
+        {
+            return Error(400, 21604, "A 'To' phone number is required.");
+        }
+
+        if (from.Length == 0)
+        {
+            return Error(400, 21603, "A 'From' phone number is required.");
+        }
+
+        var mediaCount = form["MediaUrl"].Count;
+        if (body.Length == 0 && form["ContentSid"].ToString().Length == 0 && mediaCount == 0)
+        {
+            return Error(400, 21602, "Message body is required.");
+        }
+
+        Uri? statusCallback = null;
+        if (form["StatusCallback"].ToString() is { Length: > 0 } callback && !Uri.TryCreate(callback, UriKind.Absolute, out statusCallback))
+        {
+            return Error(400, 21609, "StatusCallback must be an absolute URL.");
+        }
+
+        if (TextChannels.Of(to) != TextChannels.Of(from))
+        {
+            return Error(400, 63007, "Twilio could not find a Channel with the specified From address");
+        }
+
+        // A template (ContentSid) shows on the phone as its sid: the stand-in has no approved templates to render.
+        var shown = body.Length > 0 ? body : form["ContentSid"].ToString();
+        if (simulator.RegisterOutboundText(to, from, shown, mediaCount, statusCallback) is not { } text)
+        {
+            // Twilio's text quotes the number; the app must not log it (it logs only the code).
+            return Error(400, 21610, $"Attempt to send to unsubscribed recipient {to}");
+        }
+
+        var created = text.At.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Json(new Dictionary<string, object?>
+        {
+            ["sid"] = text.Sid,
+            ["account_sid"] = simulator.Settings.AccountSid,
+            ["to"] = to,
+            ["from"] = from,
+            ["body"] = body,
+            ["status"] = "queued",
+            ["direction"] = "outbound-api",
+            ["num_segments"] = "1",
+            ["num_media"] = mediaCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["error_code"] = null,
+            ["error_message"] = null,
+            ["price"] = null,
+            ["price_unit"] = "USD",
+            ["api_version"] = "2010-04-01",
+            ["date_created"] = created,
+            ["date_updated"] = created,
+            ["date_sent"] = null,
+            ["messaging_service_sid"] = null,
+            ["uri"] = $"/2010-04-01/Accounts/{simulator.Settings.AccountSid}/Messages/{text.Sid}.json",
+        }, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> CreateCallAsync(string accountSid, HttpRequest request, VoiceSimulator simulator)

@@ -35,6 +35,21 @@ public sealed class VoiceSimulatorSettings
     /// <summary>The number workers call, when a call does not say otherwise.</summary>
     public string DefaultTo { get; init; } = "+18005550100";
 
+    /// <summary>The hotline's SMS number: where a worker's SMS goes when a text does not say otherwise.</summary>
+    public string SmsNumber { get; init; } = "+18005550101";
+
+    /// <summary>The hotline's WhatsApp sender (<c>whatsapp:+…</c>).</summary>
+    public string WhatsAppSender { get; init; } = "whatsapp:+18005550102";
+
+    /// <summary>The messaging number's "A message comes in" webhook.</summary>
+    public string MessagingUrl { get; init; } = "/twilio/messaging/incoming";
+
+    /// <summary>
+    /// How long after a sent message is created its delivery reports follow. Not at once: the app
+    /// records the message's sid only after Twilio answered the create, and a report must find it.
+    /// </summary>
+    public TimeSpan TextDeliveryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// A number nobody configured rings on the page for a person to answer (the local run), instead
     /// of going unanswered (tests, which set each phone's behaviour).

@@ -27,8 +27,30 @@ internal sealed partial class WebhookSender(HttpClient httpClient, VoiceSimulato
     public Uri RecordingUrl(string recordingSid) =>
         new(settings.TransportBaseUrl ?? settings.AppBaseUrl, $"/simulator/recordings/{recordingSid}");
 
+    /// <summary>Where the app can fetch media the simulator serves for an inbound text.</summary>
+    public Uri MediaUrl(string mediaSid) =>
+        new(settings.TransportBaseUrl ?? settings.AppBaseUrl, $"/simulator/media/{mediaSid}");
+
     public async Task<(int Status, string Body)> SendAsync(
         SimulatedCall call,
+        Uri url,
+        string method,
+        IReadOnlyList<KeyValuePair<string, string>> parameters,
+        string purpose)
+    {
+        var (status, body, calledUrl) = await SendCoreAsync(url, method, parameters, purpose);
+        call.Add(new WebhookCalled(simulator.Now, purpose, string.Equals(method, "GET", StringComparison.OrdinalIgnoreCase) ? "GET" : "POST", calledUrl, status));
+        return (status, body);
+    }
+
+    /// <summary>A signed POST that belongs to no call (texts and their delivery reports).</summary>
+    public async Task<(int Status, string Body)> PostAsync(Uri url, IReadOnlyList<KeyValuePair<string, string>> parameters, string purpose)
+    {
+        var (status, body, _) = await SendCoreAsync(url, "POST", parameters, purpose);
+        return (status, body);
+    }
+
+    private async Task<(int Status, string Body, Uri CalledUrl)> SendCoreAsync(
         Uri url,
         string method,
         IReadOnlyList<KeyValuePair<string, string>> parameters,
@@ -74,14 +96,13 @@ internal sealed partial class WebhookSender(HttpClient httpClient, VoiceSimulato
             (status, body) = (0, "");
         }
 
-        call.Add(new WebhookCalled(simulator.Now, purpose, isGet ? "GET" : "POST", calledUrl, status));
         if (status is < 200 or > 299)
         {
             // The path only: query strings and form values may hold phone numbers.
             LogWebhookFailed(simulator.Logger, purpose, url.AbsolutePath, status);
         }
 
-        return (status, body);
+        return (status, body, calledUrl);
     }
 
     /// <summary>

@@ -1,0 +1,147 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using WsrHotline.Ivr;
+using WsrHotline.Messaging;
+using WsrHotline.Simulator;
+using WsrHotline.Tests.Voice;
+using WsrHotline.Twilio;
+
+namespace WsrHotline.Tests.Simulator;
+
+/// <summary>
+/// Texting end to end over real HTTP: the simulator's phones text the real app's messaging webhook,
+/// the app's sender calls the Messages stand-in, and delivery reports come back signed.
+/// The background sender is off: tests send with SendDueAsync, then release the reports.
+/// </summary>
+public sealed partial class SimulatedTextingTests
+{
+    private static Task<VoiceScenario> StartAsync() =>
+        VoiceScenario.StartAsync(s => s["Messaging:SenderEnabled"] = "false");
+
+    private static OutboundSender Sender(VoiceScenario scenario) => scenario.Hotline.Factory.Services.GetRequiredService<OutboundSender>();
+
+    [Fact]
+    public async Task A_spanish_text_opens_a_case_and_the_phone_receives_the_case_number_and_pin_delivered()
+    {
+        await using var scenario = await StartAsync();
+        const string worker = "+15555550160";
+        const string words = "no nos pagan las horas extra";
+
+        var answer = await scenario.Simulator.TextAsync(worker, $"Hola, en la finca {words} y el patrón nos grita.");
+
+        Assert.Equal(200, answer.HttpStatus);
+        Assert.Equal(new MessagingResponse().ToXml(), answer.Body);
+        Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
+        await scenario.Simulator.DeliverTextsAsync();
+
+        var inbox = scenario.Simulator.Inbox(worker);
+        Assert.Equal([true, false], inbox.Texts.Select(t => t.FromPhone));
+        var reply = inbox.Received.Single();
+        Assert.StartsWith(scenario.Flow.RenderText("es", IvrPromptKeys.SmsWelcome, null), reply.Body, StringComparison.Ordinal);
+        var caseNumber = CaseNumber().Match(reply.Body).Value;
+        Assert.NotEmpty(caseNumber);
+        Assert.Equal(("delivered", (int?)null), (reply.Status, reply.ErrorCode));
+
+        var row = await OnlyReplyAsync(scenario);
+        Assert.Equal((reply.Sid, "delivered", (int?)null), row);
+        Assert.Equal("es", await scenario.ScalarAsync<string>("SELECT language_code FROM complaints WHERE case_number = @caseNumber", new { caseNumber }));
+        Assert.Equal(2, await scenario.ScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.delivery'"));
+        AssertNoPii(scenario, worker, words);
+    }
+
+    [Fact]
+    public async Task A_whatsapp_text_with_a_photo_is_answered_on_whatsapp_and_the_photo_can_be_fetched()
+    {
+        await using var scenario = await StartAsync();
+        const string worker = "+15555550161";
+        byte[] photo = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+
+        var answer = await scenario.Simulator.TextAsync(worker, "Hello, my boss did not pay my overtime hours.", TextChannels.WhatsApp,
+            textMedia: [new TextMedia("image/jpeg", photo)]);
+
+        Assert.Equal(200, answer.HttpStatus);
+        Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
+        await scenario.Simulator.DeliverTextsAsync();
+        Assert.Equal("delivered", Assert.Single(scenario.Simulator.Inbox(worker, TextChannels.WhatsApp).Received).Status);
+        Assert.Empty(scenario.Simulator.Inbox(worker).Texts);
+        Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM messages WHERE channel = 'whatsapp' AND status = 'delivered'"));
+
+        // The MediaUrl the app got serves the photo, as Twilio's media URLs do.
+        var sent = Assert.Single(Assert.Single(scenario.Simulator.TextThreads).Texts, t => t.FromPhone);
+        using var http = new HttpClient();
+        var fetched = await http.GetAsync(Assert.Single(sent.MediaUrls));
+        Assert.Equal("image/jpeg", fetched.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(photo, await fetched.Content.ReadAsByteArrayAsync());
+        AssertNoPii(scenario, worker, "overtime");
+    }
+
+    [Theory]
+    [InlineData("undelivered", 30003)]
+    [InlineData("failed", 30008)]
+    public async Task A_number_set_to_fail_reports_it_with_the_error_code_on_the_message_row(string outcome, int errorCode)
+    {
+        await using var scenario = await StartAsync();
+        const string worker = "+15555550162";
+        scenario.Simulator.SetTextDelivery(worker, outcome == "failed" ? TextDelivery.Failed(errorCode) : TextDelivery.Undelivered(errorCode));
+
+        await scenario.Simulator.TextAsync(worker, "Hola, no nos pagan en la finca.");
+        Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
+        await scenario.Simulator.DeliverTextsAsync();
+
+        var reply = Assert.Single(scenario.Simulator.Inbox(worker).Received);
+        Assert.Equal((outcome, (int?)errorCode), (reply.Status, reply.ErrorCode));
+        Assert.Equal((reply.Sid, outcome, (int?)errorCode), await OnlyReplyAsync(scenario));
+    }
+
+    [Fact]
+    public async Task An_opted_out_number_is_refused_with_21610_and_the_app_records_the_opt_out()
+    {
+        await using var scenario = await StartAsync();
+        const string worker = "+15555550163";
+        scenario.Simulator.SetTextDelivery(worker, TextDelivery.OptedOut);
+
+        await scenario.Simulator.TextAsync(worker, "Hola, no nos pagan en la finca.");
+        Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
+        await scenario.Simulator.DeliverTextsAsync();
+
+        Assert.Empty(scenario.Simulator.Inbox(worker).Received);
+        var (_, status, errorCode) = await OnlyReplyAsync(scenario);
+        Assert.Equal(("failed", (int?)TwilioErrorCodes.RecipientOptedOut), (status, errorCode));
+        Assert.True(await scenario.ScalarAsync<bool>("SELECT opted_out_at IS NOT NULL FROM conversations"));
+        Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'messaging.opted_out'"));
+        // Twilio's error text quotes the number: it must not reach the logs.
+        AssertNoPii(scenario, worker, "no nos pagan");
+    }
+
+    [Fact]
+    public async Task The_messages_stand_in_checks_basic_auth_like_twilio()
+    {
+        await using var scenario = await StartAsync();
+        using var client = scenario.Hotline.CreateClient();
+        using var content = new FormUrlEncodedContent([new("To", "+15555550164"), new("From", "+18005550101"), new("Body", "Hi")]);
+
+        var response = await client.PostAsync(new Uri("/simulator/twilio/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json", UriKind.Relative), content);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(scenario.Simulator.TextThreads);
+    }
+
+    private static async Task<(string? Sid, string Status, int? ErrorCode)> OnlyReplyAsync(VoiceScenario scenario)
+    {
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<(string?, string, int?)>(
+            "SELECT message_sid, status, error_code FROM messages WHERE direction = 'outbound'");
+    }
+
+    private static void AssertNoPii(VoiceScenario scenario, string number, string words)
+    {
+        var logs = scenario.Hotline.Factory.Logs.All;
+        Assert.DoesNotContain(number.TrimStart('+'), logs, StringComparison.Ordinal);
+        Assert.DoesNotContain(words, logs, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex("(?<![0-9])[0-9]{8}(?![0-9])")]
+    private static partial Regex CaseNumber();
+}
