@@ -30,6 +30,8 @@ internal static class SimulatorApi
         api.MapPost("/calls/{sid}/hangup", (string sid, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
             OnCallAsync(simulator, sid, call => call.HangUpAsync(cancellationToken)));
 
+        MapTexting(api);
+
         api.MapPut("/phones/{number}", (string number, SetPhone body, VoiceSimulator simulator) =>
         {
             if (!Enum.TryParse<PhoneMode>(body.Behavior.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var mode))
@@ -64,6 +66,46 @@ internal static class SimulatorApi
                 await simulator.Phone(number).HangUpAsync(cancellationToken);
                 return null;
             }));
+    }
+
+    /// <summary>
+    /// Texting: <c>POST /texts</c> sends a worker's text to the hotline; <c>PUT /texts/{number}</c>
+    /// sets what happens to the hotline's texts to that number (delivered, undelivered, failed, opted-out).
+    /// </summary>
+    public static void MapTexting(RouteGroupBuilder api)
+    {
+        api.MapPost("/texts", async (SendText body, VoiceSimulator simulator) =>
+        {
+            if (string.IsNullOrWhiteSpace(body.From) || string.IsNullOrEmpty(body.Body))
+            {
+                return Results.Problem("from and body are required.", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            if (body.Channel is not (TextChannels.Sms or TextChannels.WhatsApp))
+            {
+                return Results.Problem("channel must be sms or whatsapp.", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            await simulator.TextAsync(body.From.Trim(), body.Body, body.Channel);
+            return Results.Ok(StateView.Of(simulator, null));
+        });
+
+        api.MapPut("/texts/{number}", (string number, SetTextDelivery body, VoiceSimulator simulator) =>
+        {
+            if (!Enum.TryParse<TextOutcome>(body.Outcome.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var outcome))
+            {
+                return Results.Problem("outcome must be delivered, undelivered, failed or opted-out.", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            simulator.SetTextDelivery(number, outcome switch
+            {
+                TextOutcome.Undelivered => TextDelivery.Undelivered(body.ErrorCode ?? 30003),
+                TextOutcome.Failed => TextDelivery.Failed(body.ErrorCode ?? 30008),
+                TextOutcome.OptedOut => TextDelivery.OptedOut,
+                _ => TextDelivery.Delivered,
+            });
+            return Results.Ok(StateView.Of(simulator, null));
+        });
     }
 
     private static Task<IResult> OnCallAsync(VoiceSimulator simulator, string sid, Func<SimulatedCall, Task> action) =>
@@ -101,6 +143,10 @@ internal static class SimulatorApi
 
     internal sealed record Wait(double Seconds);
 
+    internal sealed record SendText(string From, string Body, string Channel = TextChannels.Sms);
+
+    internal sealed record SetTextDelivery(string Outcome, int? ErrorCode);
+
     internal sealed record SetPhone(string Behavior, string? Digits, int? RingSeconds, int? HangUpAfterSeconds);
 
     /// <summary>The body of actions that need none: <c>{}</c> (a JSON body keeps cross-site form posts out).</summary>
@@ -108,14 +154,28 @@ internal static class SimulatorApi
 }
 
 /// <summary>What the page shows: the clock, one call in detail, every leg in short, and the phones.</summary>
-internal sealed record StateView(double Now, CallView? Call, IReadOnlyList<CallView> Legs, IReadOnlyList<PhoneView> Phones)
+internal sealed record StateView(
+    double Now, CallView? Call, IReadOnlyList<CallView> Legs, IReadOnlyList<PhoneView> Phones, IReadOnlyList<TextThreadView> Texts)
 {
     public static StateView Of(VoiceSimulator simulator, string? sid) => new(
         simulator.Now.TotalSeconds,
         sid is not null && simulator.FindCall(sid) is { } call ? CallView.Of(call, withTranscript: true) : null,
         [.. simulator.Calls.Select(c => CallView.Of(c, withTranscript: false))],
-        [.. simulator.Phones.Select(PhoneView.Of)]);
+        [.. simulator.Phones.Select(PhoneView.Of)],
+        [.. simulator.TextThreads.Select(t => TextThreadView.Of(simulator, t))]);
 }
+
+/// <summary>A worker's phone on one channel, as the texting panel shows it, with what happens to texts sent to it.</summary>
+internal sealed record TextThreadView(string Number, string Channel, string Delivery, IReadOnlyList<TextView> Texts)
+{
+    public static TextThreadView Of(VoiceSimulator simulator, TextThread thread) => new(
+        thread.Number,
+        thread.Channel,
+        simulator.TextDeliveryFor(thread.Number).Outcome switch { TextOutcome.OptedOut => "opted-out", var outcome => outcome.ToString().ToLowerInvariant() },
+        [.. thread.Texts.Select(t => new TextView(t.Sid, t.FromPhone, t.Body, t.At, t.Status, t.ErrorCode, t.MediaCount))]);
+}
+
+internal sealed record TextView(string Sid, bool FromPhone, string Body, DateTimeOffset At, string Status, int? ErrorCode, int MediaCount);
 
 internal sealed record CallView(
     string Sid, string From, string To, string Direction, string State, string Status, bool NeedsHuman, string? Queue, IReadOnlyList<CallEvent>? Transcript)

@@ -29,8 +29,9 @@ public sealed class SimulatedHotline : IAsyncDisposable
 
     public VoiceSimulator Simulator { get; }
 
-    /// <param name="adjust">Changes settings before start, e.g. <c>s => s["Simulator:FallbackUrl"] = "/fallback.xml"</c>.</param>
-    public static SimulatedHotline Start(string connectionString, Action<Dictionary<string, string?>>? adjust = null)
+    /// <param name="adjust">Changes settings before start; it gets the chosen port too (for settings that name it).</param>
+    /// <param name="environment">"Development" runs it with the local run's appsettings.Development.json.</param>
+    public static SimulatedHotline Start(string connectionString, Action<Dictionary<string, string?>, int> adjust, string environment)
     {
         // The REST client's base address is fixed before the server starts, so the port is chosen here.
         var port = FreeLoopbackPort();
@@ -38,8 +39,8 @@ public sealed class SimulatedHotline : IAsyncDisposable
         {
             settings["Simulator:Enabled"] = "true";
             settings["Twilio:ApiBaseUrl"] = $"http://127.0.0.1:{port}/simulator/twilio";
-            adjust?.Invoke(settings);
-        });
+            adjust(settings, port);
+        }, environment);
         try
         {
             factory.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
@@ -52,6 +53,10 @@ public sealed class SimulatedHotline : IAsyncDisposable
             throw;
         }
     }
+
+    /// <param name="adjust">Changes settings before start, e.g. <c>s => s["Simulator:FallbackUrl"] = "/fallback.xml"</c>.</param>
+    public static SimulatedHotline Start(string connectionString, Action<Dictionary<string, string?>>? adjust = null) =>
+        Start(connectionString, (settings, _) => adjust?.Invoke(settings), SimulatorExtensions.TestingEnvironment);
 
     /// <summary>An HTTP client to the app itself (real HTTP over loopback).</summary>
     public HttpClient CreateClient() => Factory.CreateClient();

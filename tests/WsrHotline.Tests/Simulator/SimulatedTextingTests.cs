@@ -1,10 +1,14 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Ivr;
 using WsrHotline.Messaging;
 using WsrHotline.Simulator;
+using WsrHotline.Tests.Hosting;
+using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Tests.Voice;
 using WsrHotline.Twilio;
 
@@ -126,6 +130,77 @@ public sealed partial class SimulatedTextingTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Empty(scenario.Simulator.TextThreads);
+    }
+
+    [Fact]
+    public async Task In_the_local_run_settings_a_text_from_the_page_gets_its_reply_delivered_by_the_background_sender()
+    {
+        var database = await PostgresServer.CreateMigratedDatabaseAsync();
+        var keyFile = Path.Combine(Path.GetTempPath(), $"wsr-dev-keys-{Guid.NewGuid():N}.json");
+        var development = JsonNode.Parse(await File.ReadAllTextAsync(DevelopmentSettingsFile()))!["Twilio"]!;
+        try
+        {
+            await using var hotline = SimulatedHotline.Start(PostgresServer.ConnectionStringFor(database), (settings, port) =>
+            {
+                // appsettings.Development.json as it is (its own Twilio account and numbers, the background
+                // sender on), with its port 5080 swapped for the test's.
+                foreach (var key in new[] { "Twilio:AccountSid", "Twilio:AuthToken", "Pii:ActiveKeyId", $"Pii:Keys:{TestKeys.PiiKeyId}", "Pii:LookupKey" })
+                {
+                    settings.Remove(key);
+                }
+
+                settings["Twilio:ApiBaseUrl"] = development["ApiBaseUrl"]!.GetValue<string>().Replace(":5080/", $":{port}/", StringComparison.Ordinal);
+                settings["Twilio:PublicBaseUrl"] = development["PublicBaseUrl"]!.GetValue<string>().Replace(":5080", $":{port}", StringComparison.Ordinal);
+                settings["Pii:DevelopmentKeyFile"] = keyFile;
+                settings["Demo:SeedOnStart"] = "false";
+            }, "Development");
+            using var client = hotline.CreateClient();
+            Assert.Equal(HttpStatusCode.OK, (await HealthTests.WaitForReadyAsync(client)).StatusCode);
+            const string worker = "+15555550165";
+
+            // As the page does it: the texting panel's JSON API.
+            var sent = await client.PostAsJsonAsync("/simulator/api/texts", new { from = worker, channel = "whatsapp", body = "Hola, no nos pagan en la finca." });
+            Assert.Equal(HttpStatusCode.OK, sent.StatusCode);
+            var thread = (await sent.Content.ReadFromJsonAsync<JsonNode>())!["texts"]![0]!;
+            Assert.Equal(("whatsapp", "received"), (thread["channel"]!.GetValue<string>(), thread["texts"]![0]!["status"]!.GetValue<string>()));
+
+            // The background sender sends the reply within a second or so; its delivery report follows a second later.
+            var inbox = hotline.Simulator.Inbox(worker, TextChannels.WhatsApp);
+            await using var connection = new Npgsql.NpgsqlConnection(PostgresServer.ConnectionStringFor(database));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (DateTime.UtcNow < deadline
+                && await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'") != "delivered")
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.Equal("delivered", await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'"));
+            Assert.Equal("delivered", Assert.Single(inbox.Received).Status);
+            var state = await client.GetFromJsonAsync<JsonNode>("/simulator/api/state");
+            Assert.Equal(["received", "delivered"], state!["texts"]![0]!["texts"]!.AsArray().Select(t => t!["status"]!.GetValue<string>()));
+
+            var optOut = await client.PutAsJsonAsync($"/simulator/api/texts/{Uri.EscapeDataString(worker)}", new { outcome = "opted-out" });
+            Assert.Equal("opted-out", (await optOut.Content.ReadFromJsonAsync<JsonNode>())!["texts"]![0]!["delivery"]!.GetValue<string>());
+        }
+        finally
+        {
+            File.Delete(keyFile);
+            await PostgresServer.DropDatabaseAsync(database);
+        }
+    }
+
+    private static string DevelopmentSettingsFile()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, "src", "WsrHotline", "appsettings.Development.json");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException("src/WsrHotline/appsettings.Development.json was not found above the test's directory.");
     }
 
     private static async Task<(string? Sid, string Status, int? ErrorCode)> OnlyReplyAsync(VoiceScenario scenario)

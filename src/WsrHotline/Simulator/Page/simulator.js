@@ -28,6 +28,35 @@ function render(state) {
   $("clock").textContent = `Time: ${Math.round(state.now)} s`;
   renderCall(state.call);
   renderPhones(state.phones);
+  renderTexts(state.texts);
+}
+
+// The texting panel shows the thread of the number and channel chosen in its form, as that phone shows it.
+function renderTexts(threads) {
+  const number = $("text-from").value.trim();
+  const channel = $("text-channel").value;
+  const thread = threads.find((t) => t.number === number && t.channel === channel);
+  const list = $("conversation");
+  const key = JSON.stringify(thread || null);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  if (thread && document.activeElement !== $("text-delivery")) $("text-delivery").value = thread.delivery;
+  list.replaceChildren(...(thread ? thread.texts : []).map(textItem));
+  list.scrollTop = list.scrollHeight;
+}
+
+function textItem(text) {
+  const li = document.createElement("li");
+  li.className = text.fromPhone ? "sent" : "received";
+  li.appendChild(document.createTextNode(text.body));
+  const time = new Date(text.at).toLocaleTimeString();
+  const media = text.mediaCount ? `, ${text.mediaCount} attachment(s)` : "";
+  const status = text.fromPhone
+    ? `You, ${time}${media}: ${text.status === "received" ? "received by the hotline" : `not taken (${text.status})`}`
+    : `Hotline, ${time}: ${text.status}${text.errorCode ? ` (error ${text.errorCode})` : ""}`;
+  li.appendChild(document.createElement("br"));
+  li.appendChild(meta(status));
+  return li;
 }
 
 function renderCall(call) {
@@ -233,6 +262,21 @@ $("phone-form").addEventListener("submit", async (event) => {
     digits: $("phone-digits").value.trim() || null,
   }));
 });
+$("text-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const state = await send("POST", "/texts", {
+    from: $("text-from").value.trim(),
+    channel: $("text-channel").value,
+    body: $("text-body").value,
+  });
+  if (state) $("text-body").value = "";
+  render(state);
+});
+$("text-delivery").addEventListener("change", async () => {
+  const number = $("text-from").value.trim();
+  render(await send("PUT", `/texts/${encodeURIComponent(number)}`, { outcome: $("text-delivery").value }));
+});
+$("text-channel").addEventListener("change", poll);
 
 poll();
 setInterval(poll, 1500);
