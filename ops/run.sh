@@ -16,6 +16,7 @@ export Pii__DevelopmentKeyFile="$repo_root/.data/dev-pii-keys.json"
 # No Twilio account needed: the phone simulator at $url/simulator/ stands in for Twilio, its REST API included.
 export Simulator__Enabled=true
 export Twilio__ApiBaseUrl="${Twilio__ApiBaseUrl:-$url/simulator/twilio}"
+export Twilio__PublicBaseUrl="${Twilio__PublicBaseUrl:-$url}"
 # The flows are read from the repository, so an edit to ivr-flows/ takes effect without a rebuild.
 export Ivr__FlowsPath="$repo_root/ivr-flows"
 export Voice__SpoolPath="$repo_root/.data/voice-spool"
