@@ -24,5 +24,7 @@ public static class TestKeys
         ["Hotline:SmsNumber"] = "+18005550101",
         ["Hotline:WhatsAppSender"] = "whatsapp:+18005550102",
         ["Hotline:EmergencyOnCallNumbers:0"] = "+15555550117",
+        // Each app under test keeps its outage spool apart, and never in the source tree.
+        ["Voice:SpoolPath"] = Path.Combine(Path.GetTempPath(), "wsr-test-spool-" + Guid.NewGuid().ToString("N")),
     };
 }
