@@ -54,17 +54,23 @@ public static class HostingExtensions
             .ValidateOnStart();
 
         // Twilio signs the public URL it called; behind a proxy the app sees another one. Forwarded
-        // headers are honoured only from the configured proxies (the framework default trusts loopback).
+        // headers are honoured only from the configured proxies. With none configured they are not
+        // processed at all: the middleware treats empty trust lists as "trust every address".
         services.AddOptions<ForwardedHeadersOptions>()
             .Configure<Microsoft.Extensions.Options.IOptions<ProxyOptions>>((options, proxy) =>
             {
-                options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
                 options.KnownProxies.Clear();
                 options.KnownIPNetworks.Clear();
+#pragma warning disable ASPDEPR005, CS0618 // the obsolete list is still consulted and holds loopback
+                options.KnownNetworks.Clear();
+#pragma warning restore ASPDEPR005, CS0618
                 foreach (var address in proxy.Value.KnownProxies)
                 {
                     options.KnownProxies.Add(IPAddress.Parse(address));
                 }
+                options.ForwardedHeaders = options.KnownProxies.Count > 0
+                    ? ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost
+                    : ForwardedHeaders.None;
             });
         return services;
     }
