@@ -1,0 +1,46 @@
+# Shared by the benchmark scripts (sourced, not run): a fresh `wsr_bench` database on the project's
+# PostgreSQL, Release builds, and the app started with Production settings on a loopback port.
+# Expects repo_root, app_port and token to be set by the caller.
+
+# Sets: connection_string, bench_db, pg_bin, port, PGPASSWORD (exported), logs.
+bench_prepare() {
+  connection_string=$(ops/db-up.sh)
+  bench_db="${connection_string/Database=wsr_hotline/Database=wsr_bench}"
+  PGPASSWORD=$(cat .data/pg.password)
+  export PGPASSWORD
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  port=$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$connection_string")
+  "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+    -c "DROP DATABASE IF EXISTS wsr_bench WITH (FORCE)" -c "CREATE DATABASE wsr_bench"
+  dotnet build src/WsrHotline/WsrHotline.csproj -c Release --nologo -v quiet >&2
+  dotnet build ops/bench/HotlineBench/HotlineBench.csproj -c Release --nologo -v quiet >&2
+  logs=$(mktemp -d)
+}
+
+# Starts the app in the background (sets app_pid); extra NAME=value settings may follow.
+bench_start_app() {
+  env ASPNETCORE_ENVIRONMENT=Production \
+    ConnectionStrings__Hotline="$bench_db;Maximum Pool Size=100${WSR_BENCH_DB_OPTIONS:-}" \
+    Twilio__AccountSid=AC00000000000000000000000000000000 Twilio__AuthToken="$token" \
+    Twilio__ApiBaseUrl="http://127.0.0.1:9" \
+    Hotline__TollFreeNumber=+18005550100 Hotline__SmsNumber=+18005550101 Hotline__WhatsAppSender=whatsapp:+18005550102 \
+    Pii__ActiveKeyId=bench Pii__Keys__bench="$(head -c 32 /dev/urandom | base64)" Pii__LookupKey="$(head -c 32 /dev/urandom | base64)" \
+    Ivr__FlowsPath="$repo_root/ivr-flows" Ivr__ReloadOnChange=false Voice__SpoolPath="$logs/spool" \
+    Logging__LogLevel__Default=Warning \
+    "$@" \
+    dotnet src/WsrHotline/bin/Release/net10.0/WsrHotline.dll --urls "http://127.0.0.1:$app_port" >"$logs/app.log" 2>&1 &
+  app_pid=$!
+}
+
+# Waits for /health/ready (and, if given, for another URL to answer); exits with the app's log if not.
+bench_wait_ready() {
+  for _ in $(seq 1 60); do
+    if curl -sf "http://127.0.0.1:$app_port/health/ready" >/dev/null && { [ -z "${1:-}" ] || curl -s -o /dev/null "$1"; }; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "the app did not become ready; its log:" >&2
+  cat "$logs/app.log" >&2
+  exit 1
+}
