@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Dapper;
+using Npgsql;
+
+namespace WsrHotline.LiveEvents;
+
+/// <summary>
+/// The SignalR groups an event can be addressed to. Every signed-in connection is in <see cref="All"/>,
+/// in its role's group, its own staff group, its team's group and one group per language it covers
+/// (coordinators and admins: every language).
+/// </summary>
+public static class Audience
+{
+    public const string All = "all";
+    public const string Coordinators = "role:coordinator";
+
+    public static string Language(string languageCode) => "lang:" + languageCode;
+
+    public static string Role(string role) => "role:" + role;
+
+    public static string StaffMember(int staffId) => "staff:" + staffId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string Team(string team) => "team:" + team;
+}
+
+/// <summary>The kinds of live event; each is one method of <see cref="IConsoleClient"/>.</summary>
+public static class ConsoleEventKinds
+{
+    public const string CallOffered = "call.offered";
+    public const string CallTaken = "call.taken";
+    public const string CallAnswered = "call.answered";
+    public const string CallMissed = "call.missed";
+    public const string MessageReceived = "message.received";
+    public const string MessageStatus = "message.status";
+    public const string ComplaintChanged = "complaint.changed";
+    public const string ClockWarning = "clock.warning";
+    public const string Presence = "presence";
+    public const string Dashboard = "dashboard.changed";
+}
+
+/// <summary>
+/// The outbox of live events. Append in the same transaction as the change the event announces:
+/// the table's trigger NOTIFYs at commit, and <see cref="ConsoleEventRelay"/> on every instance
+/// forwards it. The payload must hold ids and labels only, never a worker's number, name or words.
+/// </summary>
+public static class ConsoleEvents
+{
+    public static Task AppendAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, string kind, string audience,
+        long? complaintId, object payload, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO console_events (kind, audience, complaint_id, payload)
+            VALUES (@kind, @audience, @complaintId, @payload::jsonb)
+            """,
+            new { kind, audience, complaintId, payload = JsonSerializer.Serialize(payload) },
+            transaction, cancellationToken: cancellationToken));
+}
