@@ -4,9 +4,11 @@ using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.LiveEvents;
 using WsrHotline.Messaging;
 using WsrHotline.Pii;
 using WsrHotline.Simulator;
+using WsrHotline.Staff;
 using WsrHotline.Twilio;
 using WsrHotline.Voice;
 
@@ -23,6 +25,8 @@ builder.Services
     .AddIvrFlows()
     .AddVoiceIntake()
     .AddMessagingIntake()
+    .AddStaffSignIn()
+    .AddLiveEvents()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth()
     .AddVoiceSimulator(builder.Environment);
@@ -50,11 +54,24 @@ if (args is ["fallback-twiml", var fallbackFile, ..])
     return;
 }
 
+// `dotnet WsrHotline.dll create-admin EMAIL "Name"`: the first admin; the password is read from standard input.
+if (args is ["create-admin", var adminEmail, var adminName, ..])
+{
+    await app.Services.GetRequiredService<MigrationRunner>().ApplyPendingAsync(CancellationToken.None);
+    Environment.ExitCode = await CreateAdminCommand.RunAsync(
+        app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), adminEmail, adminName, Console.In, Console.Out);
+    return;
+}
+
 app.UseForwardedHeaders();
+app.UseStaticFiles();
+app.UseStaffSignIn();
 app.MapHotlineHealth();
 app.MapIvrAudio();
 app.MapVoiceIntake();
 app.MapMessagingIntake();
+app.MapStaffSignIn();
+app.MapLiveEvents();
 app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 

@@ -15,6 +15,7 @@ public static class VoiceEndpoints
             .ValidateOnStart();
         services.AddSingleton<CallStore>();
         services.AddSingleton<CallLegs>();
+        services.AddSingleton<ConsoleOffers>();
         services.AddSingleton<VoiceUrls>();
         services.AddSingleton<VoiceSpool>();
         services.AddSingleton<EmergencyTwiml>();
@@ -56,6 +57,8 @@ public static class VoiceEndpoints
             Run(http, flows, flow.ScreenAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Acknowledge));
         voice.MapPost("/screen-result", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.ScreenResultAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Acknowledge));
+        voice.MapPost("/console-bridge", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
+            Run(http, flows, flow.ConsoleBridgeAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Acknowledge));
         voice.MapPost("/leg-status", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.LegStatusAsync));
 

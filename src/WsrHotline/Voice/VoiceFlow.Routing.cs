@@ -34,7 +34,10 @@ public sealed partial class VoiceFlow
         var response = new VoiceResponse();
         var step = request.Flow.Steps.Values.FirstOrDefault(s => s.Type == IvrStepType.Route);
 
-        if (call.AnsweredBy is null && !await RingNextTierIfDueAsync(request, call, language))
+        // The consoles first: while the call rings there, the caller hears hold messages.
+        var inConsoles = call.AnsweredBy is null && call.TierRung == 0
+            && await consoleOffers.OfferAsync(call.Id, language, request.Cancellation) == ConsoleOfferState.Ringing;
+        if (call.AnsweredBy is null && !inConsoles && !await RingNextTierIfDueAsync(request, call, language))
         {
             await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.System, null, "call.no_answer",
                 new { tiers_rung = call.TierRung, waited_seconds = request.Form.QueueTime }, request.Cancellation);
@@ -149,6 +152,29 @@ public sealed partial class VoiceFlow
         return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
     }
 
+    /// <summary>
+    /// POST /twilio/voice/console-bridge?leg=N: the browser (or phone) of an investigator who accepted
+    /// in the console answered. They already chose the call, so no screening: bridge to the caller.
+    /// </summary>
+    public async Task<IResult> ConsoleBridgeAsync(VoiceRequest request)
+    {
+        var response = new VoiceResponse();
+        if (await LegWithCallAsync(request) is not var (leg, call))
+        {
+            return Twiml(response.Hangup());
+        }
+        var language = call.LanguageCode ?? request.Flow.DefaultLanguage.Code;
+        if (call.AnsweredBy != leg.StaffId || call.Stage != "connect")
+        {
+            Prompt(request, response, language, call.Stage != "connect" ? "screening_caller_left" : "screening_taken");
+            return Twiml(response.Hangup());
+        }
+        await consoleOffers.AnnounceAnsweredAsync(call.Id, call.ComplaintId, language, leg.StaffId, request.Cancellation);
+        await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.Staff, leg.StaffId, "call.answered",
+            new { tier = 0, leg_id = leg.Id, via = "console" }, request.Cancellation);
+        return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
+    }
+
     /// <summary>The leg named by the action URL (<c>?leg=N</c>) and the caller's call; null when either is unknown.</summary>
     private async Task<(CallLeg Leg, CallRow Call)?> LegWithCallAsync(VoiceRequest request)
     {
@@ -187,6 +213,11 @@ public sealed partial class VoiceFlow
     {
         var legId = request.QueryNumber("leg", 0);
         var status = request.Form.CallStatus;
+        if (status is "busy" or "no-answer" or "failed" or "canceled")
+        {
+            // A console leg that never got through frees the call for the phone tiers (no-op for other legs).
+            await consoleOffers.ReleaseAsync(legId, request.Cancellation);
+        }
         if (await legs.ApplyStatusAsync(legId, status, request.Form.CallDuration, request.Cancellation)
             && await legs.FindAsync(legId, request.Cancellation) is { } leg
             && await calls.FindByIdAsync(leg.CallId, request.Cancellation) is { } call)

@@ -28,6 +28,7 @@ public sealed record VoiceRequest(HttpRequest Http, VoiceForm Form, IvrFlow Flow
 public sealed partial class VoiceFlow(
     CallStore calls,
     CallLegs legs,
+    ConsoleOffers consoleOffers,
     PinChecks pins,
     VoiceUrls urls,
     Twilio.TwilioRestClient twilioRest,

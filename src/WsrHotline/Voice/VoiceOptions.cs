@@ -24,4 +24,10 @@ public sealed class VoiceOptions
     /// Relative paths resolve against the content root. Must survive a restart.
     /// </summary>
     public string SpoolPath { get; set; } = "voice-spool";
+
+    /// <summary>
+    /// How long a call rings in the consoles of available investigators of its language before the
+    /// on-call phone tiers take over (nobody available: the tiers ring at once).
+    /// </summary>
+    public TimeSpan ConsoleOfferDuration { get; set; } = TimeSpan.FromSeconds(15);
 }

@@ -1,0 +1,235 @@
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using WsrHotline.Intake;
+using WsrHotline.LiveEvents;
+using WsrHotline.Twilio;
+
+namespace WsrHotline.Voice;
+
+/// <summary>Where a call stands with the consoles.</summary>
+public enum ConsoleOfferState
+{
+    /// <summary>Not offered (nobody available) or the offer ran out: the phone tiers ring.</summary>
+    PhoneTiers,
+
+    /// <summary>Ringing in the consoles: the caller keeps hearing hold messages.</summary>
+    Ringing,
+}
+
+/// <summary>What an investigator's "Accept" got.</summary>
+public sealed record CallAcceptResult(bool Accepted, string Reason);
+
+/// <summary>
+/// The console first: a call in a language rings the consoles of the investigators of that language
+/// who are available and connected, for <see cref="VoiceOptions.ConsoleOfferDuration"/>. "Accept"
+/// claims it atomically (the same <c>calls.answered_by</c> the phone screening claims), then Twilio
+/// calls the investigator's browser (<c>client:staff-N</c>, Twilio's Voice SDK) or their phone, and
+/// that leg is bridged to the caller's queue. Nobody accepts in time, or the chosen leg fails: the
+/// phone tiers take over.
+/// </summary>
+public sealed partial class ConsoleOffers(
+    NpgsqlDataSource dataSource,
+    TwilioRestClient twilioRest,
+    VoiceUrls urls,
+    IOptions<Hosting.HotlineOptions> hotline,
+    IOptions<VoiceOptions> options,
+    TimeProvider time,
+    ILogger<ConsoleOffers> logger)
+{
+    /// <summary>The Twilio client identity of a staff member's browser.</summary>
+    public static string ClientIdentity(int staffId) => $"staff-{staffId}";
+
+    private sealed record OfferRow(long Id, long? ComplaintId, string? CaseNumber, int? AnsweredBy, DateTime? ConsoleOfferedAt, DateTime? ConsoleOfferUntil);
+
+    /// <summary>Called by the queue's wait URL before any phone tier rings.</summary>
+    public async Task<ConsoleOfferState> OfferAsync(long callId, string language, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var call = await connection.QuerySingleAsync<OfferRow>(new CommandDefinition("""
+            SELECT c.id, c.complaint_id, k.case_number, c.answered_by, c.console_offered_at, c.console_offer_until
+            FROM calls c LEFT JOIN complaints k ON k.id = c.complaint_id WHERE c.id = @callId
+            """, new { callId }, cancellationToken: cancellationToken));
+
+        if (call.ConsoleOfferedAt is null)
+        {
+            return await StartOfferAsync(connection, call, language, now, cancellationToken);
+        }
+        if (call.ConsoleOfferUntil is { } until && new DateTimeOffset(until, TimeSpan.Zero) > now)
+        {
+            return ConsoleOfferState.Ringing;
+        }
+        if (call.ConsoleOfferUntil is not null)
+        {
+            await ExpireAsync(connection, call, language, now, cancellationToken);
+        }
+        return ConsoleOfferState.PhoneTiers;
+    }
+
+    private async Task<ConsoleOfferState> StartOfferAsync(NpgsqlConnection connection, OfferRow call, string language, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var available = (await connection.QueryAsync<int>(new CommandDefinition("""
+            SELECT p.staff_id FROM staff_presence p
+            JOIN staff s ON s.id = p.staff_id AND s.active
+            JOIN staff_languages l ON l.staff_id = p.staff_id AND l.language_code = @language
+            WHERE p.status = 'available'
+              AND EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = p.staff_id AND c.last_seen_at > @fresh)
+            ORDER BY p.staff_id
+            """, new { language, fresh = now - ConsoleInstance.ConnectionFreshness }, transaction, cancellationToken: cancellationToken))).ToArray();
+        var until = now + options.Value.ConsoleOfferDuration;
+        // Offered once per call, whatever the number of wait requests: no one available means "not offered".
+        var started = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET console_offered_at = @now, console_offer_until = @until
+            WHERE id = @id AND console_offered_at IS NULL
+            """, new { call.Id, now, until = available.Length > 0 ? until : now }, transaction, cancellationToken: cancellationToken));
+        if (started == 0 || available.Length == 0)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return started == 0 ? ConsoleOfferState.Ringing : ConsoleOfferState.PhoneTiers;
+        }
+        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.Language(language), call.ComplaintId,
+            new { callId = call.Id, caseNumber = call.CaseNumber, language, until }, cancellationToken);
+        if (call.ComplaintId is { } complaintId)
+        {
+            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "call.offered_console",
+                new { language, staff_ids = available, seconds = options.Value.ConsoleOfferDuration.TotalSeconds }, cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return ConsoleOfferState.Ringing;
+    }
+
+    /// <summary>The offer ran out unclaimed: announced once (whichever wait request gets here first).</summary>
+    private static async Task ExpireAsync(NpgsqlConnection connection, OfferRow call, string language, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var expired = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET console_offer_until = NULL
+            WHERE id = @id AND console_offer_until IS NOT NULL AND console_offer_until <= @now AND answered_by IS NULL
+            """, new { call.Id, now }, transaction, cancellationToken: cancellationToken));
+        if (expired > 0 && call.ConsoleOfferUntil > call.ConsoleOfferedAt)
+        {
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallMissed, Audience.Language(language), call.ComplaintId,
+                new { callId = call.Id, caseNumber = call.CaseNumber, language }, cancellationToken);
+            if (call.ComplaintId is { } complaintId)
+            {
+                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "call.console_missed",
+                    new { language }, cancellationToken);
+            }
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private sealed record ClaimRow(long? ComplaintId, string LanguageCode, string? CaseNumber, string AnswerMode, string? Phone, string DisplayName);
+
+    /// <summary>
+    /// "Accept" in a console: the first claim wins. The investigator must cover the call's language
+    /// (or be a coordinator); the offer must still be ringing.
+    /// </summary>
+    public async Task<CallAcceptResult> AcceptAsync(long callId, int staffId, bool seesEverything, HttpRequest request, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        ClaimRow? claimed;
+        long legId;
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            claimed = await connection.QuerySingleOrDefaultAsync<ClaimRow>(new CommandDefinition("""
+                WITH claimed AS (
+                    UPDATE calls c SET answered_by = @staffId, answered_at = @now
+                    WHERE c.id = @callId AND c.answered_by IS NULL AND c.stage = 'connect' AND c.console_offer_until > @now
+                      AND (@seesEverything OR EXISTS (SELECT 1 FROM staff_languages l WHERE l.staff_id = @staffId AND l.language_code = c.language_code))
+                    RETURNING c.complaint_id, c.language_code
+                )
+                SELECT claimed.complaint_id, claimed.language_code, k.case_number,
+                       coalesce(p.answer_mode, 'browser') AS answer_mode, s.phone_e164 AS phone, s.display_name
+                FROM claimed
+                JOIN staff s ON s.id = @staffId
+                LEFT JOIN staff_presence p ON p.staff_id = @staffId
+                LEFT JOIN complaints k ON k.id = claimed.complaint_id
+                """, new { callId, staffId, now, seesEverything }, transaction, cancellationToken: cancellationToken));
+            if (claimed is null)
+            {
+                await transaction.CommitAsync(cancellationToken);
+                return new CallAcceptResult(false, "This call was taken by a colleague or is no longer ringing.");
+            }
+            legId = await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
+                INSERT INTO call_legs (call_id, staff_id, tier, status, answered_at) VALUES (@callId, @staffId, 0, 'accepted', @now)
+                ON CONFLICT (call_id, staff_id, tier) DO UPDATE SET status = 'accepted'
+                RETURNING id
+                """, new { callId, staffId, now }, transaction, cancellationToken: cancellationToken));
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallTaken, Audience.Language(claimed.LanguageCode), claimed.ComplaintId,
+                new { callId, caseNumber = claimed.CaseNumber, staffId, staffName = claimed.DisplayName }, cancellationToken);
+            if (claimed.ComplaintId is { } complaintId)
+            {
+                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.accepted_console",
+                    new { answer_mode = claimed.AnswerMode }, cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        var to = claimed.AnswerMode == "phone" && claimed.Phone is not null ? claimed.Phone : "client:" + ClientIdentity(staffId);
+        try
+        {
+            var created = await twilioRest.CreateCallAsync(new OutboundCall
+            {
+                To = to,
+                From = hotline.Value.TollFreeNumber,
+                Url = new Uri(urls.For(request, "console-bridge", ("leg", legId))),
+                StatusCallback = new Uri(urls.For(request, "leg-status", ("leg", legId))),
+                StatusCallbackEvents = ["initiated", "ringing", "answered", "completed"],
+                Timeout = 20,
+            }, cancellationToken);
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition("UPDATE call_legs SET leg_call_sid = @sid WHERE id = @legId",
+                new { sid = created.Sid, legId }, cancellationToken: cancellationToken));
+        }
+        catch (Exception ex) when (ex is TwilioApiException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogBridgeFailed(logger, legId, ex.GetType().Name);
+            await ReleaseAsync(legId, CancellationToken.None);
+            return new CallAcceptResult(false, "The call could not be put through to you; the on-call phones take over.");
+        }
+        return new CallAcceptResult(true, claimed.AnswerMode == "phone" ? "Your phone is ringing." : "Connecting in the browser.");
+    }
+
+    /// <summary>
+    /// The accepted console leg never got through (no answer, busy, failed): the call is free again
+    /// and the phone tiers ring, so the caller is not left waiting for someone who is not there.
+    /// </summary>
+    public async Task ReleaseAsync(long legId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var released = await connection.QuerySingleOrDefaultAsync<(long CallId, long? ComplaintId, string LanguageCode, int StaffId)?>(new CommandDefinition("""
+            WITH leg AS (SELECT call_id, staff_id FROM call_legs WHERE id = @legId AND tier = 0)
+            UPDATE calls c SET answered_by = NULL, answered_at = NULL, console_offer_until = NULL
+            FROM leg WHERE c.id = leg.call_id AND c.answered_by = leg.staff_id AND c.stage = 'connect'
+            RETURNING c.id, c.complaint_id, c.language_code, leg.staff_id
+            """, new { legId }, transaction, cancellationToken: cancellationToken));
+        if (released is { } call)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("UPDATE call_legs SET status = 'failed' WHERE id = @legId",
+                new { legId }, transaction, cancellationToken: cancellationToken));
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallMissed, Audience.Language(call.LanguageCode), call.ComplaintId,
+                new { callId = call.CallId, staffId = call.StaffId, language = call.LanguageCode }, cancellationToken);
+            if (call.ComplaintId is { } complaintId)
+            {
+                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, call.StaffId, "call.console_leg_failed", new { }, cancellationToken);
+            }
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The console leg answered: announce it (the TwiML bridges it to the caller's queue).</summary>
+    public async Task AnnounceAnsweredAsync(long callId, long? complaintId, string language, int staffId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await ConsoleEvents.AppendAsync(connection, null, ConsoleEventKinds.CallAnswered, Audience.Language(language), complaintId,
+            new { callId, staffId }, cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Console leg {LegId} could not be called: {Error}; the phone tiers take over")]
+    private static partial void LogBridgeFailed(ILogger logger, long legId, string error);
+}
