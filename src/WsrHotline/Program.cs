@@ -4,6 +4,7 @@ using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.LiveConsole;
 using WsrHotline.LiveEvents;
 using WsrHotline.Messaging;
 using WsrHotline.Pii;
@@ -27,6 +28,7 @@ builder.Services
     .AddMessagingIntake()
     .AddStaffSignIn()
     .AddLiveEvents()
+    .AddLiveConsole()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth()
     .AddVoiceSimulator(builder.Environment);
@@ -72,6 +74,7 @@ app.MapVoiceIntake();
 app.MapMessagingIntake();
 app.MapStaffSignIn();
 app.MapLiveEvents();
+app.MapLiveConsole();
 app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 

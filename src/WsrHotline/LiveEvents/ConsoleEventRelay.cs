@@ -12,7 +12,7 @@ public sealed class ConsoleInstance
     /// <summary>A connection whose instance has not refreshed it for this long belongs to a dead instance.</summary>
     public static readonly TimeSpan ConnectionFreshness = TimeSpan.FromSeconds(60);
 
-    public string Id { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48];
+    public string Id { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
 }
 
 /// <summary>

@@ -158,16 +158,17 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
     public async Task<IReadOnlyList<ColleaguePresence>> Colleagues()
     {
         await using var connection = await dataSource.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<ColleaguePresence>("""
+        var rows = await connection.QueryAsync<(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string Languages)>("""
             SELECT s.id AS staff_id, s.display_name, s.role,
                    coalesce(p.status, 'away') AS status, coalesce(p.answer_mode, 'browser') AS answer_mode,
                    EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = s.id AND c.last_seen_at > now() - @fresh) AS connected,
-                   coalesce((SELECT array_agg(language_code ORDER BY language_code) FROM staff_languages l WHERE l.staff_id = s.id), '{}') AS languages
+                   coalesce((SELECT string_agg(language_code, ',' ORDER BY language_code) FROM staff_languages l WHERE l.staff_id = s.id), '') AS languages
             FROM staff s LEFT JOIN staff_presence p ON p.staff_id = s.id
             WHERE s.active
             ORDER BY s.display_name
             """, new { fresh = ConsoleInstance.ConnectionFreshness });
-        return [.. rows];
+        return [.. rows.Select(r => new ColleaguePresence(r.StaffId, r.DisplayName, r.Role, r.Status, r.AnswerMode, r.Connected,
+            r.Languages.Split(',', StringSplitOptions.RemoveEmptyEntries)))];
     }
 
     /// <summary>Claims an offered call for this investigator: the first accept wins, everyone else sees it taken.</summary>

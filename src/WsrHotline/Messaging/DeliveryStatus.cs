@@ -1,6 +1,7 @@
 using Dapper;
 using Npgsql;
 using WsrHotline.Intake;
+using WsrHotline.LiveEvents;
 using WsrHotline.Twilio;
 
 namespace WsrHotline.Messaging;
@@ -8,7 +9,7 @@ namespace WsrHotline.Messaging;
 /// <summary>Twilio's delivery reports for the replies (the StatusCallback of each sent message).</summary>
 public static class DeliveryStatus
 {
-    private sealed record Changed(long Id, long? ComplaintId, long? ConversationId);
+    private sealed record Changed(long Id, long? ComplaintId, long? ConversationId, string? LanguageCode);
 
     /// <summary>Twilio's message statuses in the order they can happen; a report never moves a message back.</summary>
     public static short Rank(string? status) => status switch
@@ -35,7 +36,8 @@ public static class DeliveryStatus
         var changed = await connection.QuerySingleOrDefaultAsync<Changed?>(new CommandDefinition("""
             UPDATE messages SET status = @status, status_rank = @rank, error_code = coalesce(@errorCode, error_code), updated_at = now()
             WHERE message_sid = @messageSid AND direction = 'outbound' AND status_rank < @rank
-            RETURNING id, complaint_id, conversation_id
+            RETURNING id, complaint_id, conversation_id,
+                      (SELECT language_code FROM conversations c WHERE c.id = messages.conversation_id) AS language_code
             """, new { messageSid, status, rank = Rank(status), errorCode }, transaction, cancellationToken: cancellationToken));
         if (changed is not { } row)
         {
@@ -47,6 +49,8 @@ public static class DeliveryStatus
             await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.delivery",
                 new { message_sid = messageSid, status, error_code = errorCode }, cancellationToken);
         }
+        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.MessageStatus, Audience.Language(row.LanguageCode ?? "en"),
+            row.ComplaintId, new { messageId = row.Id, complaintId = row.ComplaintId, status, errorCode }, cancellationToken);
         if (errorCode == TwilioErrorCodes.RecipientOptedOut && row.ConversationId is { } conversationId)
         {
             await OptOutAsync(connection, conversationId, row.ComplaintId, "twilio_21610", cancellationToken, transaction);

@@ -2,6 +2,7 @@ using Dapper;
 using Npgsql;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.LiveEvents;
 using WsrHotline.Pii;
 
 namespace WsrHotline.Messaging;
@@ -94,6 +95,7 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             _ => await turn.ComplaintTextAsync(),
         };
         await turn.QueueRepliesAsync(pii);
+        await turn.AnnounceAsync();
         await transaction.CommitAsync(cancellationToken);
         return outcome;
     }
@@ -260,6 +262,11 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
         }
 
         private string ReplyLanguage => language ?? flow.DefaultLanguage.Code;
+
+        /// <summary>Tells the consoles of the language (ids only: they fetch the words through the API).</summary>
+        public Task AnnounceAsync() =>
+            ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.MessageReceived, Audience.Language(ReplyLanguage),
+                complaintId, new { messageId, complaintId, channel = message.Channel, replies = replies.Count }, cancellationToken);
 
         private void Say(string purpose, string key) => replies.Add(new Reply(purpose, flow.RenderText(ReplyLanguage, key)));
 

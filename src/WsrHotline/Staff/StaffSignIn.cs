@@ -27,7 +27,7 @@ public sealed partial class StaffSignIn(
     private static readonly string DummyHash = StaffPasswords.Hash(new StaffMember(0, "nobody"), Guid.NewGuid().ToString());
 
     private sealed record StaffRow(int Id, string Email, string DisplayName, string Role, string? Team,
-        string? PasswordHash, int FailedSignIns, DateTimeOffset? LockedUntil);
+        string? PasswordHash, int FailedSignIns, DateTime? LockedUntil);
 
     public async Task<(SignInOutcome Outcome, ClaimsPrincipal? Principal)> CheckAsync(
         string email, string password, CancellationToken cancellationToken)
@@ -46,7 +46,7 @@ public sealed partial class StaffSignIn(
             return (SignInOutcome.WrongCredentials, null);
         }
         var now = time.GetUtcNow();
-        if (staff.LockedUntil > now)
+        if (staff.LockedUntil > now.UtcDateTime)
         {
             LogLockedOut(logger, staff.Id);
             return (SignInOutcome.LockedOut, null);

@@ -1,0 +1,93 @@
+// The investigators' console: presence and languages, ringing calls, the cases and their conversations.
+import { api, setCsrfToken } from "./api";
+import { CallPanel, setLanguageNames } from "./calls";
+import { Cases } from "./cases";
+import { mountCaseWork } from "./casework";
+import { byId, h } from "./dom";
+import { LiveEvents } from "./live";
+
+interface SignedInStaff {
+  staffId: number;
+  displayName: string;
+  role: string;
+  team: string | null;
+  languages: string[];
+  status: string;
+  answerMode: string;
+  hotlineLanguages: { code: string; name: string; nativeName: string }[];
+  voiceMode: string;
+  csrfToken: string;
+}
+
+interface Colleague {
+  staffId: number;
+  displayName: string;
+  role: string;
+  status: string;
+  connected: boolean;
+  languages: string[];
+}
+
+async function main(): Promise<void> {
+  const me = await api.get<SignedInStaff>("/console/api/me");
+  setCsrfToken(me.csrfToken);
+  setLanguageNames(Object.fromEntries(me.hotlineLanguages.map((l) => [l.code, l.nativeName])));
+  byId("me").textContent = `${me.displayName} (${me.role}${me.team ? ", " + me.team : ""})`;
+  byId<HTMLInputElement>("signout-token").value = me.csrfToken;
+
+  const live = new LiveEvents((state) => {
+    const line = byId("connection");
+    line.textContent = state === "connected" ? "Live" : state === "reconnecting" ? "Reconnecting…" : "Offline";
+    line.dataset.state = state;
+  });
+  await live.start();
+
+  presenceControls(me, live);
+  const calls = new CallPanel(live, me.staffId);
+  await calls.prepareVoice().catch(() => undefined);
+
+  const cases = new Cases(live);
+  mountCaseWork(cases, me.role);
+  await cases.loadList();
+  cases.route();
+
+  const colleagues = async () => {
+    const list = await live.invoke<Colleague[]>("Colleagues");
+    byId("colleagues").replaceChildren(
+      ...list.map((c) =>
+        h("li", { "data-staff": String(c.staffId) }, `${c.displayName} · ${c.connected ? c.status : "offline"} · ${c.languages.join(", ")}`),
+      ),
+    );
+  };
+  live.on("presence", () => void colleagues());
+  await colleagues();
+  live.on("clock.warning", (e) => {
+    byId("notices").prepend(h("li", { role: "status" }, `Clock warning on case ${String(e.payload.caseNumber ?? e.complaintId)}: ${String(e.payload.kind ?? "")} due ${String(e.payload.dueAt ?? "")}`));
+  });
+  document.body.dataset.ready = "true";
+}
+
+function presenceControls(me: SignedInStaff, live: LiveEvents): void {
+  const status = byId<HTMLSelectElement>("presence");
+  const mode = byId<HTMLSelectElement>("answer-mode");
+  status.value = me.status;
+  mode.value = me.answerMode;
+  const save = () => void live.invoke("SetPresence", status.value, mode.value);
+  status.addEventListener("change", save);
+  mode.addEventListener("change", save);
+
+  const fieldset = byId("languages");
+  for (const language of me.hotlineLanguages) {
+    const id = `lang-${language.code}`;
+    const box = h("input", { type: "checkbox", id, value: language.code, checked: me.languages.includes(language.code) });
+    box.addEventListener("change", () => {
+      const chosen = [...fieldset.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => b.value);
+      void live.invoke("SetLanguages", chosen);
+    });
+    fieldset.append(h("label", { for: id, lang: language.code }, box, ` ${language.nativeName}`));
+  }
+}
+
+main().catch((error: unknown) => {
+  byId("status-line").textContent = `The console could not start: ${error instanceof Error ? error.message : String(error)}`;
+});

@@ -1,0 +1,209 @@
+using System.Security.Claims;
+using Dapper;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using WsrHotline.Intake;
+using WsrHotline.LiveEvents;
+using WsrHotline.Pii;
+using WsrHotline.Simulator;
+using WsrHotline.Staff;
+using WsrHotline.Voice;
+
+namespace WsrHotline.LiveConsole;
+
+/// <summary>
+/// The console's JSON API under <c>/console/api</c>: who I am, the cases I can see, one case with its
+/// timeline and conversation, replies. Every endpoint needs a signed-in staff member; every change
+/// needs the antiforgery token (header <c>X-CSRF-TOKEN</c>, handed out by <c>/console/api/me</c>).
+/// </summary>
+public static class ConsoleApi
+{
+    public sealed record SignedInStaff(int StaffId, string DisplayName, string Role, string? Team, string[] Languages,
+        string Status, string AnswerMode, LanguageItem[] HotlineLanguages, string VoiceMode, string CsrfToken);
+
+    public sealed record LanguageItem(string Code, string Name, string NativeName);
+
+    public sealed record CaseListItem(long Id, string CaseNumber, string Status, string Severity, string LanguageCode,
+        string Channel, string? AssignedTo, DateTime OpenedAt, DateTime LastActivityAt, bool Restricted);
+
+    public sealed record TimelineItem(long Id, DateTime OccurredAt, string ActorKind, string? ActorName, string Kind, string Details);
+
+    public sealed record MessageItem(long Id, string Direction, string Channel, string? Body, int NumMedia, string Status,
+        int? ErrorCode, string? Purpose, DateTime CreatedAt);
+
+    public sealed record Reply(string? Body);
+
+    public static IServiceCollection AddLiveConsole(this IServiceCollection services)
+    {
+        services.AddOptions<VoiceSdkOptions>()
+            .BindConfiguration("VoiceSdk")
+            .Validate(o => o.Configured || (string.IsNullOrEmpty(o.ApiKeySid) && string.IsNullOrEmpty(o.ApiKeySecret) && string.IsNullOrEmpty(o.TwimlAppSid)),
+                "VoiceSdk needs all three of ApiKeySid, ApiKeySecret and TwimlAppSid (or none: calls then go to phones).")
+            .ValidateOnStart();
+        services.AddSingleton<VoiceTokens>();
+        services.AddSingleton<CannedResponses>();
+        services.AddSingleton<StaffReplies>();
+        return services;
+    }
+
+    public static WebApplication MapLiveConsole(this WebApplication app)
+    {
+        app.MapGet("/console", (IWebHostEnvironment environment) => Page(environment, "console.html"))
+            .RequireAuthorization(StaffPolicies.Investigator);
+
+        var api = app.MapGroup("/console/api")
+            .RequireAuthorization(StaffPolicies.Investigator)
+            .AddEndpointFilter(RequireAntiforgeryOnChanges);
+
+        api.MapGet("/me", MeAsync);
+        api.MapGet("/complaints", ListAsync);
+        api.MapGet("/complaints/{id:long}", DetailAsync);
+        api.MapPost("/complaints/{id:long}/messages", ReplyAsync);
+        api.MapGet("/canned/{language}", (string language, CannedResponses canned) => TypedResults.Ok(canned.For(language)));
+        api.MapGet("/voice-token", VoiceToken);
+        return app;
+    }
+
+    /// <summary>Serves a page of the built front end (wwwroot/app), or says how to build it.</summary>
+    public static IResult Page(IWebHostEnvironment environment, string file)
+    {
+        var page = environment.WebRootFileProvider.GetFileInfo("app/" + file);
+        return page.Exists
+            ? Results.File(page.PhysicalPath!, "text/html; charset=utf-8")
+            : Results.Problem("The console's front end is not built: run `npm ci && npm run build` in src/WsrHotline/ClientApp (dotnet build does it).",
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    /// <summary>Antiforgery for every POST/PUT/DELETE of the API: the header token must match the cookie.</summary>
+    private static async ValueTask<object?> RequireAntiforgeryOnChanges(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))
+        {
+            var antiforgery = http.RequestServices.GetRequiredService<IAntiforgery>();
+            if (!await antiforgery.IsRequestValidAsync(http))
+            {
+                return Results.Problem("The page's security token is missing or stale: reload the page.", statusCode: StatusCodes.Status400BadRequest);
+            }
+        }
+        return await next(context);
+    }
+
+    private static async Task<Ok<SignedInStaff>> MeAsync(HttpContext http, NpgsqlDataSource dataSource, IAntiforgery antiforgery,
+        VoiceTokens tokens, IOptions<SimulatorOptions> simulator, CancellationToken cancellationToken)
+    {
+        var user = http.User;
+        var staffId = user.StaffId();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var languages = (await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT language_code FROM staff_languages WHERE staff_id = @staffId ORDER BY language_code", new { staffId }, cancellationToken: cancellationToken))).ToArray();
+        var presence = await connection.QuerySingleOrDefaultAsync<(string Status, string AnswerMode)?>(new CommandDefinition(
+            "SELECT status, answer_mode FROM staff_presence WHERE staff_id = @staffId", new { staffId }, cancellationToken: cancellationToken));
+        var hotlineLanguages = (await connection.QueryAsync<LanguageItem>(new CommandDefinition(
+            "SELECT code, name, native_name FROM languages WHERE active ORDER BY code", cancellationToken: cancellationToken))).ToArray();
+        var voiceMode = tokens.Configured ? "twilio" : simulator.Value.Enabled ? "simulator" : "phone";
+        var csrf = antiforgery.GetAndStoreTokens(http).RequestToken!;
+        return TypedResults.Ok(new SignedInStaff(staffId, user.Identity!.Name!, user.Role(), user.Team(), languages,
+            presence?.Status ?? "away", presence?.AnswerMode ?? "browser", hotlineLanguages, voiceMode, csrf));
+    }
+
+    private static async Task<Ok<CaseListItem[]>> ListAsync(HttpContext http, NpgsqlDataSource dataSource, string? status, string? language,
+        CancellationToken cancellationToken)
+    {
+        var user = http.User;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<CaseListItem>(new CommandDefinition($"""
+            SELECT k.id, k.case_number, k.status, k.severity, k.language_code, k.channel, s.display_name AS assigned_to,
+                   k.opened_at, k.last_activity_at, k.restricted_team IS NOT NULL AS restricted
+            FROM complaints k LEFT JOIN staff s ON s.id = k.assigned_staff_id
+            WHERE {CaseAccess.VisibleCondition}
+              AND (@language IS NULL OR k.language_code = @language)
+              AND (CASE WHEN @status = 'all' THEN true
+                        WHEN @status IS NULL OR @status = 'open' THEN k.closed_at IS NULL
+                        ELSE k.status = @status END)
+            ORDER BY k.last_activity_at DESC
+            LIMIT 200
+            """, new { seesEverything = user.SeesEverything(), team = user.Team(), language, status }, cancellationToken: cancellationToken));
+        return TypedResults.Ok(rows.ToArray());
+    }
+
+    private static async Task<Results<Ok<object>, NotFound, ForbidHttpResult>> DetailAsync(long id, HttpContext http, NpgsqlDataSource dataSource,
+        PiiProtector pii, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (await CaseAccess.CheckAsync(connection, http.User, id, cancellationToken) is not { } access)
+        {
+            return TypedResults.NotFound();
+        }
+        if (!access.Allowed)
+        {
+            return TypedResults.Forbid();
+        }
+        var complaint = await connection.QuerySingleAsync(new CommandDefinition("""
+            SELECT k.id, k.case_number, k.status, k.severity, k.language_code, k.channel, k.confidentiality,
+                   k.assigned_staff_id, a.display_name AS assigned_to, k.supplier_id, p.name AS supplier_name,
+                   p.program_status AS supplier_program_status, k.outside_supplier_name, k.shareable_summary,
+                   k.opened_at, k.last_activity_at, k.closed_at, k.restricted_team
+            FROM complaints k
+            LEFT JOIN staff a ON a.id = k.assigned_staff_id
+            LEFT JOIN suppliers p ON p.id = k.supplier_id
+            WHERE k.id = @id
+            """, new { id }, cancellationToken: cancellationToken));
+        var timeline = await connection.QueryAsync<TimelineItem>(new CommandDefinition("""
+            SELECT t.id, t.occurred_at, t.actor_kind, s.display_name AS actor_name, t.kind, t.details::text AS details
+            FROM case_timeline t LEFT JOIN staff s ON s.id = t.actor_staff_id
+            WHERE t.complaint_id = @id ORDER BY t.occurred_at, t.id
+            """, new { id }, cancellationToken: cancellationToken));
+        var messages = (await connection.QueryAsync<(long Id, string Direction, string Channel, string? BodyEncrypted, int NumMedia,
+            string Status, int? ErrorCode, string? Purpose, DateTime CreatedAt)>(new CommandDefinition("""
+            SELECT id, direction, channel, body_encrypted, num_media, status, error_code, purpose, created_at
+            FROM messages WHERE complaint_id = @id
+            ORDER BY created_at, id
+            """, new { id }, cancellationToken: cancellationToken)))
+            .Select(m => new MessageItem(m.Id, m.Direction, m.Channel,
+                m.BodyEncrypted is null ? null : pii.Decrypt(m.BodyEncrypted, PiiPurpose.MessageBody),
+                m.NumMedia, m.Status, m.ErrorCode, m.Purpose, m.CreatedAt))
+            .ToArray();
+        var provisions = await connection.QueryAsync(new CommandDefinition("""
+            SELECT p.id, p.number, p.title, p.zero_tolerance FROM complaint_provisions c JOIN provisions p ON p.id = c.provision_id
+            WHERE c.complaint_id = @id ORDER BY p.number
+            """, new { id }, cancellationToken: cancellationToken));
+        return TypedResults.Ok<object>(new { complaint, provisions, timeline, messages });
+    }
+
+    private static async Task<Results<Ok<long>, NotFound, ForbidHttpResult, ProblemHttpResult>> ReplyAsync(long id, Reply reply, HttpContext http,
+        NpgsqlDataSource dataSource, StaffReplies replies, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(reply.Body) || reply.Body.Length > 1600)
+        {
+            return TypedResults.Problem("A reply needs 1 to 1,600 characters.", statusCode: StatusCodes.Status400BadRequest);
+        }
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            if (await CaseAccess.CheckAsync(connection, http.User, id, cancellationToken) is not { } access)
+            {
+                return TypedResults.NotFound();
+            }
+            if (!access.Allowed)
+            {
+                return TypedResults.Forbid();
+            }
+        }
+        var outcome = await replies.QueueAsync(id, http.User.StaffId(), reply.Body.Trim(), cancellationToken);
+        return outcome.MessageId is { } messageId
+            ? TypedResults.Ok(messageId)
+            : TypedResults.Problem(outcome.Refusal, statusCode: StatusCodes.Status409Conflict);
+    }
+
+    private static IResult VoiceToken(ClaimsPrincipal user, VoiceTokens tokens, IOptions<SimulatorOptions> simulator)
+    {
+        var identity = ConsoleOffers.ClientIdentity(user.StaffId());
+        if (tokens.Configured)
+        {
+            return Results.Ok(new { mode = "twilio", identity, token = tokens.Create(identity) });
+        }
+        return Results.Ok(new { mode = simulator.Value.Enabled ? "simulator" : "phone", identity, token = (string?)null });
+    }
+}
