@@ -8,6 +8,7 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 url="${WSR_URL:-http://127.0.0.1:5080}"
 
+ops/prerequisites.sh
 connection_string=$(ops/db-up.sh)
 
 export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"

@@ -7,6 +7,7 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 
+ops/prerequisites.sh --browser
 connection_string=$(ops/db-up.sh)
 # The tests create and drop their own databases, so they connect to the maintenance database.
 export WSR_TEST_ADMIN_CONNECTION="${connection_string/Database=wsr_hotline/Database=postgres}"

@@ -52,6 +52,8 @@ public static class ConsoleApi
     {
         app.MapGet("/console", (IWebHostEnvironment environment) => Page(environment, "console.html"))
             .RequireAuthorization(StaffPolicies.Investigator);
+        app.MapGet("/dashboard", (IWebHostEnvironment environment) => Page(environment, "dashboard.html"))
+            .RequireAuthorization(StaffPolicies.Coordinator);
 
         var api = app.MapGroup("/console/api")
             .RequireAuthorization(StaffPolicies.Investigator)

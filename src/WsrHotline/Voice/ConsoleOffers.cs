@@ -89,8 +89,12 @@ public sealed partial class ConsoleOffers(
             await transaction.CommitAsync(cancellationToken);
             return started == 0 ? ConsoleOfferState.Ringing : ConsoleOfferState.PhoneTiers;
         }
-        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.Language(language), call.ComplaintId,
-            new { callId = call.Id, caseNumber = call.CaseNumber, language, until }, cancellationToken);
+        // Rung in the consoles of the available investigators only (busy or away ones speak the language too).
+        foreach (var staffId in available)
+        {
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(staffId), call.ComplaintId,
+                new { callId = call.Id, caseNumber = call.CaseNumber, language, until }, cancellationToken);
+        }
         if (call.ComplaintId is { } complaintId)
         {
             await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "call.offered_console",

@@ -19,13 +19,17 @@ namespace WsrHotline.Tests.Simulator;
 /// </summary>
 public sealed class SimulatedHotline : IAsyncDisposable
 {
-    private SimulatedHotline(HotlineFactory factory)
+    private SimulatedHotline(HotlineFactory factory, int port)
     {
         Factory = factory;
+        BaseUrl = $"http://127.0.0.1:{port}";
         Simulator = factory.Services.GetRequiredService<VoiceSimulator>();
     }
 
     public HotlineFactory Factory { get; }
+
+    /// <summary>Where the app listens (a browser opens pages here).</summary>
+    public string BaseUrl { get; }
 
     public VoiceSimulator Simulator { get; }
 
@@ -45,7 +49,7 @@ public sealed class SimulatedHotline : IAsyncDisposable
         {
             factory.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
             factory.StartServer();
-            return new SimulatedHotline(factory);
+            return new SimulatedHotline(factory, port);
         }
         catch
         {

@@ -94,7 +94,7 @@ export class CallPanel {
     this.stopRinging();
     if (!result.accepted) {
       this.expectingCall = false;
-      setTimeout(() => banner.remove(), 4000);
+      setTimeout(() => banner.remove(), 8000);
       return;
     }
     announce(result.reason);
@@ -109,7 +109,7 @@ export class CallPanel {
       banner.classList.add("lost");
       banner.querySelector("button")?.remove();
       banner.querySelector("span")!.textContent = " " + text;
-      setTimeout(() => banner.remove(), 4000);
+      setTimeout(() => banner.remove(), 8000);
     }
     if (this.ringing.size === 0) this.stopRinging();
   }

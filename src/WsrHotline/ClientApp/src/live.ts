@@ -81,6 +81,8 @@ export class LiveEvents {
     }
     this.seen.add(event.id);
     this.lastId = Math.max(this.lastId, event.id);
+    // Other parts of the page (and the browser tests) can listen for every live event.
+    document.dispatchEvent(new CustomEvent("wsr:event", { detail: event }));
     for (const handler of [...(this.handlers.get(kind) ?? []), ...(this.handlers.get("*") ?? [])]) {
       handler(event);
     }
