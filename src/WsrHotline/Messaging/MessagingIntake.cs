@@ -1,4 +1,5 @@
 using Dapper;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
@@ -6,8 +7,17 @@ using WsrHotline.Pii;
 
 namespace WsrHotline.Messaging;
 
+/// <summary>An attachment of an inbound message: Twilio's <c>MediaUrl{N}</c> and <c>MediaContentType{N}</c>.</summary>
+public sealed class InboundMedia(string url, string contentType)
+{
+    // A class, not a record: a record's ToString would print the URL, which serves the worker's file.
+    public string Url { get; } = url;
+
+    public string ContentType { get; } = contentType;
+}
+
 /// <summary>An inbound SMS or WhatsApp message, as the webhook gives it; the sender already normalised.</summary>
-public sealed record InboundMessage(string MessageSid, string Channel, string SenderE164, string Body, int NumMedia);
+public sealed record InboundMessage(string MessageSid, string Channel, string SenderE164, string Body, int NumMedia, IReadOnlyList<InboundMedia>? Media = null);
 
 /// <summary>What a message led to, for the log (never the words).</summary>
 public enum IntakeOutcome
@@ -29,14 +39,13 @@ public enum IntakeOutcome
 /// database failure leaves nothing half-written and Twilio's retry starts clean. Replies are rows in
 /// <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends; none go in the TwiML.
 /// </summary>
-public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows)
+public sealed class MessagingIntake(
+    CallerIdentities identities, PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options)
 {
     /// <summary>Complaint statuses after which a new message opens a new complaint.</summary>
     private const string ClosedStatuses = "('resolved', 'verified', 'not_substantiated', 'rejected', 'referred')";
 
     private sealed record Conversation(long Id, string? LanguageCode, DateTime? OptedOutAt);
-
-    private sealed record Reply(string Purpose, string Text);
 
     private sealed record OpenComplaint(long Id, string Status);
 
@@ -93,6 +102,7 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             _ when isEmpty => turn.Empty(),
             _ => await turn.ComplaintTextAsync(),
         };
+        await turn.KeepMediaAsync(message.Media ?? [], options.Value, pii);
         await turn.QueueRepliesAsync(pii);
         await transaction.CommitAsync(cancellationToken);
         return outcome;
@@ -119,7 +129,7 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             language ??= command.LanguageCode;
             await SetOptOutAsync(true);
             // The one text sent after STOP, saying it worked (for SMS, Twilio may refuse it with 21610: fine).
-            replies.Add(new Reply("stopped", flow.RenderText(ReplyLanguage, IvrPromptKeys.SmsStopped)));
+            replies.Add(new Reply(Replies.StoppedPurpose, flow.RenderText(ReplyLanguage, IvrPromptKeys.SmsStopped)));
             optedOut = true;
             return IntakeOutcome.OptedOut;
         }
@@ -228,6 +238,51 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             return IntakeOutcome.ComplaintOpened;
         }
 
+        /// <summary>
+        /// One <c>message_media</c> row per attachment, for <see cref="MediaFetcher"/> to download. A type
+        /// the hotline does not keep is refused here, from Twilio's MediaContentType, without
+        /// downloading it, and the worker is told once per message, in their language.
+        /// </summary>
+        public async Task KeepMediaAsync(IReadOnlyList<InboundMedia> media, MessagingOptions options, PiiProtector pii)
+        {
+            if (media.Count == 0)
+            {
+                return;
+            }
+            var refused = media.Select(item => !options.AllowsMediaType(item.ContentType)).ToArray();
+            var rows = await connection.QueryAsync<(long Id, short Position, string Status)>(new CommandDefinition("""
+                INSERT INTO message_media (message_id, position, url_encrypted, declared_content_type, status, refused_reason)
+                SELECT @messageId, m.position, m.url, m.content_type, m.status, m.reason
+                FROM unnest(@positions, @urls, @types, @statuses, @reasons) AS m (position, url, content_type, status, reason)
+                ON CONFLICT (message_id, position) DO NOTHING
+                RETURNING id, position, status
+                """,
+                new
+                {
+                    messageId,
+                    positions = Enumerable.Range(0, media.Count).Select(i => (short)i).ToArray(),
+                    urls = media.Select(item => pii.Encrypt(item.Url, PiiPurpose.MediaUrl)).ToArray(),
+                    types = media.Select(item => MessagingOptions.MediaType(item.ContentType)).ToArray(),
+                    statuses = refused.Select(no => no ? "refused" : "pending").ToArray(),
+                    reasons = refused.Select(no => no ? "type" : null).ToArray(),
+                }, transaction, cancellationToken: cancellationToken));
+            var refusedRows = rows.Where(row => row.Status == "refused").ToList();
+            if (refusedRows.Count == 0)
+            {
+                return;
+            }
+            Say(MediaNotices.RefusedType, IvrPromptKeys.SmsMediaRefusedType);
+            if (complaintId is { } complaint)
+            {
+                foreach (var row in refusedRows)
+                {
+                    await MediaNotices.RecordAsync(connection, transaction, complaint, ReplyLanguage, "media.refused",
+                        new { message_id = messageId, media_id = row.Id, reason = "type", content_type = MessagingOptions.MediaType(media[row.Position].ContentType) },
+                        cancellationToken);
+                }
+            }
+        }
+
         /// <summary>Writes the queued replies; to a worker who opted out they are kept as 'suppressed', never sent.</summary>
         public async Task QueueRepliesAsync(PiiProtector pii)
         {
@@ -238,25 +293,8 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
                     UPDATE caller_identities SET preferred_language = @language WHERE id = @identityId;
                     """, new { language, conversation.Id, identityId }, transaction, cancellationToken: cancellationToken));
             }
-            foreach (var reply in replies)
-            {
-                var status = optedOut && reply.Purpose != "stopped" ? "suppressed" : "pending";
-                await connection.ExecuteAsync(new CommandDefinition("""
-                    INSERT INTO messages (direction, channel, caller_identity_id, complaint_id, conversation_id, body_encrypted,
-                                          status, purpose, next_attempt_at)
-                    VALUES ('outbound', @Channel, @identityId, @complaintId, @conversationId, @body, @status, @Purpose, now())
-                    """,
-                    new
-                    {
-                        message.Channel,
-                        identityId,
-                        complaintId,
-                        conversationId = conversation.Id,
-                        body = pii.Encrypt(reply.Text, PiiPurpose.MessageBody),
-                        status,
-                        reply.Purpose,
-                    }, transaction, cancellationToken: cancellationToken));
-            }
+            await Replies.QueueAsync(connection, transaction, pii,
+                new ReplyTarget(message.Channel, identityId, conversation.Id, complaintId, optedOut), replies, cancellationToken);
         }
 
         private string ReplyLanguage => language ?? flow.DefaultLanguage.Code;
