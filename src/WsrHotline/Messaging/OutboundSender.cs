@@ -112,7 +112,8 @@ public sealed partial class OutboundSender(
                 From = whatsApp ? hotline.Value.WhatsAppSender : hotline.Value.SmsNumber,
                 Body = template is null ? pii.Decrypt(row.BodyEncrypted, PiiPurpose.MessageBody) : null,
                 ContentSid = template?.Template.ContentSid,
-                ContentVariables = variables,
+                // A template without variables needs none.
+                ContentVariables = variables is "{}" ? null : variables,
                 StatusCallback = string.IsNullOrEmpty(publicBase) ? null : new Uri(publicBase.TrimEnd('/') + MessagingEndpoints.Prefix + "/status"),
             }, cancellationToken);
             await RecordSentAsync(row, sent, template, cancellationToken);
