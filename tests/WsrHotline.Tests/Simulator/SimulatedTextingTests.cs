@@ -214,8 +214,9 @@ public sealed partial class SimulatedTextingTests
             Assert.Equal(HttpStatusCode.OK, (await HealthTests.WaitForReadyAsync(client)).StatusCode);
             const string worker = "+15555550165";
 
-            // As the page does it: the texting panel's JSON API.
-            var sent = await client.PostAsJsonAsync("/simulator/api/texts", new { from = worker, channel = "whatsapp", body = "Hola, no nos pagan en la finca." });
+            // As the page does it: the texting panel's JSON API, with a sample photo.
+            var sent = await client.PostAsJsonAsync("/simulator/api/texts",
+                new { from = worker, channel = "whatsapp", body = "Hola, no nos pagan en la finca.", attachment = "photo" });
             Assert.Equal(HttpStatusCode.OK, sent.StatusCode);
             var thread = (await sent.Content.ReadFromJsonAsync<JsonNode>())!["texts"]![0]!;
             Assert.Equal(("whatsapp", "received"), (thread["channel"]!.GetValue<string>(), thread["texts"]![0]!["status"]!.GetValue<string>()));
@@ -231,6 +232,13 @@ public sealed partial class SimulatedTextingTests
             }
 
             Assert.Equal("delivered", await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'"));
+            // The background fetcher has the photo from the stand-in, with the local run's credentials.
+            while (DateTime.UtcNow < deadline && await connection.ExecuteScalarAsync<string?>("SELECT status FROM message_media") != "stored")
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.Equal(("stored", 2_000L), await connection.QuerySingleAsync<(string, long)>("SELECT status, size_bytes FROM message_media"));
             Assert.Equal("delivered", Assert.Single(inbox.Received).Status);
             var state = await client.GetFromJsonAsync<JsonNode>("/simulator/api/state");
             Assert.Equal(["received", "delivered"], state!["texts"]![0]!["texts"]!.AsArray().Select(t => t!["status"]!.GetValue<string>()));
