@@ -40,12 +40,15 @@ public enum IntakeOutcome
 /// <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends; none go in the TwiML.
 /// </summary>
 public sealed class MessagingIntake(
-    CallerIdentities identities, PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options)
+    PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options)
 {
     /// <summary>Complaint statuses after which a new message opens a new complaint.</summary>
     private const string ClosedStatuses = "('resolved', 'verified', 'not_substantiated', 'rejected', 'referred')";
 
-    private sealed record Conversation(long Id, string? LanguageCode, DateTime? OptedOutAt);
+    private sealed record Conversation(long Id, long CallerIdentityId, string? LanguageCode, DateTime? OptedOutAt);
+
+    /// <summary>The stored message, and the worker's open complaint as the transaction sees it once it holds the conversation.</summary>
+    private sealed record Stored(long? MessageId, long? OpenId, string? OpenStatus, bool Joined);
 
     private sealed record OpenComplaint(long Id, string Status);
 
@@ -54,26 +57,59 @@ public sealed class MessagingIntake(
         var flow = flows.Current;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var identityId = await identities.FindOrCreateAsync(connection, transaction, message.SenderE164, null, cancellationToken);
 
-        // Locks the worker's conversation until commit: their messages are handled one at a time.
+        // The worker's identity (created on first contact) and conversation, in one statement. The
+        // conversation row stays locked until commit: a worker's messages are handled one at a time.
+        // (The identity part is CallerIdentities.FindOrCreateAsync's, without its write for a known worker.)
         var conversation = await connection.QuerySingleAsync<Conversation>(new CommandDefinition("""
-            INSERT INTO conversations (caller_identity_id, channel) VALUES (@identityId, @Channel)
+            WITH found AS (
+                SELECT id FROM caller_identities WHERE phone_lookup = @lookup
+            ), created AS (
+                INSERT INTO caller_identities (phone_lookup, phone_encrypted)
+                SELECT @lookup, @encrypted WHERE NOT EXISTS (SELECT 1 FROM found)
+                ON CONFLICT (phone_lookup) DO UPDATE SET preferred_language = caller_identities.preferred_language
+                RETURNING id
+            )
+            INSERT INTO conversations (caller_identity_id, channel)
+            SELECT id, @Channel FROM found UNION ALL SELECT id, @Channel FROM created
             ON CONFLICT (caller_identity_id, channel) DO UPDATE SET last_inbound_at = now()
-            RETURNING id, language_code, opted_out_at
-            """, new { identityId, message.Channel }, transaction, cancellationToken: cancellationToken));
+            RETURNING id, caller_identity_id, language_code, opted_out_at
+            """,
+            new
+            {
+                lookup = pii.LookupHash(message.SenderE164, PiiPurpose.CallerPhone),
+                encrypted = pii.Encrypt(message.SenderE164, PiiPurpose.CallerPhone),
+                message.Channel,
+            }, transaction, cancellationToken: cancellationToken));
+        var identityId = conversation.CallerIdentityId;
 
         var command = MessageText.ParseCommand(message.Body);
         var isEmpty = string.IsNullOrWhiteSpace(message.Body) && message.NumMedia == 0;
         var purpose = command.Command != Command.None ? "command" : isEmpty ? "empty" : "complaint";
-        var stored = command.Command == Command.Status ? MaskPin(message.Body, command) : message.Body;
-        // MessageSid is the idempotency key: a retried webhook finds its row and changes nothing.
-        var messageId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
-            INSERT INTO messages (message_sid, direction, channel, caller_identity_id, conversation_id, body_encrypted,
-                                  num_media, status, purpose)
-            VALUES (@MessageSid, 'inbound', @Channel, @identityId, @conversationId, @body, @NumMedia, 'received', @purpose)
-            ON CONFLICT (message_sid) DO NOTHING
-            RETURNING id
+        var body = command.Command == Command.Status ? MaskPin(message.Body, command) : message.Body;
+        // The message, and the worker's open complaint read in a snapshot taken after the lock above
+        // (so a complaint a concurrent message of theirs just opened is seen). Words about the problem
+        // from a worker whose language is known join that complaint in the same statement (the usual
+        // case: one statement less). MessageSid is the idempotency key: a retried webhook finds its
+        // row and changes nothing.
+        var stored = await connection.QuerySingleAsync<Stored>(new CommandDefinition($"""
+            WITH open AS (
+                SELECT id, status FROM complaints
+                WHERE caller_identity_id = @identityId AND status NOT IN {ClosedStatuses}
+                ORDER BY opened_at DESC LIMIT 1
+            ), inserted AS (
+                INSERT INTO messages (message_sid, direction, channel, caller_identity_id, conversation_id, body_encrypted,
+                                      num_media, status, purpose, complaint_id)
+                VALUES (@MessageSid, 'inbound', @Channel, @identityId, @conversationId, @body, @NumMedia, 'received', @purpose,
+                        CASE WHEN @joinOpen THEN (SELECT id FROM open) END)
+                ON CONFLICT (message_sid) DO NOTHING
+                RETURNING id, complaint_id
+            ), touched AS (
+                UPDATE complaints SET last_activity_at = now() WHERE id = (SELECT complaint_id FROM inserted)
+            )
+            SELECT (SELECT id FROM inserted) AS message_id, open.id AS open_id, open.status AS open_status,
+                   (SELECT complaint_id FROM inserted) IS NOT NULL AS joined
+            FROM (SELECT) AS one LEFT JOIN open ON true
             """,
             new
             {
@@ -81,17 +117,19 @@ public sealed class MessagingIntake(
                 message.Channel,
                 identityId,
                 conversationId = conversation.Id,
-                body = stored.Length == 0 ? null : pii.Encrypt(stored, PiiPurpose.MessageBody),
+                body = body.Length == 0 ? null : pii.Encrypt(body, PiiPurpose.MessageBody),
                 message.NumMedia,
                 purpose,
+                joinOpen = purpose == "complaint" && conversation.LanguageCode is not null,
             }, transaction, cancellationToken: cancellationToken));
-        if (messageId is null)
+        if (stored.MessageId is not { } messageId)
         {
             await transaction.RollbackAsync(cancellationToken);
             return IntakeOutcome.Duplicate;
         }
 
-        var turn = new Turn(connection, transaction, message, identityId, conversation, messageId.Value, flow, cancellationToken);
+        var open = stored.OpenId is { } openId ? new OpenComplaint(openId, stored.OpenStatus!) : null;
+        var turn = new Turn(connection, transaction, message, identityId, conversation, messageId, open, stored.Joined, flow, cancellationToken);
         var outcome = command.Command switch
         {
             Command.Stop => await turn.StopAsync(command),
@@ -115,9 +153,11 @@ public sealed class MessagingIntake(
             : body;
 
     /// <summary>One inbound message being handled, inside the transaction.</summary>
+    /// <param name="open">The worker's open complaint when the message arrived (null: none).</param>
+    /// <param name="joined">The message was stored on <paramref name="open"/> already.</param>
     private sealed class Turn(
         NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, long identityId,
-        Conversation conversation, long messageId, IvrFlow flow, CancellationToken cancellationToken)
+        Conversation conversation, long messageId, OpenComplaint? open, bool joined, IvrFlow flow, CancellationToken cancellationToken)
     {
         private readonly List<Reply> replies = [];
         private string? language = conversation.LanguageCode;
@@ -170,7 +210,7 @@ public sealed class MessagingIntake(
                         break;
                 }
             }
-            else if (command.Arguments.Length == 0 && await OpenComplaintAsync() is { } open)
+            else if (command.Arguments.Length == 0 && open is not null)
             {
                 // From the number that filed it, the open complaint's status needs no PIN.
                 complaintId = open.Id;
@@ -228,9 +268,18 @@ public sealed class MessagingIntake(
                 return IntakeOutcome.ComplaintOpened;
             }
 
-            if (await OpenComplaintAsync() is { } open)
+            if (open is not null)
             {
-                await AttachAsync(open.Id, [messageId]);
+                if (joined)
+                {
+                    complaintId = open.Id;
+                    await Timeline.AppendAsync(connection, transaction, open.Id, TimelineActor.Worker, null, "message.received",
+                        new { message_sid = message.MessageSid, channel = message.Channel, num_media = message.NumMedia }, cancellationToken);
+                }
+                else
+                {
+                    await AttachAsync(open.Id, [messageId]);
+                }
                 Say("received", IvrPromptKeys.SmsReceived);
                 return IntakeOutcome.AddedToComplaint;
             }
@@ -304,13 +353,6 @@ public sealed class MessagingIntake(
         // The menu lists every language in its own name, so it reads the same from any file.
         private void Menu() => replies.Add(new Reply("language_menu", flow.RenderText(flow.DefaultLanguage.Code, IvrPromptKeys.SmsLanguageMenu)));
 
-        private Task<OpenComplaint?> OpenComplaintAsync() =>
-            connection.QuerySingleOrDefaultAsync<OpenComplaint?>(new CommandDefinition($"""
-                SELECT id, status FROM complaints
-                WHERE caller_identity_id = @identityId AND status NOT IN {ClosedStatuses}
-                ORDER BY opened_at DESC LIMIT 1
-                """, new { identityId }, transaction, cancellationToken: cancellationToken));
-
         /// <summary>
         /// Opens a complaint with this message (and, after a language menu, the words written before
         /// the choice) and queues the welcome with the case number and PIN, told this once.
@@ -356,7 +398,7 @@ public sealed class MessagingIntake(
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE conversations SET opted_out_at = CASE WHEN @stop THEN now() END WHERE id = @Id",
                 new { stop, conversation.Id }, transaction, cancellationToken: cancellationToken));
-            if (await OpenComplaintAsync() is { } open)
+            if (open is not null)
             {
                 complaintId = open.Id;
                 await Timeline.AppendAsync(connection, transaction, open.Id, TimelineActor.Worker, null,
