@@ -330,6 +330,38 @@ public class TwilioRestClientTests
         Assert.Equal("", Assert.Single(api.Requests).Authorization);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Media_download_stops_at_the_limit_whether_or_not_the_length_is_announced(bool announceLength)
+    {
+        var file = new byte[300_000];
+        await using var api = await FakeTwilioApi.StartAsync(async (context, _) =>
+        {
+            context.Response.ContentType = "video/mp4";
+            if (announceLength)
+            {
+                context.Response.ContentLength = file.Length;
+            }
+
+            // Without a length the body goes chunked, in pieces.
+            for (var offset = 0; offset < file.Length; offset += 50_000)
+            {
+                await context.Response.Body.WriteAsync(file.AsMemory(offset, 50_000));
+                await context.Response.Body.FlushAsync();
+            }
+        });
+        using var services = CreateServices(api.BaseAddress);
+        var client = services.GetRequiredService<TwilioRestClient>();
+        var url = new Uri(api.BaseAddress, "/2010-04-01/Accounts/" + AccountSid + "/Messages/MM1/Media/ME1");
+
+        var refused = await Assert.ThrowsAsync<MediaTooLargeException>(() => client.DownloadMediaAsync(url, maxBytes: 100_000));
+        var fitting = await client.DownloadMediaAsync(url, maxBytes: 300_000);
+
+        Assert.Equal(100_000, refused.LimitBytes);
+        Assert.Equal(file.Length, fitting.Content.Length);
+    }
+
     private static OutboundMessage Sms() => new() { To = "+15555550101", From = "+18005550100", Body = "hello" };
 
     private static ServiceProvider CreateServices(Uri apiBaseUrl, int maxAttempts = 4)

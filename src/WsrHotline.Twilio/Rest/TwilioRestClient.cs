@@ -123,9 +123,10 @@ public sealed partial class TwilioRestClient
     /// <summary>
     /// Downloads a media file. Twilio credentials are sent only to the API host and to https
     /// <c>*.twilio.com</c> hosts, also when following redirects (Twilio redirects media to a CDN
-    /// that must not receive them).
+    /// that must not receive them). A file longer than <paramref name="maxBytes"/> is not read past
+    /// the limit: <see cref="MediaTooLargeException"/>.
     /// </summary>
-    public async Task<MediaContent> DownloadMediaAsync(Uri mediaUrl, CancellationToken cancellationToken = default)
+    public async Task<MediaContent> DownloadMediaAsync(Uri mediaUrl, long? maxBytes = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(mediaUrl);
         var url = mediaUrl;
@@ -151,7 +152,8 @@ public sealed partial class TwilioRestClient
                     request.Headers.Authorization = sendCredentials ? credentials : null;
                     return request;
                 },
-                cancellationToken);
+                cancellationToken,
+                HttpCompletionOption.ResponseHeadersRead);
 
             if (IsRedirect(response.StatusCode) && response.Headers.Location is { } location)
             {
@@ -164,12 +166,39 @@ public sealed partial class TwilioRestClient
                 throw await CreateApiExceptionAsync("DownloadMedia", response, cancellationToken);
             }
 
-            var content = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            var content = await ReadLimitedAsync(response.Content, maxBytes ?? long.MaxValue, cancellationToken);
             var contentType = response.Content.Headers.ContentType?.ToString() ?? "application/octet-stream";
             return new MediaContent(content, contentType);
         }
 
         throw new TwilioApiException($"Twilio API DownloadMedia followed more than {MaxMediaRedirects} redirects.");
+    }
+
+    /// <summary>Reads a body up to a limit, within <see cref="TwilioOptions.RequestTimeout"/> (headers-read responses are not covered by the client's own timeout).</summary>
+    private async Task<byte[]> ReadLimitedAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength is { } declared && declared > maxBytes)
+        {
+            throw new MediaTooLargeException(maxBytes);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.RequestTimeout);
+        await using var body = await content.ReadAsStreamAsync(timeout.Token);
+        using var buffer = new MemoryStream((int)Math.Min(content.Headers.ContentLength ?? 81_920, Math.Min(maxBytes, int.MaxValue)));
+        var chunk = new byte[81_920];
+        int read;
+        while ((read = await body.ReadAsync(chunk, timeout.Token)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                throw new MediaTooLargeException(maxBytes);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
     }
 
     private async Task<JsonDocument> PostFormAsync(
@@ -210,7 +239,8 @@ public sealed partial class TwilioRestClient
     private async Task<HttpResponseMessage> SendWithRetriesAsync(
         string operation,
         Func<HttpRequestMessage> createRequest,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         var maxAttempts = Math.Max(1, options.MaxAttempts);
         for (var attempt = 1; ; attempt++)
@@ -220,7 +250,7 @@ public sealed partial class TwilioRestClient
             HttpResponseMessage response;
             try
             {
-                response = await httpClient.SendAsync(request, cancellationToken);
+                response = await httpClient.SendAsync(request, completion, cancellationToken);
             }
             catch (Exception exception) when (attempt < maxAttempts && IsTransient(exception, cancellationToken))
             {

@@ -43,6 +43,9 @@ public static class IvrPromptKeys
     public const string SmsStatusPrompt = "sms_status_prompt";
     public const string SmsStatusWrong = "sms_status_wrong";
     public const string SmsStatusLocked = "sms_status_locked";
+    public const string SmsMediaRefusedType = "sms_media_refused_type";
+    public const string SmsMediaTooLarge = "sms_media_too_large";
+    public const string SmsMediaFailed = "sms_media_failed";
 
     /// <summary>The prefix of texts that are only ever written (SMS, WhatsApp), never spoken.</summary>
     public const string TextOnlyPrefix = "sms_";
@@ -62,7 +65,8 @@ public static class IvrPromptKeys
         PinReadout, CallbackPromise, StatusCaseNumberPrompt, StatusPinPrompt, StatusUnknownCase,
         StatusWrongPin, StatusLocked, .. ComplaintStatuses.Select(ForStatus), Goodbye, EmergencyGreeting,
         EmergencyVoicemail, SmsLanguageMenu, SmsWelcome, SmsCaseOpened, SmsReceived, SmsEmpty, SmsHelp,
-        SmsStopped, SmsStarted, SmsStatusPrompt, SmsStatusWrong, SmsStatusLocked,
+        SmsStopped, SmsStarted, SmsStatusPrompt, SmsStatusWrong, SmsStatusLocked, SmsMediaRefusedType, SmsMediaTooLarge,
+        SmsMediaFailed,
     ];
 
     /// <summary>A text sent by message: it needs no voice and no recording.</summary>

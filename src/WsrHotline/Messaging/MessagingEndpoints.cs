@@ -12,6 +12,12 @@ public static partial class MessagingEndpoints
 {
     public const string Prefix = "/twilio/messaging";
 
+    /// <summary>Twilio sends at most 10 attachments with a message.</summary>
+    public const int MaxMediaPerMessage = 10;
+
+    /// <summary>The largest attachment the hotline may be configured to keep (it is held in memory and in one bytea value).</summary>
+    private const long MaxMediaBytes = 100L * 1024 * 1024;
+
     public static IServiceCollection AddMessagingIntake(this IServiceCollection services)
     {
         services.AddOptions<MessagingOptions>()
@@ -20,10 +26,23 @@ public static partial class MessagingEndpoints
                 "Messaging:SendInterval and Messaging:SendLease must be positive, Messaging:SendRetryBaseDelay not negative (e.g. 00:00:01, 00:02:00, 00:00:30).")
             .Validate(o => o.SendBatchSize is >= 1 and <= 500 && o.SendMaxAttempts >= 1,
                 "Messaging:SendBatchSize must be 1-500 and Messaging:SendMaxAttempts at least 1.")
+            .Validate(o => o.MediaFetchInterval > TimeSpan.Zero && o.MediaLease > TimeSpan.Zero && o.MediaRetryBaseDelay >= TimeSpan.Zero,
+                "Messaging:MediaFetchInterval and Messaging:MediaLease must be positive, Messaging:MediaRetryBaseDelay not negative (e.g. 00:00:01, 00:05:00, 00:00:30).")
+            .Validate(o => o.MediaBatchSize is >= 1 and <= 100 && o.MediaMaxAttempts >= 1,
+                "Messaging:MediaBatchSize must be 1-100 and Messaging:MediaMaxAttempts at least 1.")
+            .Validate(o => o.MediaMaxBytes is >= 1024 and <= MaxMediaBytes,
+                $"Messaging:MediaMaxBytes must be from 1024 to {MaxMediaBytes} bytes (the default, 16777216, is WhatsApp's own limit).")
+            .Validate(o => o.MediaAllowedTypes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .All(type => type.Contains('/', StringComparison.Ordinal) && !type.Contains('*', StringComparison.Ordinal)),
+                "Messaging:MediaAllowedTypes must be a comma-separated list of media types such as image/jpeg,application/pdf,audio/ogg (no wildcards).")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MessagingOptions>, WhatsAppTemplatesValidation>();
         services.AddSingleton<MessagingIntake>();
         services.AddSingleton<OutboundSender>();
         services.AddHostedService<OutboundSenderService>();
+        services.AddSingleton<MediaFetcher>();
+        services.AddSingleton<MediaStore>();
+        services.AddHostedService<MediaFetcherService>();
         return services;
     }
 
@@ -76,10 +95,15 @@ public static partial class MessagingEndpoints
             LogDatabaseUnavailable(logger, sid, "not migrated yet");
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The hotline is starting.");
         }
-        var numMedia = int.TryParse(form["NumMedia"], NumberStyles.None, CultureInfo.InvariantCulture, out var media) ? media : 0;
+        var numMedia = int.TryParse(form["NumMedia"], NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : 0;
+        var media = Attachments(form, numMedia);
+        if (media.Count < numMedia)
+        {
+            LogMediaMissing(logger, sid, numMedia, media.Count);
+        }
         try
         {
-            var outcome = await intake.ReceiveAsync(dataSource, new InboundMessage(sid, channel, sender, form["Body"].ToString(), numMedia), http.RequestAborted);
+            var outcome = await intake.ReceiveAsync(dataSource, new InboundMessage(sid, channel, sender, form["Body"].ToString(), numMedia, media), http.RequestAborted);
             LogReceived(logger, sid, channel, outcome);
             return Empty();
         }
@@ -118,6 +142,24 @@ public static partial class MessagingEndpoints
 
     private static TwimlResult Empty() => new(new MessagingResponse());
 
+    /// <summary>
+    /// <c>MediaUrl{N}</c> and <c>MediaContentType{N}</c> for N below NumMedia (at most 10): the ones with
+    /// an absolute http(s) URL. A missing or malformed one is left out (and logged, without the URL).
+    /// </summary>
+    private static List<InboundMedia> Attachments(IFormCollection form, int numMedia)
+    {
+        var media = new List<InboundMedia>();
+        for (var n = 0; n < Math.Min(numMedia, MaxMediaPerMessage); n++)
+        {
+            var index = n.ToString(CultureInfo.InvariantCulture);
+            if (Uri.TryCreate(form["MediaUrl" + index].ToString(), UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp))
+            {
+                media.Add(new InboundMedia(url.AbsoluteUri, form["MediaContentType" + index].ToString()));
+            }
+        }
+        return media;
+    }
+
     /// <summary>The database is unreachable or refused for a passing reason (not a bug in our SQL, which must surface as a 500).</summary>
     private static bool IsOutage(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
 
@@ -135,6 +177,9 @@ public static partial class MessagingEndpoints
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Message {MessageSid}: database unavailable ({Error}); answered 503, nothing stored")]
     private static partial void LogDatabaseUnavailable(ILogger logger, string messageSid, string error);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Message {MessageSid} announced {NumMedia} attachment(s) but carried {Usable} usable MediaUrl(s); the others are not kept")]
+    private static partial void LogMediaMissing(ILogger logger, string messageSid, int numMedia, int usable);
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Information, Message = "Delivery report for {MessageSid}: {Status} (error {ErrorCode}); applied: {Applied}")]
     private static partial void LogDelivery(ILogger logger, string messageSid, string status, int? errorCode, bool applied);

@@ -1,4 +1,5 @@
 using Dapper;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
@@ -7,8 +8,17 @@ using WsrHotline.Pii;
 
 namespace WsrHotline.Messaging;
 
+/// <summary>An attachment of an inbound message: Twilio's <c>MediaUrl{N}</c> and <c>MediaContentType{N}</c>.</summary>
+public sealed class InboundMedia(string url, string contentType)
+{
+    // A class, not a record: a record's ToString would print the URL, which serves the worker's file.
+    public string Url { get; } = url;
+
+    public string ContentType { get; } = contentType;
+}
+
 /// <summary>An inbound SMS or WhatsApp message, as the webhook gives it; the sender already normalised.</summary>
-public sealed record InboundMessage(string MessageSid, string Channel, string SenderE164, string Body, int NumMedia);
+public sealed record InboundMessage(string MessageSid, string Channel, string SenderE164, string Body, int NumMedia, IReadOnlyList<InboundMedia>? Media = null);
 
 /// <summary>What a message led to, for the log (never the words).</summary>
 public enum IntakeOutcome
@@ -30,14 +40,16 @@ public enum IntakeOutcome
 /// database failure leaves nothing half-written and Twilio's retry starts clean. Replies are rows in
 /// <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends; none go in the TwiML.
 /// </summary>
-public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows)
+public sealed class MessagingIntake(
+    PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options)
 {
     /// <summary>Complaint statuses after which a new message opens a new complaint.</summary>
     private const string ClosedStatuses = "('resolved', 'verified', 'not_substantiated', 'rejected', 'referred')";
 
-    private sealed record Conversation(long Id, string? LanguageCode, DateTime? OptedOutAt);
+    private sealed record Conversation(long Id, long CallerIdentityId, string? LanguageCode, DateTime? OptedOutAt);
 
-    private sealed record Reply(string Purpose, string Text);
+    /// <summary>The stored message, and the worker's open complaint as the transaction sees it once it holds the conversation.</summary>
+    private sealed record Stored(long? MessageId, long? OpenId, string? OpenStatus, bool Joined);
 
     private sealed record OpenComplaint(long Id, string Status);
 
@@ -46,26 +58,59 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
         var flow = flows.Current;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var identityId = await identities.FindOrCreateAsync(connection, transaction, message.SenderE164, null, cancellationToken);
 
-        // Locks the worker's conversation until commit: their messages are handled one at a time.
+        // The worker's identity (created on first contact) and conversation, in one statement. The
+        // conversation row stays locked until commit: a worker's messages are handled one at a time.
+        // (The identity part is CallerIdentities.FindOrCreateAsync's, without its write for a known worker.)
         var conversation = await connection.QuerySingleAsync<Conversation>(new CommandDefinition("""
-            INSERT INTO conversations (caller_identity_id, channel) VALUES (@identityId, @Channel)
+            WITH found AS (
+                SELECT id FROM caller_identities WHERE phone_lookup = @lookup
+            ), created AS (
+                INSERT INTO caller_identities (phone_lookup, phone_encrypted)
+                SELECT @lookup, @encrypted WHERE NOT EXISTS (SELECT 1 FROM found)
+                ON CONFLICT (phone_lookup) DO UPDATE SET preferred_language = caller_identities.preferred_language
+                RETURNING id
+            )
+            INSERT INTO conversations (caller_identity_id, channel)
+            SELECT id, @Channel FROM found UNION ALL SELECT id, @Channel FROM created
             ON CONFLICT (caller_identity_id, channel) DO UPDATE SET last_inbound_at = now()
-            RETURNING id, language_code, opted_out_at
-            """, new { identityId, message.Channel }, transaction, cancellationToken: cancellationToken));
+            RETURNING id, caller_identity_id, language_code, opted_out_at
+            """,
+            new
+            {
+                lookup = pii.LookupHash(message.SenderE164, PiiPurpose.CallerPhone),
+                encrypted = pii.Encrypt(message.SenderE164, PiiPurpose.CallerPhone),
+                message.Channel,
+            }, transaction, cancellationToken: cancellationToken));
+        var identityId = conversation.CallerIdentityId;
 
         var command = MessageText.ParseCommand(message.Body);
         var isEmpty = string.IsNullOrWhiteSpace(message.Body) && message.NumMedia == 0;
         var purpose = command.Command != Command.None ? "command" : isEmpty ? "empty" : "complaint";
-        var stored = command.Command == Command.Status ? MaskPin(message.Body, command) : message.Body;
-        // MessageSid is the idempotency key: a retried webhook finds its row and changes nothing.
-        var messageId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
-            INSERT INTO messages (message_sid, direction, channel, caller_identity_id, conversation_id, body_encrypted,
-                                  num_media, status, purpose)
-            VALUES (@MessageSid, 'inbound', @Channel, @identityId, @conversationId, @body, @NumMedia, 'received', @purpose)
-            ON CONFLICT (message_sid) DO NOTHING
-            RETURNING id
+        var body = command.Command == Command.Status ? MaskPin(message.Body, command) : message.Body;
+        // The message, and the worker's open complaint read in a snapshot taken after the lock above
+        // (so a complaint a concurrent message of theirs just opened is seen). Words about the problem
+        // from a worker whose language is known join that complaint in the same statement (the usual
+        // case: one statement less). MessageSid is the idempotency key: a retried webhook finds its
+        // row and changes nothing.
+        var stored = await connection.QuerySingleAsync<Stored>(new CommandDefinition($"""
+            WITH open AS (
+                SELECT id, status FROM complaints
+                WHERE caller_identity_id = @identityId AND status NOT IN {ClosedStatuses}
+                ORDER BY opened_at DESC LIMIT 1
+            ), inserted AS (
+                INSERT INTO messages (message_sid, direction, channel, caller_identity_id, conversation_id, body_encrypted,
+                                      num_media, status, purpose, complaint_id)
+                VALUES (@MessageSid, 'inbound', @Channel, @identityId, @conversationId, @body, @NumMedia, 'received', @purpose,
+                        CASE WHEN @joinOpen THEN (SELECT id FROM open) END)
+                ON CONFLICT (message_sid) DO NOTHING
+                RETURNING id, complaint_id
+            ), touched AS (
+                UPDATE complaints SET last_activity_at = now() WHERE id = (SELECT complaint_id FROM inserted)
+            )
+            SELECT (SELECT id FROM inserted) AS message_id, open.id AS open_id, open.status AS open_status,
+                   (SELECT complaint_id FROM inserted) IS NOT NULL AS joined
+            FROM (SELECT) AS one LEFT JOIN open ON true
             """,
             new
             {
@@ -73,17 +118,19 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
                 message.Channel,
                 identityId,
                 conversationId = conversation.Id,
-                body = stored.Length == 0 ? null : pii.Encrypt(stored, PiiPurpose.MessageBody),
+                body = body.Length == 0 ? null : pii.Encrypt(body, PiiPurpose.MessageBody),
                 message.NumMedia,
                 purpose,
+                joinOpen = purpose == "complaint" && conversation.LanguageCode is not null,
             }, transaction, cancellationToken: cancellationToken));
-        if (messageId is null)
+        if (stored.MessageId is not { } messageId)
         {
             await transaction.RollbackAsync(cancellationToken);
             return IntakeOutcome.Duplicate;
         }
 
-        var turn = new Turn(connection, transaction, message, identityId, conversation, messageId.Value, flow, cancellationToken);
+        var open = stored.OpenId is { } openId ? new OpenComplaint(openId, stored.OpenStatus!) : null;
+        var turn = new Turn(connection, transaction, message, identityId, conversation, messageId, open, stored.Joined, flow, cancellationToken);
         var outcome = command.Command switch
         {
             Command.Stop => await turn.StopAsync(command),
@@ -94,6 +141,7 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             _ when isEmpty => turn.Empty(),
             _ => await turn.ComplaintTextAsync(),
         };
+        await turn.KeepMediaAsync(message.Media ?? [], options.Value, pii);
         await turn.QueueRepliesAsync(pii);
         await turn.AnnounceAsync();
         await transaction.CommitAsync(cancellationToken);
@@ -107,9 +155,11 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             : body;
 
     /// <summary>One inbound message being handled, inside the transaction.</summary>
+    /// <param name="open">The worker's open complaint when the message arrived (null: none).</param>
+    /// <param name="joined">The message was stored on <paramref name="open"/> already.</param>
     private sealed class Turn(
         NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, long identityId,
-        Conversation conversation, long messageId, IvrFlow flow, CancellationToken cancellationToken)
+        Conversation conversation, long messageId, OpenComplaint? open, bool joined, IvrFlow flow, CancellationToken cancellationToken)
     {
         private readonly List<Reply> replies = [];
         private string? language = conversation.LanguageCode;
@@ -121,7 +171,7 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             language ??= command.LanguageCode;
             await SetOptOutAsync(true);
             // The one text sent after STOP, saying it worked (for SMS, Twilio may refuse it with 21610: fine).
-            replies.Add(new Reply("stopped", flow.RenderText(ReplyLanguage, IvrPromptKeys.SmsStopped)));
+            replies.Add(new Reply(Replies.StoppedPurpose, flow.RenderText(ReplyLanguage, IvrPromptKeys.SmsStopped)));
             optedOut = true;
             return IntakeOutcome.OptedOut;
         }
@@ -162,7 +212,7 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
                         break;
                 }
             }
-            else if (command.Arguments.Length == 0 && await OpenComplaintAsync() is { } open)
+            else if (command.Arguments.Length == 0 && open is not null)
             {
                 // From the number that filed it, the open complaint's status needs no PIN.
                 complaintId = open.Id;
@@ -220,14 +270,68 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
                 return IntakeOutcome.ComplaintOpened;
             }
 
-            if (await OpenComplaintAsync() is { } open)
+            if (open is not null)
             {
-                await AttachAsync(open.Id, [messageId]);
+                if (joined)
+                {
+                    complaintId = open.Id;
+                    await Timeline.AppendAsync(connection, transaction, open.Id, TimelineActor.Worker, null, "message.received",
+                        new { message_sid = message.MessageSid, channel = message.Channel, num_media = message.NumMedia }, cancellationToken);
+                }
+                else
+                {
+                    await AttachAsync(open.Id, [messageId]);
+                }
                 Say("received", IvrPromptKeys.SmsReceived);
                 return IntakeOutcome.AddedToComplaint;
             }
             await OpenComplaintWithAsync(includeEarlier: false);
             return IntakeOutcome.ComplaintOpened;
+        }
+
+        /// <summary>
+        /// One <c>message_media</c> row per attachment, for <see cref="MediaFetcher"/> to download. A type
+        /// the hotline does not keep is refused here, from Twilio's MediaContentType, without
+        /// downloading it, and the worker is told once per message, in their language.
+        /// </summary>
+        public async Task KeepMediaAsync(IReadOnlyList<InboundMedia> media, MessagingOptions options, PiiProtector pii)
+        {
+            if (media.Count == 0)
+            {
+                return;
+            }
+            var refused = media.Select(item => !options.AllowsMediaType(item.ContentType)).ToArray();
+            var rows = await connection.QueryAsync<(long Id, short Position, string Status)>(new CommandDefinition("""
+                INSERT INTO message_media (message_id, position, url_encrypted, declared_content_type, status, refused_reason)
+                SELECT @messageId, m.position, m.url, m.content_type, m.status, m.reason
+                FROM unnest(@positions, @urls, @types, @statuses, @reasons) AS m (position, url, content_type, status, reason)
+                ON CONFLICT (message_id, position) DO NOTHING
+                RETURNING id, position, status
+                """,
+                new
+                {
+                    messageId,
+                    positions = Enumerable.Range(0, media.Count).Select(i => (short)i).ToArray(),
+                    urls = media.Select(item => pii.Encrypt(item.Url, PiiPurpose.MediaUrl)).ToArray(),
+                    types = media.Select(item => MessagingOptions.MediaType(item.ContentType)).ToArray(),
+                    statuses = refused.Select(no => no ? "refused" : "pending").ToArray(),
+                    reasons = refused.Select(no => no ? "type" : null).ToArray(),
+                }, transaction, cancellationToken: cancellationToken));
+            var refusedRows = rows.Where(row => row.Status == "refused").ToList();
+            if (refusedRows.Count == 0)
+            {
+                return;
+            }
+            Say(MediaNotices.RefusedType, IvrPromptKeys.SmsMediaRefusedType);
+            if (complaintId is { } complaint)
+            {
+                foreach (var row in refusedRows)
+                {
+                    await MediaNotices.RecordAsync(connection, transaction, complaint, ReplyLanguage, "media.refused",
+                        new { message_id = messageId, media_id = row.Id, reason = "type", content_type = MessagingOptions.MediaType(media[row.Position].ContentType) },
+                        cancellationToken);
+                }
+            }
         }
 
         /// <summary>Writes the queued replies; to a worker who opted out they are kept as 'suppressed', never sent.</summary>
@@ -240,25 +344,8 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
                     UPDATE caller_identities SET preferred_language = @language WHERE id = @identityId;
                     """, new { language, conversation.Id, identityId }, transaction, cancellationToken: cancellationToken));
             }
-            foreach (var reply in replies)
-            {
-                var status = optedOut && reply.Purpose != "stopped" ? "suppressed" : "pending";
-                await connection.ExecuteAsync(new CommandDefinition("""
-                    INSERT INTO messages (direction, channel, caller_identity_id, complaint_id, conversation_id, body_encrypted,
-                                          status, purpose, next_attempt_at)
-                    VALUES ('outbound', @Channel, @identityId, @complaintId, @conversationId, @body, @status, @Purpose, now())
-                    """,
-                    new
-                    {
-                        message.Channel,
-                        identityId,
-                        complaintId,
-                        conversationId = conversation.Id,
-                        body = pii.Encrypt(reply.Text, PiiPurpose.MessageBody),
-                        status,
-                        reply.Purpose,
-                    }, transaction, cancellationToken: cancellationToken));
-            }
+            await Replies.QueueAsync(connection, transaction, pii,
+                new ReplyTarget(message.Channel, identityId, conversation.Id, complaintId, optedOut), replies, cancellationToken);
         }
 
         private string ReplyLanguage => language ?? flow.DefaultLanguage.Code;
@@ -272,13 +359,6 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
 
         // The menu lists every language in its own name, so it reads the same from any file.
         private void Menu() => replies.Add(new Reply("language_menu", flow.RenderText(flow.DefaultLanguage.Code, IvrPromptKeys.SmsLanguageMenu)));
-
-        private Task<OpenComplaint?> OpenComplaintAsync() =>
-            connection.QuerySingleOrDefaultAsync<OpenComplaint?>(new CommandDefinition($"""
-                SELECT id, status FROM complaints
-                WHERE caller_identity_id = @identityId AND status NOT IN {ClosedStatuses}
-                ORDER BY opened_at DESC LIMIT 1
-                """, new { identityId }, transaction, cancellationToken: cancellationToken));
 
         /// <summary>
         /// Opens a complaint with this message (and, after a language menu, the words written before
@@ -325,7 +405,7 @@ public sealed class MessagingIntake(CallerIdentities identities, PinChecks pinCh
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE conversations SET opted_out_at = CASE WHEN @stop THEN now() END WHERE id = @Id",
                 new { stop, conversation.Id }, transaction, cancellationToken: cancellationToken));
-            if (await OpenComplaintAsync() is { } open)
+            if (open is not null)
             {
                 complaintId = open.Id;
                 await Timeline.AppendAsync(connection, transaction, open.Id, TimelineActor.Worker, null,

@@ -1,6 +1,6 @@
 namespace WsrHotline.Messaging;
 
-/// <summary>Section <c>Messaging</c>: how replies to workers' texts are sent.</summary>
+/// <summary>Section <c>Messaging</c>: how replies to workers' texts are sent, and how their attachments are kept.</summary>
 public sealed class MessagingOptions
 {
     /// <summary>Whether this instance runs the outbound sender (every instance may: claims never overlap).</summary>
@@ -23,4 +23,78 @@ public sealed class MessagingOptions
     /// stopped mid-send, and the reply is marked failed rather than sent again (it may have gone out).
     /// </summary>
     public TimeSpan SendLease { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Whether this instance runs the media fetcher (every instance may: claims never overlap).</summary>
+    public bool MediaFetcherEnabled { get; set; } = true;
+
+    /// <summary>How often the fetcher looks for attachments to download when it found none.</summary>
+    public TimeSpan MediaFetchInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How many attachments one claim takes (downloaded one after the other).</summary>
+    public int MediaBatchSize { get; set; } = 5;
+
+    /// <summary>Download attempts in all before an attachment is given up as failed (shown on the complaint).</summary>
+    public int MediaMaxAttempts { get; set; } = 8;
+
+    /// <summary>The wait after the first failed download, doubled after each further one (30 s … about an hour in all).</summary>
+    public TimeSpan MediaRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a claimed download may take; after it another fetcher may try again (a download can be repeated).</summary>
+    public TimeSpan MediaLease { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The largest attachment kept, in bytes (16 MB: WhatsApp's own limit for audio and video).</summary>
+    public long MediaMaxBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// The content types kept, comma-separated (parameters such as <c>; codecs=opus</c> are ignored).
+    /// Photos, PDF documents, voice notes (WhatsApp's are <c>audio/ogg</c>) and short videos; not SVG
+    /// or HTML, which a browser would run when staff open them.
+    /// </summary>
+    public string MediaAllowedTypes { get; set; } =
+        "image/jpeg,image/png,image/gif,image/webp,image/heic,image/heif,application/pdf," +
+        "audio/ogg,audio/opus,audio/mpeg,audio/mp4,audio/aac,audio/amr,audio/wav,audio/x-wav,audio/webm," +
+        "video/mp4,video/3gpp,video/quicktime";
+
+    /// <summary>
+    /// Approved WhatsApp templates, by purpose (a reply's <c>messages.purpose</c>, or <c>default</c> for
+    /// any purpose without its own) and language code: what a reply is sent as when the worker's last
+    /// WhatsApp message is more than 24 hours old, since free text is not allowed then.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, WhatsAppTemplate>> WhatsAppTemplates { get; set; } = [];
+
+    /// <summary>The normalised media type of a content type: <c>"Audio/OGG; codecs=opus"</c> → <c>"audio/ogg"</c>.</summary>
+    public static string MediaType(string? contentType) =>
+        (contentType ?? "").Split(';', 2)[0].Trim().ToLowerInvariant();
+
+    /// <summary>Whether an attachment of this content type is kept.</summary>
+    public bool AllowsMediaType(string? contentType)
+    {
+        var type = MediaType(contentType);
+        return type.Length > 0
+            && MediaAllowedTypes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Contains(type, StringComparer.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>An approved WhatsApp template (Twilio Content API).</summary>
+public sealed class WhatsAppTemplate
+{
+    /// <summary>The template's Content SID, <c>HX</c> and 32 hex digits.</summary>
+    public string ContentSid { get; set; } = "";
+
+    /// <summary>
+    /// The template's variables and what fills each: <c>{"1": "case_number"}</c>. Values are names of
+    /// <see cref="WhatsAppTemplateValues"/>; never the worker's words, their PIN or anything a template
+    /// would put outside the conversation.
+    /// </summary>
+    public Dictionary<string, string> Variables { get; set; } = [];
+}
+
+/// <summary>The values a template variable may be filled with.</summary>
+public static class WhatsAppTemplateValues
+{
+    /// <summary>The case number of the complaint the reply is about.</summary>
+    public const string CaseNumber = "case_number";
+
+    public static IReadOnlyList<string> All { get; } = [CaseNumber];
 }

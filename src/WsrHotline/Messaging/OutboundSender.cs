@@ -4,6 +4,7 @@ using Npgsql;
 using WsrHotline.Database;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
+using WsrHotline.Ivr;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
 
@@ -14,11 +15,13 @@ namespace WsrHotline.Messaging;
 /// transaction with <c>FOR UPDATE SKIP LOCKED</c>, so any number of instances share the queue and
 /// none sends a row another has claimed. Sending is at most once: a claim whose sender stopped
 /// mid-send is marked failed, never sent again, because Twilio may already have taken it.
+/// A WhatsApp reply outside the 24-hour window goes as the configured template, never as free text.
 /// </summary>
 public sealed partial class OutboundSender(
     NpgsqlDataSource dataSource,
     TwilioRestClient twilio,
     PiiProtector pii,
+    IvrFlowProvider flows,
     IOptions<HotlineOptions> hotline,
     IOptions<TwilioOptions> twilioOptions,
     IOptions<MessagingOptions> options,
@@ -27,7 +30,7 @@ public sealed partial class OutboundSender(
 {
     private sealed record Claimed(
         long Id, string Channel, long? ComplaintId, long ConversationId, string BodyEncrypted, string Purpose,
-        int Attempts, string PhoneEncrypted, bool OptedOut, DateTime LastInboundAt);
+        int Attempts, string PhoneEncrypted, bool OptedOut, DateTime LastInboundAt, string? LanguageCode, string? CaseNumber);
 
     /// <summary>WhatsApp allows free text only this long after the worker's last message.</summary>
     public static readonly TimeSpan WhatsAppWindow = TimeSpan.FromHours(24);
@@ -61,7 +64,8 @@ public sealed partial class OutboundSender(
             FROM due, conversations c, caller_identities ci
             WHERE m.id = due.id AND c.id = m.conversation_id AND ci.id = m.caller_identity_id
             RETURNING m.id, m.channel, m.complaint_id, m.conversation_id, m.body_encrypted, m.purpose, m.attempts,
-                      ci.phone_encrypted, c.opted_out_at IS NOT NULL AS opted_out, c.last_inbound_at
+                      ci.phone_encrypted, c.opted_out_at IS NOT NULL AS opted_out, c.last_inbound_at, c.language_code,
+                      (SELECT case_number FROM complaints WHERE id = m.complaint_id) AS case_number
             """,
             new { now, batch = options.Value.SendBatchSize, leaseUntil = now + options.Value.SendLease },
             cancellationToken: cancellationToken));
@@ -71,7 +75,7 @@ public sealed partial class OutboundSender(
     private async Task SendAsync(Claimed row, CancellationToken cancellationToken)
     {
         // STOP's own confirmation is the one text that goes to a worker who has just opted out.
-        if (row.OptedOut && row.Purpose != "stopped")
+        if (row.OptedOut && row.Purpose != Replies.StoppedPurpose)
         {
             await FinishAsync(row.Id, "suppressed", null, null, null, cancellationToken);
             LogSuppressed(logger, row.Id);
@@ -79,13 +83,24 @@ public sealed partial class OutboundSender(
         }
 
         var whatsApp = row.Channel == Channels.WhatsApp;
+        WhatsAppTemplates.Choice? template = null;
+        string? variables = null;
         if (whatsApp && time.GetUtcNow() - new DateTimeOffset(row.LastInboundAt, TimeSpan.Zero) > WhatsAppWindow)
         {
-            // Outside the window only an approved template may go, never free text; templates are not built yet.
-            await FinishAsync(row.Id, "failed", TwilioErrorCodes.WhatsAppOutsideSessionWindow,
-                "outside the WhatsApp 24-hour window: needs an approved template", row, cancellationToken);
-            LogOutsideWhatsAppWindow(logger, row.Id);
-            return;
+            // Outside the window only an approved template may go, never free text.
+            var language = row.LanguageCode ?? flows.Current.DefaultLanguage.Code;
+            template = WhatsAppTemplates.Find(options.Value, row.Purpose, language);
+            variables = template is null ? null : WhatsAppTemplates.Variables(template.Template, row.CaseNumber);
+            if (template is null || variables is null)
+            {
+                var reason = template is null
+                    ? $"outside the WhatsApp 24-hour window and no approved template for purpose '{row.Purpose}' in language '{language}' " +
+                      $"(set Messaging:WhatsAppTemplates:{row.Purpose}:{language} or Messaging:WhatsAppTemplates:{WhatsAppTemplates.DefaultPurpose}:{language})"
+                    : $"outside the WhatsApp 24-hour window: the template {template.Key} needs the case number, and this reply belongs to no complaint";
+                await FinishAsync(row.Id, "failed", TwilioErrorCodes.WhatsAppOutsideSessionWindow, reason, row, cancellationToken);
+                LogOutsideWhatsAppWindow(logger, row.Id, row.Purpose, language);
+                return;
+            }
         }
         var number = pii.Decrypt(row.PhoneEncrypted, PiiPurpose.CallerPhone);
         var publicBase = twilioOptions.Value.PublicBaseUrl;
@@ -95,17 +110,13 @@ public sealed partial class OutboundSender(
             {
                 To = whatsApp ? "whatsapp:" + number : number,
                 From = whatsApp ? hotline.Value.WhatsAppSender : hotline.Value.SmsNumber,
-                Body = pii.Decrypt(row.BodyEncrypted, PiiPurpose.MessageBody),
+                Body = template is null ? pii.Decrypt(row.BodyEncrypted, PiiPurpose.MessageBody) : null,
+                ContentSid = template?.Template.ContentSid,
+                // A template without variables needs none.
+                ContentVariables = variables is "{}" ? null : variables,
                 StatusCallback = string.IsNullOrEmpty(publicBase) ? null : new Uri(publicBase.TrimEnd('/') + MessagingEndpoints.Prefix + "/status"),
             }, cancellationToken);
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE messages SET message_sid = @Sid, status = @status, status_rank = @rank, error_code = @ErrorCode,
-                                    sent_at = now(), lease_until = NULL, updated_at = now()
-                WHERE id = @id
-                """,
-                new { id = row.Id, sent.Sid, status = string.IsNullOrEmpty(sent.Status) ? "queued" : sent.Status, rank = DeliveryStatus.Rank(sent.Status), sent.ErrorCode },
-                cancellationToken: cancellationToken));
+            await RecordSentAsync(row, sent, template, cancellationToken);
             LogSent(logger, row.Id, sent.Sid, row.Attempts);
         }
         catch (TwilioApiException ex) when (ex.IsOptOut)
@@ -138,6 +149,35 @@ public sealed partial class OutboundSender(
                 LogGaveUp(logger, row.Id, row.Attempts, apiError?.HttpStatus, apiError?.ErrorCode);
             }
         }
+    }
+
+    /// <summary>Twilio took the reply: its sid and first status; a template is on the complaint's timeline (<c>message.template</c>).</summary>
+    private async Task RecordSentAsync(Claimed row, MessageResource sent, WhatsAppTemplates.Choice? template, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE messages SET message_sid = @Sid, status = @status, status_rank = @rank, error_code = @ErrorCode, content_sid = @contentSid,
+                                sent_at = now(), lease_until = NULL, updated_at = now()
+            WHERE id = @id
+            """,
+            new
+            {
+                id = row.Id,
+                sent.Sid,
+                status = string.IsNullOrEmpty(sent.Status) ? "queued" : sent.Status,
+                rank = DeliveryStatus.Rank(sent.Status),
+                sent.ErrorCode,
+                contentSid = template?.Template.ContentSid,
+            }, transaction, cancellationToken: cancellationToken));
+        if (template is not null && row.ComplaintId is { } complaintId)
+        {
+            // The worker got the template's words, not the reply's: the console must be able to tell.
+            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.template",
+                new { message_id = row.Id, message_sid = sent.Sid, purpose = row.Purpose, template = template.Key, content_sid = template.Template.ContentSid },
+                cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Ends a row; a failure is on the complaint's timeline (kind <c>message.failed</c>).</summary>
@@ -195,8 +235,8 @@ public sealed partial class OutboundSender(
     [LoggerMessage(EventId = 4014, Level = LogLevel.Information, Message = "Reply {MessageId} suppressed: the worker opted out")]
     private static partial void LogSuppressed(ILogger logger, long messageId);
 
-    [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "Reply {MessageId} not sent: the worker's last WhatsApp message is more than 24 hours old, and free text is not allowed then")]
-    private static partial void LogOutsideWhatsAppWindow(ILogger logger, long messageId);
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "Reply {MessageId} not sent: the worker's last WhatsApp message is more than 24 hours old, free text is not allowed then, and there is no usable template for purpose {Purpose} in {Language}")]
+    private static partial void LogOutsideWhatsAppWindow(ILogger logger, long messageId, string purpose, string language);
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Error, Message = "Reply {MessageId} was claimed by a sender that stopped mid-send; marked failed, not resent")]
     private static partial void LogInterrupted(ILogger logger, long messageId);
@@ -204,37 +244,29 @@ public sealed partial class OutboundSender(
 
 /// <summary>Runs <see cref="OutboundSender"/> until the app stops, once the database is migrated.</summary>
 public sealed partial class OutboundSenderService(
-    OutboundSender sender, StartupState startup, IOptions<MessagingOptions> options, TimeProvider time, ILogger<OutboundSenderService> logger)
-    : BackgroundService
+    OutboundSender sender, StartupState startup, IOptions<MessagingOptions> options, IvrFlowProvider flows, TimeProvider time,
+    ILogger<OutboundSenderService> logger)
+    : QueuePollingService(startup, time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string QueueName => "Outbound sender";
+
+    protected override bool Enabled => options.Value.SenderEnabled;
+
+    protected override TimeSpan Interval => options.Value.SendInterval;
+
+    protected override Task<int> RunRoundAsync(CancellationToken cancellationToken) => sender.SendDueAsync(cancellationToken);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.Value.SenderEnabled)
+        // Outside Production a missing template is only this warning (Production refuses to start).
+        var missing = WhatsAppTemplates.MissingDefaults(options.Value, flows.Current.Languages.Select(language => language.Code));
+        if (Enabled && missing.Count > 0)
         {
-            return;
+            LogTemplatesMissing(logger, string.Join(", ", missing));
         }
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var sent = 0;
-            try
-            {
-                if (startup.Migrated)
-                {
-                    sent = await sender.SendDueAsync(stoppingToken);
-                }
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException)
-            {
-                // The rows stay pending (or claimed, then failed by lease): the next round picks them up.
-                LogDatabaseUnavailable(logger, ex.GetType().Name);
-            }
-            if (sent == 0)
-            {
-                await Task.Delay(options.Value.SendInterval, time, stoppingToken);
-            }
-        }
+        return base.ExecuteAsync(stoppingToken);
     }
 
-    [LoggerMessage(EventId = 4016, Level = LogLevel.Warning, Message = "Outbound sender: database unavailable ({Error}); trying again")]
-    private static partial void LogDatabaseUnavailable(ILogger logger, string error);
+    [LoggerMessage(EventId = 4018, Level = LogLevel.Warning, Message = "No default WhatsApp template for some hotline languages: a WhatsApp reply more than 24 hours after the worker's last message will fail in them. Set {Keys}")]
+    private static partial void LogTemplatesMissing(ILogger logger, string keys);
 }

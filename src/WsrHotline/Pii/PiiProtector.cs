@@ -11,6 +11,11 @@ public static class PiiPurpose
     public const string CallerName = "caller.name";
     public const string MessageBody = "message.body";
     public const string RecordingUrl = "call.recording_url";
+    public const string MediaUrl = "message.media_url";
+
+    /// <summary>A media file's bytes, bound to its row: a file cannot be swapped onto another one.</summary>
+    public static string MediaContent(long mediaId) =>
+        "message.media/" + mediaId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>
@@ -79,6 +84,53 @@ public sealed class PiiProtector
             plainBytes,
             Encoding.UTF8.GetBytes(purpose));
         return Encoding.UTF8.GetString(plainBytes);
+    }
+
+    /// <summary>
+    /// Encrypts a file (a worker's photo or voice note) with the active key. The result reads
+    /// <c>len(keyId) | keyId | nonce | ciphertext | tag</c> (one byte, UTF-8, 12, n, 16 bytes), so files
+    /// written under an older key still decrypt once a new key is active.
+    /// </summary>
+    public byte[] EncryptBytes(ReadOnlySpan<byte> plaintext, string purpose)
+    {
+        ArgumentNullException.ThrowIfNull(purpose);
+        var keyId = Encoding.UTF8.GetBytes(_activeKeyId);
+        if (keyId.Length > byte.MaxValue)
+        {
+            throw new CryptographicException("A PII key id must be at most 255 bytes long.");
+        }
+        var header = 1 + keyId.Length;
+        var sealedBytes = new byte[header + NonceSize + plaintext.Length + TagSize];
+        sealedBytes[0] = (byte)keyId.Length;
+        keyId.CopyTo(sealedBytes.AsSpan(1));
+        var nonce = sealedBytes.AsSpan(header, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(_keys[_activeKeyId], TagSize);
+        aes.Encrypt(nonce, plaintext, sealedBytes.AsSpan(header + NonceSize, plaintext.Length),
+            sealedBytes.AsSpan(header + NonceSize + plaintext.Length, TagSize), Encoding.UTF8.GetBytes(purpose));
+        return sealedBytes;
+    }
+
+    /// <summary>Decrypts what <see cref="EncryptBytes"/> wrote; throws if it was altered or belongs to another purpose.</summary>
+    public byte[] DecryptBytes(ReadOnlySpan<byte> stored, string purpose)
+    {
+        ArgumentNullException.ThrowIfNull(purpose);
+        if (stored.IsEmpty || stored.Length < 1 + stored[0] + NonceSize + TagSize)
+        {
+            throw new CryptographicException("Encrypted bytes are too short to be AES-GCM output.");
+        }
+        var header = 1 + stored[0];
+        var keyId = Encoding.UTF8.GetString(stored[1..header]);
+        if (!_keys.TryGetValue(keyId, out var key))
+        {
+            throw new CryptographicException($"No PII key with id '{keyId}' is configured (Pii:Keys).");
+        }
+        var cipherLength = stored.Length - header - NonceSize - TagSize;
+        var plainBytes = new byte[cipherLength];
+        using var aes = new AesGcm(key, TagSize);
+        aes.Decrypt(stored.Slice(header, NonceSize), stored.Slice(header + NonceSize, cipherLength),
+            stored.Slice(header + NonceSize + cipherLength, TagSize), plainBytes, Encoding.UTF8.GetBytes(purpose));
+        return plainBytes;
     }
 
     /// <summary>A keyed hash to find a value (a caller's number) without storing or comparing it in clear.</summary>

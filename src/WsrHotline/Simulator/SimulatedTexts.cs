@@ -46,8 +46,36 @@ public sealed record TextDelivery(TextOutcome Outcome, int? ErrorCode = null)
     public static TextDelivery Failed(int errorCode = 30008) => new(TextOutcome.Failed, errorCode);
 }
 
-/// <summary>A media file attached to a worker's text (served by the simulator for the app to fetch).</summary>
-public sealed record TextMedia(string ContentType, ReadOnlyMemory<byte> Content);
+/// <summary>A media file attached to a worker's text (served by the REST stand-in for the app to fetch).</summary>
+public sealed record TextMedia(string ContentType, ReadOnlyMemory<byte> Content)
+{
+    /// <summary>How many downloads fail before the file is served (<see cref="int.MaxValue"/>: it never is).</summary>
+    public int FailFirst { get; init; }
+
+    /// <summary>The HTTP status of those failed downloads (500; 404 as for a file Twilio has deleted).</summary>
+    public int FailStatus { get; init; } = 500;
+
+    /// <summary>A photo: a few bytes with a JPEG header (not a picture anyone can see).</summary>
+    public static TextMedia Photo(int size = 2_000) => new("image/jpeg", Sample(size, 0xFF, 0xD8, 0xFF, 0xE0));
+
+    /// <summary>A WhatsApp voice note: Ogg/Opus, as WhatsApp sends them.</summary>
+    public static TextMedia VoiceNote(int size = 4_000) => new("audio/ogg", Sample(size, (byte)'O', (byte)'g', (byte)'g', (byte)'S'));
+
+    /// <summary>A PDF document.</summary>
+    public static TextMedia Pdf(int size = 3_000) => new("application/pdf", Sample(size, (byte)'%', (byte)'P', (byte)'D', (byte)'F'));
+
+    private static byte[] Sample(int size, params byte[] header)
+    {
+        var bytes = new byte[Math.Max(size, header.Length)];
+        header.CopyTo(bytes, 0);
+        for (var i = header.Length; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)(i * 31 % 251);
+        }
+
+        return bytes;
+    }
+}
 
 /// <summary>
 /// One text as the worker's phone shows it. <see cref="FromPhone"/>: the worker sent it to the hotline;
@@ -73,6 +101,11 @@ public sealed class SimulatedText
     public DateTimeOffset At { get; }
 
     public int MediaCount { get; }
+
+    /// <summary>A reply sent as an approved template (WhatsApp outside the 24-hour window): its ContentSid and ContentVariables.</summary>
+    public string? ContentSid { get; internal init; }
+
+    public string? ContentVariables { get; internal init; }
 
     /// <summary>A worker's text: where the simulator serves its attachments (the MediaUrl{N} the app got).</summary>
     public IReadOnlyList<Uri> MediaUrls { get; internal set; } = [];

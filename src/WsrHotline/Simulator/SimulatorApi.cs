@@ -69,16 +69,33 @@ internal static class SimulatorApi
     }
 
     /// <summary>
-    /// Texting: <c>POST /texts</c> sends a worker's text to the hotline; <c>PUT /texts/{number}</c>
+    /// Texting: <c>POST /texts</c> sends a worker's text to the hotline, with an optional sample
+    /// attachment (photo, voice-note, pdf, or a refused one: large-video, contact-card); <c>PUT /texts/{number}</c>
     /// sets what happens to the hotline's texts to that number (delivered, undelivered, failed, opted-out).
     /// </summary>
     public static void MapTexting(RouteGroupBuilder api)
     {
         api.MapPost("/texts", async (SendText body, VoiceSimulator simulator) =>
         {
-            if (string.IsNullOrWhiteSpace(body.From) || string.IsNullOrEmpty(body.Body))
+            var attachment = body.Attachment switch
             {
-                return Results.Problem("from and body are required.", statusCode: StatusCodes.Status400BadRequest);
+                null or "" => null,
+                "photo" => TextMedia.Photo(),
+                "voice-note" => TextMedia.VoiceNote(),
+                "pdf" => TextMedia.Pdf(),
+                // Larger than the hotline's default limit (16 MB), and a type it does not keep.
+                "large-video" => new TextMedia("video/mp4", new byte[17 * 1024 * 1024]),
+                "contact-card" => new TextMedia("text/vcard", "BEGIN:VCARD\nEND:VCARD\n"u8.ToArray()),
+                _ => new TextMedia("", ReadOnlyMemory<byte>.Empty),
+            };
+            if (attachment is { ContentType: "" })
+            {
+                return Results.Problem("attachment must be photo, voice-note, pdf, large-video or contact-card.", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            if (string.IsNullOrWhiteSpace(body.From) || (string.IsNullOrEmpty(body.Body) && attachment is null))
+            {
+                return Results.Problem("from and a body or an attachment are required.", statusCode: StatusCodes.Status400BadRequest);
             }
 
             if (body.Channel is not (TextChannels.Sms or TextChannels.WhatsApp))
@@ -86,7 +103,7 @@ internal static class SimulatorApi
                 return Results.Problem("channel must be sms or whatsapp.", statusCode: StatusCodes.Status400BadRequest);
             }
 
-            await simulator.TextAsync(body.From.Trim(), body.Body, body.Channel);
+            await simulator.TextAsync(body.From.Trim(), body.Body ?? "", body.Channel, textMedia: attachment is null ? null : [attachment]);
             return Results.Ok(StateView.Of(simulator, null));
         });
 
@@ -143,7 +160,7 @@ internal static class SimulatorApi
 
     internal sealed record Wait(double Seconds);
 
-    internal sealed record SendText(string From, string Body, string Channel = TextChannels.Sms);
+    internal sealed record SendText(string From, string? Body, string Channel = TextChannels.Sms, string? Attachment = null);
 
     internal sealed record SetTextDelivery(string Outcome, int? ErrorCode);
 

@@ -49,6 +49,7 @@ public static class SimulatorExtensions
                 {
                     AppBaseUrl = appBase,
                     TransportBaseUrl = listening,
+                    ApiBaseUrl = twilio.ApiBaseUrl.Contains(TwilioApiStandIn.BasePath, StringComparison.Ordinal) ? new Uri(twilio.ApiBaseUrl.TrimEnd('/') + "/") : null,
                     AccountSid = twilio.AccountSid,
                     AuthToken = twilio.AuthToken,
                     VoiceUrl = simulator.VoiceUrl,
@@ -66,7 +67,7 @@ public static class SimulatorExtensions
 
     /// <summary>
     /// Maps the simulator when it is enabled: the page (<c>/simulator/</c>), its JSON API
-    /// (<c>/simulator/api/</c>), the Twilio REST stand-in (<c>/simulator/twilio/</c>) and recordings
+    /// (<c>/simulator/api/</c>), the Twilio REST stand-in (<c>/simulator/twilio/</c>, with the media of workers' texts) and recordings
     /// (<c>/simulator/recordings/{RecordingSid}</c>). When disabled nothing is mapped.
     /// </summary>
     public static WebApplication MapVoiceSimulator(this WebApplication app)
@@ -90,9 +91,6 @@ public static class SimulatorExtensions
                 ? Results.File(RecordingAudio.Wav(seconds), "audio/x-wav")
                 : Results.NotFound();
         });
-        simulator.MapGet("/media/{mediaSid}", (string mediaSid, VoiceSimulator voice) =>
-            // What a worker's simulated text carried, for the app to fetch like Twilio's MediaUrl.
-            voice.FindMedia(mediaSid) is { } media ? Results.File(media.Content.ToArray(), media.ContentType) : Results.NotFound());
         return app;
     }
 

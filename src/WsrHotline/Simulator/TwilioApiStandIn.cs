@@ -21,6 +21,25 @@ internal static class TwilioApiStandIn
         accounts.MapPost("/Calls/{callSid}.json", UpdateCallAsync);
         accounts.MapGet("/Calls/{callSid}.json", FetchCall);
         accounts.MapPost("/Messages.json", CreateMessageAsync);
+        accounts.MapGet("/Messages/{messageSid}/Media/{mediaSid}", DownloadMedia);
+    }
+
+    /// <summary>
+    /// GET a worker's attachment, as Twilio serves MediaUrl{N} with HTTP Basic authentication for media
+    /// on: 401 without the account's credentials, 404 for an unknown file, the file's simulated failure
+    /// status while it is set to fail, else the bytes with their content type and length.
+    /// </summary>
+    private static IResult DownloadMedia(string accountSid, string messageSid, string mediaSid, HttpRequest request, VoiceSimulator simulator)
+    {
+        if (Unauthorized(accountSid, request, simulator) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var (status, file) = simulator.DownloadMedia(messageSid, Path.GetFileNameWithoutExtension(mediaSid));
+        return file is not null
+            ? Results.File(file.Content.ToArray(), file.ContentType)
+            : status == 404 ? NotFound(request) : Error(status, 20500, "Internal server error (simulated).");
     }
 
     /// <summary>
@@ -64,9 +83,26 @@ internal static class TwilioApiStandIn
             return Error(400, 63007, "Twilio could not find a Channel with the specified From address");
         }
 
-        // A template (ContentSid) shows on the phone as its sid: the stand-in has no approved templates to render.
-        var shown = body.Length > 0 ? body : form["ContentSid"].ToString();
-        if (simulator.RegisterOutboundText(to, from, shown, mediaCount, statusCallback) is not { } text)
+        var contentSid = form["ContentSid"].ToString();
+        var contentVariables = form["ContentVariables"].ToString();
+        if (contentVariables.Length > 0 && contentSid.Length == 0)
+        {
+            return Error(400, 21654, "A ContentSid must be specified if ContentVariables are provided in the request.");
+        }
+
+        if (contentSid.Length > 0 && !(contentSid.Length == 34 && contentSid.StartsWith("HX", StringComparison.Ordinal) && contentSid[2..].All(char.IsAsciiHexDigit)))
+        {
+            return Error(400, 21655, "The ContentSid is invalid.");
+        }
+
+        if (contentVariables.Length > 0 && !IsJsonObjectOfStrings(contentVariables))
+        {
+            return Error(400, 21656, "The ContentVariables parameter is invalid.");
+        }
+
+        // A template shows on the phone as its sid and variables: the stand-in has no approved templates to render.
+        var shown = contentSid.Length > 0 ? $"[template {contentSid}] {contentVariables}".TrimEnd() : body;
+        if (simulator.RegisterOutboundText(to, from, shown, mediaCount, statusCallback, NullIfEmpty(contentSid), NullIfEmpty(contentVariables)) is not { } text)
         {
             // Twilio's text quotes the number; the app must not log it (it logs only the code).
             return Error(400, 21610, $"Attempt to send to unsubscribed recipient {to}");
@@ -230,6 +266,22 @@ internal static class TwilioApiStandIn
             ["more_info"] = $"https://www.twilio.com/docs/errors/{code}",
             ["status"] = status,
         }, statusCode: status);
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    private static bool IsJsonObjectOfStrings(string json)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && document.RootElement.EnumerateObject().All(p => p.Value.ValueKind == System.Text.Json.JsonValueKind.String);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
 
     private static string Method(StringValues value) =>
         string.Equals(value.ToString(), "GET", StringComparison.OrdinalIgnoreCase) ? "GET" : "POST";

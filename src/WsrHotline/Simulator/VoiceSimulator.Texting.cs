@@ -13,10 +13,19 @@ public sealed partial class VoiceSimulator
 {
     private readonly ConcurrentDictionary<(string Number, string Channel), TextThread> textThreads = new();
     private readonly ConcurrentDictionary<string, TextDelivery> textDeliveries = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, TextMedia> media = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ServedMedia> media = new(StringComparer.Ordinal);
     private readonly List<PendingDelivery> pendingDeliveries = [];
 
     private sealed record PendingDelivery(TaskCompletionSource Go, Task Done);
+
+    private sealed class ServedMedia(string messageSid, TextMedia file)
+    {
+        public string MessageSid { get; } = messageSid;
+
+        public TextMedia File { get; } = file;
+
+        public int Downloads;
+    }
 
     /// <summary>Every worker's phone that texted or was texted, per channel.</summary>
     public IReadOnlyList<TextThread> TextThreads =>
@@ -76,8 +85,8 @@ public sealed partial class VoiceSimulator
         for (var i = 0; i < attachments.Count; i++)
         {
             var mediaSid = NewSid("ME");
-            media[mediaSid] = attachments[i];
-            mediaUrls.Add(Webhooks.MediaUrl(mediaSid));
+            media[mediaSid] = new ServedMedia(sid, attachments[i]);
+            mediaUrls.Add(Webhooks.MediaUrl(sid, mediaSid));
             parameters.Add(new($"MediaUrl{i}", mediaUrls[^1].AbsoluteUri));
             parameters.Add(new($"MediaContentType{i}", attachments[i].ContentType));
         }
@@ -95,7 +104,25 @@ public sealed partial class VoiceSimulator
     }
 
     /// <summary>A media file a worker's text carried, for the app to download.</summary>
-    public TextMedia? FindMedia(string mediaSid) => media.GetValueOrDefault(mediaSid);
+    public TextMedia? FindMedia(string mediaSid) => media.GetValueOrDefault(mediaSid)?.File;
+
+    /// <summary>How often the app asked for this attachment (failed downloads included).</summary>
+    public int MediaDownloads(string mediaSid) => media.TryGetValue(mediaSid, out var served) ? Volatile.Read(ref served.Downloads) : 0;
+
+    /// <summary>
+    /// The stand-in's answer to a media download: 404 for a file it does not have (or under another
+    /// message), the file's <see cref="TextMedia.FailStatus"/> while it is set to fail, else the file.
+    /// </summary>
+    internal (int Status, TextMedia? File) DownloadMedia(string messageSid, string mediaSid)
+    {
+        if (!media.TryGetValue(mediaSid, out var served) || served.MessageSid != messageSid)
+        {
+            return (404, null);
+        }
+
+        var attempt = Interlocked.Increment(ref served.Downloads);
+        return attempt <= served.File.FailFirst ? (served.File.FailStatus, null) : (200, served.File);
+    }
 
     /// <summary>
     /// Sends every delivery report still waiting (without waiting out <see cref="VoiceSimulatorSettings.TextDeliveryDelay"/>)
@@ -122,7 +149,8 @@ public sealed partial class VoiceSimulator
     /// reports go to <paramref name="statusCallback"/> after the app has had the answer. Null when the
     /// number opted out (the create is refused; nothing reaches the phone).
     /// </summary>
-    internal SimulatedText? RegisterOutboundText(string to, string from, string body, int mediaCount, Uri? statusCallback)
+    internal SimulatedText? RegisterOutboundText(
+        string to, string from, string body, int mediaCount, Uri? statusCallback, string? contentSid = null, string? contentVariables = null)
     {
         var delivery = TextDeliveryFor(to);
         if (delivery.Outcome == TextOutcome.OptedOut)
@@ -130,7 +158,11 @@ public sealed partial class VoiceSimulator
             return null;
         }
 
-        var text = new SimulatedText(NewSid("SM"), fromPhone: false, body, DateTimeOffset.UtcNow, mediaCount);
+        var text = new SimulatedText(NewSid("SM"), fromPhone: false, body, DateTimeOffset.UtcNow, mediaCount)
+        {
+            ContentSid = contentSid,
+            ContentVariables = contentVariables,
+        };
         Inbox(TextChannels.Number(to), TextChannels.Of(to)).Add(text);
         LogOutboundTextRegistered(Logger, text.Sid);
 

@@ -23,6 +23,13 @@ public sealed class VoiceSimulatorSettings
 
     public required string AuthToken { get; init; }
 
+    /// <summary>
+    /// Where the app reaches the REST stand-in (<c>Twilio:ApiBaseUrl</c> when it points at the stand-in):
+    /// the media URLs of workers' texts are on it, like Twilio's are on api.twilio.com, so the app
+    /// fetches them with its credentials. Default: the stand-in on <see cref="TransportBaseUrl"/>.
+    /// </summary>
+    public Uri? ApiBaseUrl { get; init; }
+
     /// <summary>The toll-free number's "A call comes in" webhook.</summary>
     public string VoiceUrl { get; init; } = "/twilio/voice/incoming";
 

@@ -27,9 +27,13 @@ internal sealed partial class WebhookSender(HttpClient httpClient, VoiceSimulato
     public Uri RecordingUrl(string recordingSid) =>
         new(settings.TransportBaseUrl ?? settings.AppBaseUrl, $"/simulator/recordings/{recordingSid}");
 
-    /// <summary>Where the app can fetch media the simulator serves for an inbound text.</summary>
-    public Uri MediaUrl(string mediaSid) =>
-        new(settings.TransportBaseUrl ?? settings.AppBaseUrl, $"/simulator/media/{mediaSid}");
+    /// <summary>
+    /// Where the app fetches an attachment of an inbound text: on the REST stand-in, as Twilio's are on
+    /// its API (<c>…/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}</c>), behind Basic auth.
+    /// </summary>
+    public Uri MediaUrl(string messageSid, string mediaSid) =>
+        new(settings.ApiBaseUrl ?? new Uri(settings.TransportBaseUrl ?? settings.AppBaseUrl, TwilioApiStandIn.BasePath + "/"),
+            $"2010-04-01/Accounts/{settings.AccountSid}/Messages/{messageSid}/Media/{mediaSid}");
 
     public async Task<(int Status, string Body)> SendAsync(
         SimulatedCall call,

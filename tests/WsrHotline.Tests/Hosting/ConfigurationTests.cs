@@ -47,6 +47,45 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void Production_refuses_to_start_without_a_whatsapp_template_for_each_hotline_language()
+    {
+        var error = StartupError(settings =>
+        {
+            settings["Messaging:WhatsAppTemplates:default:en:ContentSid"] = "HX000000000000000000000000000000e0";
+            settings["Messaging:WhatsAppTemplates:default:es:ContentSid"] = "HX00000000000000000000000000000e50";
+        }, environment: "Production");
+
+        Assert.Contains("these hotline languages have none: set Messaging:WhatsAppTemplates:default:ht:ContentSid, " +
+            "Messaging:WhatsAppTemplates:default:bn:ContentSid", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_malformed_whatsapp_template_is_refused_in_any_environment()
+    {
+        var error = StartupError(settings =>
+        {
+            settings["Messaging:WhatsAppTemplates:status:es:ContentSid"] = "HX123";
+            settings["Messaging:WhatsAppTemplates:status:es:Variables:1"] = "pin";
+        });
+
+        Assert.Contains("Messaging:WhatsAppTemplates:status:es:ContentSid must be the template's Content SID", error, StringComparison.Ordinal);
+        Assert.Contains("Messaging:WhatsAppTemplates:status:es:Variables:1 is 'pin'; a template variable may hold only: case_number", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Media_limits_are_checked_at_start()
+    {
+        var error = StartupError(settings =>
+        {
+            settings["Messaging:MediaMaxBytes"] = "0";
+            settings["Messaging:MediaAllowedTypes"] = "image/*";
+        });
+
+        Assert.Contains("Messaging:MediaMaxBytes must be from 1024", error, StringComparison.Ordinal);
+        Assert.Contains("Messaging:MediaAllowedTypes must be a comma-separated list of media types", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_lookup_key_of_the_wrong_size_is_refused()
     {
         var error = StartupError(settings => settings["Pii:LookupKey"] = Convert.ToBase64String(new byte[16]));

@@ -52,7 +52,7 @@ public sealed class MessagingScenario : IAsyncDisposable
 
     public OutboundSender Sender => Factory.Services.GetRequiredService<OutboundSender>();
 
-    public static async Task<MessagingScenario> StartAsync(string? connectionString = null)
+    public static async Task<MessagingScenario> StartAsync(string? connectionString = null, Action<Dictionary<string, string?>>? adjust = null)
     {
         var database = await PostgresServer.CreateMigratedDatabaseAsync();
         MessagingScenario? scenario = null;
@@ -87,6 +87,8 @@ public sealed class MessagingScenario : IAsyncDisposable
             settings["Twilio:MaxAttempts"] = "1";
             settings["Messaging:SenderEnabled"] = "false";
             settings["Messaging:SendRetryBaseDelay"] = "00:00:00";
+            settings["Messaging:MediaFetcherEnabled"] = "false";
+            adjust?.Invoke(settings);
         });
         scenario = new MessagingScenario(database, api, factory);
         using var client = factory.CreateClient();
@@ -105,11 +107,15 @@ public sealed class MessagingScenario : IAsyncDisposable
     }
 
     /// <summary>A worker texts the hotline; returns the MessageSid used.</summary>
-    public async Task<string> TextAsync(string from, string body, string to = SmsNumber, string? sid = null, int numMedia = 0)
+    public async Task<string> TextAsync(
+        string from, string body, string to = SmsNumber, string? sid = null, int numMedia = 0, IReadOnlyList<(string Url, string ContentType)>? media = null)
     {
         sid ??= $"SMin{Interlocked.Increment(ref sidCounter):D30}";
-        var response = await PostAsync("/twilio/messaging/incoming",
-            ("MessageSid", sid), ("From", from), ("To", to), ("Body", body), ("NumMedia", numMedia.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        media ??= [];
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        var response = await PostAsync("/twilio/messaging/incoming", [
+            ("MessageSid", sid), ("From", from), ("To", to), ("Body", body), ("NumMedia", Math.Max(numMedia, media.Count).ToString(culture)),
+            .. media.SelectMany((item, n) => new[] { ($"MediaUrl{n.ToString(culture)}", item.Url), ($"MediaContentType{n.ToString(culture)}", item.ContentType) })]);
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}\n{Factory.Logs.All}");
         // Replies go out through the queue, never in the TwiML answer.
         Assert.Equal(new MessagingResponse().ToXml(), await response.Content.ReadAsStringAsync());

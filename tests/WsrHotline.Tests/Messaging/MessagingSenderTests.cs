@@ -1,5 +1,6 @@
 using System.Net;
 using Dapper;
+using WsrHotline.Ivr;
 
 namespace WsrHotline.Tests.Messaging;
 
@@ -109,7 +110,82 @@ public sealed class MessagingSenderTests
 
         Assert.Empty(scenario.Sent);
         Assert.Equal(("failed", (int?)63016), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.ErrorCode)).Single());
-        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
+        // The reason names the settings to add, on the complaint's timeline.
+        Assert.Equal(
+            "outside the WhatsApp 24-hour window and no approved template for purpose 'case_opened' in language 'bn' " +
+            "(set Messaging:WhatsAppTemplates:case_opened:bn or Messaging:WhatsAppTemplates:default:bn)",
+            await connection.ExecuteScalarAsync<string>("SELECT details->>'error' FROM case_timeline WHERE kind = 'message.failed'"));
+    }
+
+    private const string BengaliTemplate = "HX0000000000000000000000000000b0b0";
+    private const string SpanishTemplate = "HX00000000000000000000000000000e50";
+    private const string SpanishReceivedTemplate = "HX000000000000000000000000000e5ec0";
+
+    private static void Templates(Dictionary<string, string?> settings)
+    {
+        settings["Messaging:WhatsAppTemplates:default:bn:ContentSid"] = BengaliTemplate;
+        settings["Messaging:WhatsAppTemplates:default:bn:Variables:1"] = "case_number";
+        settings["Messaging:WhatsAppTemplates:default:es:ContentSid"] = SpanishTemplate;
+        settings["Messaging:WhatsAppTemplates:default:es:Variables:1"] = "case_number";
+        settings["Messaging:WhatsAppTemplates:received:es:ContentSid"] = SpanishReceivedTemplate;
+    }
+
+    [Fact]
+    public async Task Outside_the_whatsapp_window_a_reply_goes_as_the_template_of_its_language_and_purpose_never_as_free_text()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: Templates);
+        const string bengali = "+8801712345673";
+        const string spanish = "+15555550155";
+        await scenario.TextAsync(bengali, "আমাদের কারখানায় বেতন দেওয়া হয়নি।", to: MessagingScenario.WhatsAppSender);
+        await scenario.TextAsync(spanish, "Hola, no nos pagan las horas en la finca.", to: MessagingScenario.WhatsAppSender);
+        await scenario.TextAsync(spanish, "También el mayordomo nos grita.", to: MessagingScenario.WhatsAppSender);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("UPDATE conversations SET last_inbound_at = now() - interval '25 hours'");
+
+        Assert.Equal(3, await scenario.Sender.SendDueAsync(CancellationToken.None));
+
+        var sent = scenario.Sent.ToList();
+        Assert.Equal(3, sent.Count);
+        Assert.All(sent, form => Assert.False(form.ContainsKey("Body"), "free text went out of the window"));
+        var cases = (await connection.QueryAsync<string>("SELECT case_number FROM complaints ORDER BY id")).ToList();
+        // The Bengali and the Spanish welcome: each language's default template, with its case number.
+        Assert.Equal((BengaliTemplate, $$"""{"1":"{{cases[0]}}"}"""), (sent[0]["ContentSid"], sent[0]["ContentVariables"]));
+        Assert.Equal((SpanishTemplate, $$"""{"1":"{{cases[1]}}"}"""), (sent[1]["ContentSid"], sent[1]["ContentVariables"]));
+        // "received" has a Spanish template of its own, without variables.
+        Assert.Equal(SpanishReceivedTemplate, sent[2]["ContentSid"]);
+        Assert.False(sent[2].ContainsKey("ContentVariables"));
+        Assert.Equal([BengaliTemplate, SpanishTemplate, SpanishReceivedTemplate],
+            await connection.QueryAsync<string>("SELECT content_sid FROM messages WHERE direction = 'outbound' ORDER BY id"));
+        Assert.Equal(["Messaging:WhatsAppTemplates:default:bn", "Messaging:WhatsAppTemplates:default:es", "Messaging:WhatsAppTemplates:received:es"],
+            await connection.QueryAsync<string>("SELECT details->>'template' FROM case_timeline WHERE kind = 'message.template' ORDER BY id"));
+
+        // Inside the window the same worker gets free text again.
+        await scenario.TextAsync(spanish, "¿Me pueden llamar?", to: MessagingScenario.WhatsAppSender);
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+        var inside = scenario.Sent.ToList()[^1];
+        Assert.Equal(scenario.Text("es", IvrPromptKeys.SmsReceived), inside["Body"]);
+        Assert.False(inside.ContainsKey("ContentSid"));
+    }
+
+    [Fact]
+    public async Task Outside_the_window_a_language_without_a_template_fails_visibly_and_sms_is_never_affected()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: Templates);
+        const string haitian = "+15555550156";
+        const string sms = "+15555550157";
+        await scenario.TextAsync(haitian, "Bonjou, patwon an pa peye nou lajan nou pou travay semèn pase a.", to: MessagingScenario.WhatsAppSender);
+        await scenario.TextAsync(sms, "Bonjou, patwon an pa peye nou lajan nou pou travay semèn pase a.");
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("UPDATE conversations SET last_inbound_at = now() - interval '25 hours'");
+
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+
+        // The SMS reply goes as text (the window is WhatsApp's); the WhatsApp one fails, on the timeline.
+        var sent = Assert.Single(scenario.Sent);
+        Assert.Equal(sms, sent["To"]);
+        Assert.Equal(("failed", (int?)63016), (await scenario.RepliesAsync(haitian)).Select(r => (r.Status, r.ErrorCode)).Single());
+        Assert.Contains("Messaging:WhatsAppTemplates:default:ht",
+            await connection.ExecuteScalarAsync<string>("SELECT details->>'error' FROM case_timeline WHERE kind = 'message.failed'"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -73,4 +73,25 @@ public sealed class PiiProtectorTests
         var error = Assert.ThrowsAny<CryptographicException>(() => retired.Decrypt(old, PiiPurpose.CallerPhone));
         Assert.Contains("2026-01", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_file_round_trips_under_a_rotated_key_and_cannot_move_to_another_row_or_be_altered()
+    {
+        var photo = RandomNumberGenerator.GetBytes(70_000);
+        var before = Protector("2026-01", ("2026-01", TestKeys.PiiKey));
+        var stored = before.EncryptBytes(photo, PiiPurpose.MediaContent(7));
+
+        Assert.Equal((byte)"2026-01".Length, stored[0]);
+        Assert.Equal(photo.Length + 1 + 7 + 12 + 16, stored.Length);
+        Assert.False(stored.AsSpan().IndexOf(photo.AsSpan(0, 64)) >= 0, "the clear bytes are in the stored ones");
+
+        var after = Protector("2026-07", ("2026-01", TestKeys.PiiKey), ("2026-07", OtherKey));
+        Assert.Equal(photo, after.DecryptBytes(stored, PiiPurpose.MediaContent(7)));
+        Assert.Equal("2026-07"u8.ToArray(), after.EncryptBytes(photo, PiiPurpose.MediaContent(8))[1..8]);
+
+        Assert.ThrowsAny<CryptographicException>(() => after.DecryptBytes(stored, PiiPurpose.MediaContent(8)));
+        stored[^20] ^= 1;
+        Assert.ThrowsAny<CryptographicException>(() => after.DecryptBytes(stored, PiiPurpose.MediaContent(7)));
+        Assert.ThrowsAny<CryptographicException>(() => after.DecryptBytes([3, 1, 2], PiiPurpose.MediaContent(7)));
+    }
 }

@@ -72,12 +72,15 @@ public sealed partial class SimulatedTextingTests
         Assert.Empty(scenario.Simulator.Inbox(worker).Texts);
         Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM messages WHERE channel = 'whatsapp' AND status = 'delivered'"));
 
-        // The MediaUrl the app got serves the photo, as Twilio's media URLs do.
+        // The MediaUrl the app got serves the photo, as Twilio's media URLs do: to the account's credentials only.
         var sent = Assert.Single(Assert.Single(scenario.Simulator.TextThreads).Texts, t => t.FromPhone);
+        var mediaUrl = Assert.Single(sent.MediaUrls);
+        Assert.Equal($"/simulator/twilio/2010-04-01/Accounts/{TestKeys.TwilioAccountSid}/Messages/{sent.Sid}/Media/", mediaUrl.AbsolutePath[..^34]);
         using var http = new HttpClient();
-        var fetched = await http.GetAsync(Assert.Single(sent.MediaUrls));
-        Assert.Equal("image/jpeg", fetched.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(photo, await fetched.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(mediaUrl)).StatusCode);
+        var media = await scenario.Hotline.Factory.Services.GetRequiredService<TwilioRestClient>().DownloadMediaAsync(mediaUrl);
+        Assert.Equal("image/jpeg", media.ContentType);
+        Assert.Equal(photo, media.Content.ToArray());
         AssertNoPii(scenario, worker, "overtime");
     }
 
@@ -120,6 +123,59 @@ public sealed partial class SimulatedTextingTests
     }
 
     [Fact]
+    public async Task Outside_the_whatsapp_window_the_phone_shows_the_template_of_the_workers_language()
+    {
+        const string template = "HX0000000000000000000000000000b0b0";
+        await using var scenario = await VoiceScenario.StartAsync(s =>
+        {
+            s["Messaging:SenderEnabled"] = "false";
+            s["Messaging:WhatsAppTemplates:default:bn:ContentSid"] = template;
+            s["Messaging:WhatsAppTemplates:default:bn:Variables:1"] = "case_number";
+        });
+        const string worker = "+8801712345674";
+        await scenario.Simulator.TextAsync(worker, "আমাদের কারখানায় তিন মাস ধরে বেতন দেওয়া হয়নি।", TextChannels.WhatsApp);
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE conversations SET last_inbound_at = now() - interval '25 hours'");
+        }
+
+        Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
+        await scenario.Simulator.DeliverTextsAsync();
+
+        var caseNumber = await scenario.ScalarAsync<string>("SELECT case_number FROM complaints");
+        var shown = Assert.Single(scenario.Simulator.Inbox(worker, TextChannels.WhatsApp).Received);
+        Assert.Equal((template, $$"""{"1":"{{caseNumber}}"}""", "delivered"), (shown.ContentSid, shown.ContentVariables, shown.Status));
+        Assert.Equal($$"""[template {{template}}] {"1":"{{caseNumber}}"}""", shown.Body);
+        Assert.Equal($"delivered {template}", await scenario.ScalarAsync<string>(
+            "SELECT status || ' ' || content_sid FROM messages WHERE direction = 'outbound'"));
+    }
+
+    [Fact]
+    public async Task The_messages_stand_in_refuses_a_malformed_template_like_twilio()
+    {
+        await using var scenario = await StartAsync();
+        using var client = scenario.Hotline.CreateClient();
+        async Task<int?> CodeAsync(params (string, string)[] fields)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post,
+                new Uri($"/simulator/twilio/2010-04-01/Accounts/{TestKeys.TwilioAccountSid}/Messages.json", UriKind.Relative))
+            {
+                Content = new FormUrlEncodedContent([new("To", "whatsapp:+15555550166"), new("From", "whatsapp:+18005550102"),
+                    .. fields.Select(f => KeyValuePair.Create(f.Item1, f.Item2))]),
+            };
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{TestKeys.TwilioAccountSid}:{TestKeys.TwilioAuthToken}")));
+            var response = await client.SendAsync(request);
+            return response.IsSuccessStatusCode ? null : (await response.Content.ReadFromJsonAsync<JsonNode>())!["code"]!.GetValue<int>();
+        }
+
+        Assert.Equal(21654, await CodeAsync(("Body", "x"), ("ContentVariables", "{}")));
+        Assert.Equal(21655, await CodeAsync(("ContentSid", "HXnot-a-sid")));
+        Assert.Equal(21656, await CodeAsync(("ContentSid", "HX0000000000000000000000000000b0b0"), ("ContentVariables", "[1]")));
+        Assert.Null(await CodeAsync(("ContentSid", "HX0000000000000000000000000000b0b0"), ("ContentVariables", """{"1":"x"}""")));
+    }
+
+    [Fact]
     public async Task The_messages_stand_in_checks_basic_auth_like_twilio()
     {
         await using var scenario = await StartAsync();
@@ -158,8 +214,9 @@ public sealed partial class SimulatedTextingTests
             Assert.Equal(HttpStatusCode.OK, (await HealthTests.WaitForReadyAsync(client)).StatusCode);
             const string worker = "+15555550165";
 
-            // As the page does it: the texting panel's JSON API.
-            var sent = await client.PostAsJsonAsync("/simulator/api/texts", new { from = worker, channel = "whatsapp", body = "Hola, no nos pagan en la finca." });
+            // As the page does it: the texting panel's JSON API, with a sample photo.
+            var sent = await client.PostAsJsonAsync("/simulator/api/texts",
+                new { from = worker, channel = "whatsapp", body = "Hola, no nos pagan en la finca.", attachment = "photo" });
             Assert.Equal(HttpStatusCode.OK, sent.StatusCode);
             var thread = (await sent.Content.ReadFromJsonAsync<JsonNode>())!["texts"]![0]!;
             Assert.Equal(("whatsapp", "received"), (thread["channel"]!.GetValue<string>(), thread["texts"]![0]!["status"]!.GetValue<string>()));
@@ -175,6 +232,13 @@ public sealed partial class SimulatedTextingTests
             }
 
             Assert.Equal("delivered", await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'"));
+            // The background fetcher has the photo from the stand-in, with the local run's credentials.
+            while (DateTime.UtcNow < deadline && await connection.ExecuteScalarAsync<string?>("SELECT status FROM message_media") != "stored")
+            {
+                await Task.Delay(200);
+            }
+
+            Assert.Equal(("stored", 2_000L), await connection.QuerySingleAsync<(string, long)>("SELECT status, size_bytes FROM message_media"));
             Assert.Equal("delivered", Assert.Single(inbox.Received).Status);
             var state = await client.GetFromJsonAsync<JsonNode>("/simulator/api/state");
             Assert.Equal(["received", "delivered"], state!["texts"]![0]!["texts"]!.AsArray().Select(t => t!["status"]!.GetValue<string>()));

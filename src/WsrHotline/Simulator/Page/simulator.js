@@ -268,8 +268,12 @@ $("text-form").addEventListener("submit", async (event) => {
     from: $("text-from").value.trim(),
     channel: $("text-channel").value,
     body: $("text-body").value,
+    attachment: $("text-attachment").value || null,
   });
-  if (state) $("text-body").value = "";
+  if (state) {
+    $("text-body").value = "";
+    $("text-attachment").value = "";
+  }
   render(state);
 });
 $("text-delivery").addEventListener("change", async () => {
