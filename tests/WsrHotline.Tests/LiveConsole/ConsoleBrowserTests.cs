@@ -111,7 +111,8 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
         await page.GetByLabel("Canned responses").SelectOptionAsync(new SelectOptionValue { Label = "¿Cuándo podemos llamarle?" });
         await Assertions.Expect(page.GetByLabel("Reply in Español")).ToHaveValueAsync("¿A qué hora es seguro llamarle a este número?");
         await page.GetByRole(AriaRole.Button, new() { Name = "Send reply" }).ClickAsync();
-        await Assertions.Expect(conversation).ToContainTextAsync("pending");
+        var reply = conversation.Locator("li.outbound", new() { HasText = "¿A qué hora es seguro llamarle" });
+        await Assertions.Expect(reply).ToContainTextAsync("pending");
 
         var sender = scenario.Hotline.Factory.Services.GetRequiredService<OutboundSender>();
         await sender.SendDueAsync(CancellationToken.None);
@@ -120,7 +121,7 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
         var inbox = scenario.Simulator.Inbox(Worker, TextChannels.WhatsApp);
         Assert.Contains(inbox.Received, text => text.Body == "¿A qué hora es seguro llamarle a este número?");
         // The delivery report reaches the console live.
-        await Assertions.Expect(conversation.Locator("li.outbound").Last).ToContainTextAsync("delivered");
+        await Assertions.Expect(reply).ToContainTextAsync("delivered");
     }
 
     [Fact]

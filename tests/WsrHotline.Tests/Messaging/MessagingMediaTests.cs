@@ -229,6 +229,8 @@ public sealed class MessagingMediaTests
         var events = await connection.QueryAsync<(string Audience, string Payload)>(
             "SELECT audience, payload::text FROM console_events WHERE kind = @kind ORDER BY id",
             new { kind = WsrHotline.LiveEvents.ConsoleEventKinds.MessageStatus });
-        return [.. events.Where(e => JsonDocument.Parse(e.Payload).RootElement.GetProperty("kind").GetString() == timelineKind).Select(e => e.Audience)];
+        // Delivery reports are message.status events too; only the media ones name a timeline kind.
+        return [.. events.Where(e => JsonDocument.Parse(e.Payload).RootElement.TryGetProperty("kind", out var kind) && kind.GetString() == timelineKind)
+            .Select(e => e.Audience)];
     }
 }
