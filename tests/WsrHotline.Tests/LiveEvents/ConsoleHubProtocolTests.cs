@@ -94,6 +94,51 @@ public sealed class ConsoleHubProtocolTests
         Assert.All(caughtUp.EnumerateArray(), e => Assert.True(e.GetProperty("id").GetInt64() > lastSeen));
     }
 
+    [Fact]
+    public async Task Live_events_still_reach_the_consoles_while_requests_hold_every_pooled_connection()
+    {
+        // A small pool that gives up quickly, as a busy instance's pool looks under load.
+        await using var scenario = await MessagingScenario.StartAsync(
+            PostgresServer.ConnectionStringFor("{database}") + ";Maximum Pool Size=4;Timeout=1");
+        var (http, cookies) = await SignedInAsync(scenario, "lucia@hotline.test", ["es"]);
+        using var _ = http;
+        await using var console = await ConnectAsync(scenario, http, cookies);
+        await WaitUntilRelayListensAsync(console);
+
+        // Requests take every connection the pool has left (the relay's LISTEN holds one).
+        var held = new List<Npgsql.NpgsqlConnection>();
+        try
+        {
+            while (true)
+            {
+                held.Add(await scenario.DataSource.OpenConnectionAsync());
+            }
+        }
+        catch (Npgsql.NpgsqlException)
+        {
+            // The pool is exhausted.
+        }
+        try
+        {
+            // Another instance (its own pool) commits a message event for Spanish.
+            await using var otherInstance = Npgsql.NpgsqlDataSource.Create(PostgresServer.ConnectionStringFor(
+                new Npgsql.NpgsqlConnectionStringBuilder(scenario.DataSource.ConnectionString).Database!));
+            await using var connection = await otherInstance.OpenConnectionAsync();
+            await WsrHotline.LiveEvents.ConsoleEvents.AppendAsync(connection, null, "message.received", "lang:es", null,
+                new { messageId = 424242L }, CancellationToken.None);
+
+            var received = await console.WaitForAsync(i => i.Target == "MessageReceived", TimeSpan.FromSeconds(5));
+            Assert.Equal(424242L, MessageIdOf(received.Event));
+        }
+        finally
+        {
+            foreach (var connection in held)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
     private static long MessageIdOf(JsonElement consoleEvent) => consoleEvent.GetProperty("payload").GetProperty("messageId").GetInt64();
 
     private static async Task<(HttpClient Http, CookieContainer Cookies)> SignedInAsync(MessagingScenario scenario, string email, string[] languages)
