@@ -1,17 +1,26 @@
-# Shared by the benchmark scripts (sourced, not run): a fresh `wsr_bench` database on the project's
+# Shared by the benchmark scripts (sourced, not run): a fresh benchmark database on the project's
 # PostgreSQL, Release builds, and the app started with Production settings on a loopback port.
 # Expects repo_root, app_port and token to be set by the caller.
 
-# Sets: connection_string, bench_db, pg_bin, port, PGPASSWORD (exported), logs.
+# The project's own cluster (ops/db-up.sh) unless WSR_BENCH_ADMIN_CONNECTION names a running server
+# ("Host=127.0.0.1;Port=…;Username=postgres;Password=…;Database=postgres", as WSR_TEST_ADMIN_CONNECTION).
+# The database is WSR_BENCH_DATABASE (default wsr_bench), dropped and created afresh.
+# Sets: connection_string, bench_db, bench_db_name, pg_bin, port, PGPASSWORD (exported), logs.
 bench_prepare() {
-  connection_string=$(ops/db-up.sh)
-  bench_db="${connection_string/Database=wsr_hotline/Database=wsr_bench}"
-  PGPASSWORD=$(cat .data/pg.password)
+  if [ -n "${WSR_BENCH_ADMIN_CONNECTION:-}" ]; then
+    connection_string=$(sed -E 's/Database=[^;]*/Database=wsr_hotline/' <<<"$WSR_BENCH_ADMIN_CONNECTION")
+    PGPASSWORD=$(sed -E 's/.*Password=([^;]*).*/\1/' <<<"$connection_string")
+  else
+    connection_string=$(ops/db-up.sh)
+    PGPASSWORD=$(cat .data/pg.password)
+  fi
   export PGPASSWORD
+  bench_db_name="${WSR_BENCH_DATABASE:-wsr_bench}"
+  bench_db="${connection_string/Database=wsr_hotline/Database=$bench_db_name}"
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   port=$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$connection_string")
   "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
-    -c "DROP DATABASE IF EXISTS wsr_bench WITH (FORCE)" -c "CREATE DATABASE wsr_bench"
+    -c "DROP DATABASE IF EXISTS \"$bench_db_name\" WITH (FORCE)" -c "CREATE DATABASE \"$bench_db_name\""
   dotnet build src/WsrHotline/WsrHotline.csproj -c Release --nologo -v quiet >&2
   dotnet build ops/bench/HotlineBench/HotlineBench.csproj -c Release --nologo -v quiet >&2
   logs=$(mktemp -d)

@@ -14,7 +14,7 @@ token="bench-token-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 . ops/bench/common.sh
 bench_prepare
 # pgbench's scratch table: not part of the hotline's schema.
-"$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d wsr_bench \
+"$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" \
   -c "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, body text, created_at timestamptz DEFAULT now())"
 
 cleanup() { kill "${app_pid:-}" 2>/dev/null || true; }
@@ -28,5 +28,5 @@ bench_wait_ready
 echo "Replies are queued in each message's transaction but not sent (Messaging__SenderEnabled=false)."
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
   --app "http://127.0.0.1:$app_port" --token "$token" "$@" \
-  --pgbench "$pg_bin/pgbench" --pg-port "$port" --pg-database wsr_bench
-echo "stored: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d wsr_bench -c "SELECT count(*) FROM messages WHERE direction = 'inbound'") inbound messages"
+  --pgbench "$pg_bin/pgbench" --pg-port "$port" --pg-database "$bench_db_name"
+echo "stored: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM messages WHERE direction = 'inbound'") inbound messages"

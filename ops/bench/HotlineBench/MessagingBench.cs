@@ -43,7 +43,12 @@ public static partial class MessagingBench
         };
         var url = new Uri(app, "/twilio/messaging/incoming").ToString();
         var sequence = 0;
-        Task<bool> SendNext(int worker) => PostAsync(http, url, token, Interlocked.Increment(ref sequence), worker);
+        Task<bool> SendNext(int worker)
+        {
+            var n = Interlocked.Increment(ref sequence);
+            return PostSmsAsync(http, url, token, string.Create(CultureInfo.InvariantCulture, $"SMbench{Environment.ProcessId:D8}{n:D17}"),
+                string.Create(CultureInfo.InvariantCulture, $"+1555{worker:D7}"), Bodies[n % Bodies.Length]);
+        }
 
         Console.WriteLine($"Messaging benchmark: signed inbound SMS webhooks, open loop, {seconds} s per rate, {Workers} worker numbers, {Environment.ProcessorCount} cores");
         var warmUp = await WarmUpAsync(SendNext);
@@ -138,15 +143,16 @@ public static partial class MessagingBench
         return errors;
     }
 
-    private static async Task<bool> PostAsync(HttpClient http, string url, string token, int sequence, int worker)
+    /// <summary>An inbound SMS webhook signed as Twilio signs it, to <paramref name="url"/>; true for a 200 answer.</summary>
+    public static async Task<bool> PostSmsAsync(HttpClient http, string url, string token, string messageSid, string from, string body)
     {
         var form = new List<KeyValuePair<string, string>>
         {
-            new("MessageSid", string.Create(CultureInfo.InvariantCulture, $"SMbench{Environment.ProcessId:D8}{sequence:D17}")),
+            new("MessageSid", messageSid),
             new("AccountSid", "AC00000000000000000000000000000000"),
-            new("From", string.Create(CultureInfo.InvariantCulture, $"+1555{worker:D7}")),
+            new("From", from),
             new("To", "+18005550101"),
-            new("Body", Bodies[sequence % Bodies.Length]),
+            new("Body", body),
             new("NumMedia", "0"),
         };
         try

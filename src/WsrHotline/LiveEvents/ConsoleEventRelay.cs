@@ -94,28 +94,50 @@ public sealed partial class ConsoleEventRelay(
     private async Task ForwardAsync(CancellationToken cancellationToken)
     {
         var batch = new List<long>();
-        while (await _notified.Reader.WaitToReadAsync(cancellationToken))
+        // A connection of its own, held open: taken from the pool per batch, it waited behind busy
+        // requests for a free connection, and when the pool stayed exhausted past its timeout the
+        // events were not forwarded at all (the consoles saw them only after a reconnect).
+        NpgsqlConnection? connection = null;
+        try
         {
-            batch.Clear();
-            while (batch.Count < 500 && _notified.Reader.TryRead(out var id))
+            while (await _notified.Reader.WaitToReadAsync(cancellationToken))
             {
-                batch.Add(id);
+                batch.Clear();
+                while (batch.Count < 500 && _notified.Reader.TryRead(out var id))
+                {
+                    batch.Add(id);
+                }
+                try
+                {
+                    if (connection is not { State: System.Data.ConnectionState.Open })
+                    {
+                        if (connection is not null)
+                        {
+                            await connection.DisposeAsync();
+                        }
+                        connection = null;
+                        connection = await dataSource.OpenConnectionAsync(cancellationToken);
+                    }
+                    await ForwardBatchAsync(connection, batch, cancellationToken);
+                }
+                catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+                {
+                    // The consoles catch up from the table when they reconnect; keep going with the next batch.
+                    LogForwardFailed(logger, batch.Count, exception.GetType().Name);
+                }
             }
-            try
+        }
+        finally
+        {
+            if (connection is not null)
             {
-                await ForwardBatchAsync(batch, cancellationToken);
-            }
-            catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
-            {
-                // The consoles catch up from the table when they reconnect; keep going with the next batch.
-                LogForwardFailed(logger, batch.Count, exception.GetType().Name);
+                await connection.DisposeAsync();
             }
         }
     }
 
-    private async Task ForwardBatchAsync(List<long> ids, CancellationToken cancellationToken)
+    private async Task ForwardBatchAsync(NpgsqlConnection connection, List<long> ids, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<(long Id, string Kind, string Audience, long? ComplaintId, string Payload, DateTime CreatedAt)>(
             new CommandDefinition("""
                 SELECT id, kind, audience, complaint_id, payload::text, created_at FROM console_events
