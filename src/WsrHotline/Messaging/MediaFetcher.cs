@@ -110,7 +110,7 @@ public sealed partial class MediaFetcher(
         {
             return;
         }
-        await NoticeAsync(connection, transaction, owner, "media.stored",
+        await NoticeAsync(connection, transaction, owner, row, "media.stored",
             new { message_id = row.MessageId, media_id = row.Id, status = "stored", content_type = type, size_bytes = media.Content.Length },
             cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -129,7 +129,7 @@ public sealed partial class MediaFetcher(
         }
         await TellWorkerAsync(connection, transaction, owner, row, reason == "size" ? MediaNotices.TooLarge : MediaNotices.RefusedType,
             "refused", reason, cancellationToken);
-        await NoticeAsync(connection, transaction, owner, "media.refused",
+        await NoticeAsync(connection, transaction, owner, row, "media.refused",
             new { message_id = row.MessageId, media_id = row.Id, status = "refused", reason, content_type = type },
             cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -161,7 +161,7 @@ public sealed partial class MediaFetcher(
             return;
         }
         await TellWorkerAsync(connection, transaction, owner, row, MediaNotices.Failed, "failed", null, cancellationToken);
-        await NoticeAsync(connection, transaction, owner, "media.failed",
+        await NoticeAsync(connection, transaction, owner, row, "media.failed",
             new { message_id = row.MessageId, media_id = row.Id, status = "failed", attempts = row.Attempts, error },
             cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -223,9 +223,10 @@ public sealed partial class MediaFetcher(
     }
 
     private static Task NoticeAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, Owner owner, string kind, object details, CancellationToken cancellationToken) =>
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Owner owner, Claimed row, string kind, object details,
+        CancellationToken cancellationToken) =>
         owner is { ComplaintId: { } complaintId, ComplaintLanguage: { } language }
-            ? MediaNotices.RecordAsync(connection, transaction, complaintId, language, kind, details, cancellationToken)
+            ? MediaNotices.RecordAsync(connection, transaction, complaintId, language, row.MessageId, row.Id, kind, details, cancellationToken)
             : Task.CompletedTask;
 
     /// <summary>Claims older than their lease: the fetcher stopped mid-download. Downloading again is harmless.</summary>
@@ -277,14 +278,14 @@ public static class MediaNotices
         _ => throw new ArgumentOutOfRangeException(nameof(purpose), purpose, "Not a media reply."),
     };
 
-    /// <summary>A timeline entry on the complaint, and the same as a live event to the consoles of its language (ids and labels only).</summary>
+    /// <summary>A timeline entry on the complaint, and a <c>message.status</c> live event to the consoles of its language (ids only).</summary>
     public static async Task RecordAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, long complaintId, string languageCode, string kind, object details,
-        CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, long complaintId, string languageCode, long messageId, long mediaId,
+        string kind, object details, CancellationToken cancellationToken)
     {
         await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, kind, details, cancellationToken);
         await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.MessageStatus, Audience.Language(languageCode), complaintId,
-            new { complaint_id = complaintId, kind, details }, cancellationToken);
+            new { complaintId, messageId, mediaId, kind }, cancellationToken);
     }
 }
 

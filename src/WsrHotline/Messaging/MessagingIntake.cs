@@ -327,7 +327,7 @@ public sealed class MessagingIntake(
             {
                 foreach (var row in refusedRows)
                 {
-                    await MediaNotices.RecordAsync(connection, transaction, complaint, ReplyLanguage, "media.refused",
+                    await MediaNotices.RecordAsync(connection, transaction, complaint, ReplyLanguage, messageId, row.Id, "media.refused",
                         new { message_id = messageId, media_id = row.Id, reason = "type", content_type = MessagingOptions.MediaType(media[row.Position].ContentType) },
                         cancellationToken);
                 }
