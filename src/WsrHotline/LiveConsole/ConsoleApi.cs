@@ -35,6 +35,9 @@ public static class ConsoleApi
 
     public sealed record Reply(string? Body);
 
+    /// <summary>An attachment of a message as the console lists it (the file itself: <c>/console/api/media/{id}</c>).</summary>
+    public sealed record MediaItem(long Id, long MessageId, string ContentType, string Status, long? SizeBytes, string? RefusedReason);
+
     public static IServiceCollection AddLiveConsole(this IServiceCollection services)
     {
         services.AddOptions<VoiceSdkOptions>()
@@ -65,6 +68,7 @@ public static class ConsoleApi
         api.MapPost("/complaints/{id:long}/messages", ReplyAsync);
         api.MapGet("/canned/{language}", (string language, CannedResponses canned) => TypedResults.Ok(canned.For(language)));
         api.MapGet("/voice-token", VoiceToken);
+        api.MapGet("/media/{id:long}", MediaAsync);
         return app;
     }
 
@@ -172,7 +176,12 @@ public static class ConsoleApi
             SELECT p.id, p.number, p.title, p.zero_tolerance FROM complaint_provisions c JOIN provisions p ON p.id = c.provision_id
             WHERE c.complaint_id = @id ORDER BY p.number
             """, new { id }, cancellationToken: cancellationToken));
-        return TypedResults.Ok<object>(new { complaint, provisions, timeline, messages });
+        var media = await connection.QueryAsync<MediaItem>(new CommandDefinition("""
+            SELECT m.id, m.message_id, coalesce(m.content_type, m.declared_content_type) AS content_type, m.status, m.size_bytes, m.refused_reason
+            FROM message_media m JOIN messages g ON g.id = m.message_id
+            WHERE g.complaint_id = @id ORDER BY m.message_id, m.position
+            """, new { id }, cancellationToken: cancellationToken));
+        return TypedResults.Ok<object>(new { complaint, provisions, timeline, messages, media });
     }
 
     private static async Task<Results<Ok<long>, NotFound, ForbidHttpResult, ProblemHttpResult>> ReplyAsync(long id, Reply reply, HttpContext http,
@@ -197,6 +206,30 @@ public static class ConsoleApi
         return outcome.MessageId is { } messageId
             ? TypedResults.Ok(messageId)
             : TypedResults.Problem(outcome.Refusal, statusCode: StatusCodes.Status409Conflict);
+    }
+
+    /// <summary>
+    /// A worker's attachment, decrypted for a staff member who may open its case. Served inline for
+    /// images, PDFs and audio, never cached, and never to a browser that guesses another type.
+    /// </summary>
+    private static async Task<IResult> MediaAsync(long id, HttpContext http, NpgsqlDataSource dataSource, Messaging.MediaStore store,
+        CancellationToken cancellationToken)
+    {
+        var file = await store.OpenDecryptedAsync(id, cancellationToken);
+        if (file?.ComplaintId is not { } complaintId)
+        {
+            return Results.NotFound();
+        }
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            if (await CaseAccess.CheckAsync(connection, http.User, complaintId, cancellationToken) is not { Allowed: true })
+            {
+                return Results.Forbid();
+            }
+        }
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.XContentTypeOptions = "nosniff";
+        return Results.Bytes(file.Content, file.ContentType);
     }
 
     private static IResult VoiceToken(ClaimsPrincipal user, VoiceTokens tokens, IOptions<SimulatorOptions> simulator)

@@ -125,6 +125,33 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_workers_photo_opens_in_the_console_and_not_for_an_investigator_of_another_team_when_restricted()
+    {
+        await using var scenario = await StartAsync();
+        await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "carlos@test.example", "investigator", Password, "es");
+        await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "pedro@test.example", "investigator", Password, "es");
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE staff SET team = CASE WHEN email LIKE 'carlos%' THEN 'north' ELSE 'south' END");
+        }
+        var page = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "carlos@test.example", Password);
+        var photo = TextMedia.Photo(30_000);
+
+        await scenario.Simulator.TextAsync(Worker, "Hola, le mando foto del talón de pago, no nos pagan las horas extra.", TextChannels.WhatsApp, textMedia: [photo]);
+        await page.Locator("#case-rows tr a").First.ClickAsync();
+        var image = page.GetByRole(AriaRole.Img, new() { Name = "Photo sent by the worker" });
+        await Assertions.Expect(image).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        var source = await image.GetAttributeAsync("src");
+        const string fetchScript = "url => fetch(url).then(async r => [r.status, (await r.arrayBuffer()).byteLength, r.headers.get('content-type')].join(' '))";
+        Assert.Equal("200 30000 image/jpeg", await page.EvaluateAsync<string>(fetchScript, source));
+
+        await scenario.ScalarAsync<int>("UPDATE complaints SET restricted_team = 'north' RETURNING 1");
+        var otherTeam = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "pedro@test.example", Password, presence: null);
+        Assert.Equal("403 0 ", await otherTeam.EvaluateAsync<string>(fetchScript, source));
+        Assert.Equal("200 30000 image/jpeg", await page.EvaluateAsync<string>(fetchScript, source));
+    }
+
+    [Fact]
     public async Task Roles_are_enforced_in_the_browser_and_a_signed_out_browser_cannot_reach_the_hub()
     {
         await using var scenario = await StartAsync();

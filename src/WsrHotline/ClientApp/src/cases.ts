@@ -22,6 +22,28 @@ export interface CaseDetail {
   provisions: { id: number; number: string; title: string; zero_tolerance: boolean }[];
   timeline: { id: number; occurredAt: string; actorKind: string; actorName: string | null; kind: string; details: string }[];
   messages: { id: number; direction: string; channel: string; body: string | null; numMedia: number; status: string; errorCode: number | null; purpose: string | null; createdAt: string }[];
+  media: MediaItem[];
+}
+
+interface MediaItem {
+  id: number;
+  messageId: number;
+  contentType: string;
+  status: string;
+  sizeBytes: number | null;
+  refusedReason: string | null;
+}
+
+/** A worker's attachment: shown when it is kept, otherwise what became of it. */
+function attachment(item: MediaItem): HTMLElement {
+  const url = `/console/api/media/${item.id}`;
+  if (item.status !== "stored") {
+    const why = item.status === "refused" ? `refused (${item.refusedReason ?? "type"})` : item.status === "failed" ? "could not be fetched" : "being fetched";
+    return h("span", { class: `attachment ${item.status}` }, `Attachment ${item.contentType}: ${why}`);
+  }
+  if (item.contentType.startsWith("image/")) return h("a", { href: url, target: "_blank", class: "attachment" }, h("img", { src: url, alt: "Photo sent by the worker", loading: "lazy" }));
+  if (item.contentType.startsWith("audio/")) return h("audio", { controls: true, src: url, class: "attachment", "aria-label": "Voice note from the worker" });
+  return h("a", { href: url, target: "_blank", class: "attachment" }, `Open attachment (${item.contentType})`);
 }
 
 interface Canned {
@@ -125,6 +147,7 @@ export class Cases {
             m.direction === "outbound" ? h("span", { class: `delivery ${m.status}`, "data-status": m.status }, ` · ${m.status}${m.errorCode ? ` (error ${m.errorCode})` : ""}`) : null,
             m.numMedia > 0 ? ` · ${m.numMedia} attachment(s)` : null,
           ),
+          ...detail.media.filter((item) => item.messageId === m.id).map(attachment),
         ),
       ),
     );
