@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using WsrHotline.Intake;
 using WsrHotline.Pii;
 using WsrHotline.Staff;
 
@@ -500,19 +501,19 @@ public static class CaseWork
     /// committed before the number is returned. Never logged; the answer is not to be cached.
     /// </summary>
     private static async Task<Results<Ok<RevealedNumber>, ProblemHttpResult>> RevealNumberAsync(long id, HttpContext http,
-        NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time, CancellationToken cancellationToken)
+        NpgsqlDataSource dataSource, CallerIdentities identities, TimeProvider time, CancellationToken cancellationToken)
     {
         string? phone = null;
         var refusal = await CaseChange.RunAsync(dataSource, http.User, id, time, async change =>
         {
-            var encrypted = change.Case.CallerIdentityId is { } identityId
-                ? await change.ScalarAsync<string?>("SELECT phone_encrypted FROM caller_identities WHERE id = @identityId", new { identityId })
+            // Npgsql runs it inside the change's transaction (one connection, one transaction).
+            phone = change.Case.CallerIdentityId is { } identityId
+                ? await identities.RevealNumberAsync(change.Connection, identityId, change.CancellationToken)
                 : null;
-            if (encrypted is null)
+            if (phone is null)
             {
                 return CaseChange.Refuse(StatusCodes.Status404NotFound, "No phone number is recorded for this case (an anonymous or in-person complaint).");
             }
-            phone = pii.Decrypt(encrypted, PiiPurpose.CallerPhone);
             await change.RecordAsync("caller.number_revealed", new { }, "number_revealed");
             return null;
         }, cancellationToken);
