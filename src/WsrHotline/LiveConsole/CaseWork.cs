@@ -261,13 +261,26 @@ public static class CaseWork
 
     private static async Task SetSeverityAsync(CaseChange change, string severity, string? because)
     {
-        if (change.Case.Severity == severity)
+        if (await SetLabelAsync(change, "severity", change.Case.Severity, severity, because))
         {
-            return;
+            await OnStatusChangedAsync(change, newStatus: null, reopened: false, severityChanged: true);
         }
-        await change.ExecuteAsync("UPDATE complaints SET severity = @severity WHERE id = @id", new { severity, id = change.Case.Id });
-        await change.RecordAsync("complaint.severity_changed", new { from = change.Case.Severity, to = severity, because }, "severity", severity);
-        await OnStatusChangedAsync(change, newStatus: null, reopened: false, severityChanged: true);
+    }
+
+    /// <summary>
+    /// Sets one of the complaint's label columns (<paramref name="column"/> is a constant of this
+    /// class, never input) and records <c>complaint.{column}_changed</c> from, to and why; false when
+    /// it already had that value.
+    /// </summary>
+    private static async Task<bool> SetLabelAsync(CaseChange change, string column, string current, string value, string? because)
+    {
+        if (current == value)
+        {
+            return false;
+        }
+        await change.ExecuteAsync($"UPDATE complaints SET {column} = @value WHERE id = @id", new { value, id = change.Case.Id });
+        await change.RecordAsync($"complaint.{column}_changed", new { from = current, to = value, because }, column, value);
+        return true;
     }
 
     private static Task<Results<NoContent, ProblemHttpResult>> ClassifyAsync(long id, Classification input, HttpContext http,
@@ -413,16 +426,8 @@ public static class CaseWork
             return null;
         }, cancellationToken));
 
-    private static async Task SetConfidentialityAsync(CaseChange change, string level, string? because)
-    {
-        if (change.Case.Confidentiality == level)
-        {
-            return;
-        }
-        await change.ExecuteAsync("UPDATE complaints SET confidentiality = @level WHERE id = @id", new { level, id = change.Case.Id });
-        await change.RecordAsync("complaint.confidentiality_changed", new { from = change.Case.Confidentiality, to = level, because },
-            "confidentiality", level);
-    }
+    private static Task<bool> SetConfidentialityAsync(CaseChange change, string level, string? because) =>
+        SetLabelAsync(change, "confidentiality", change.Case.Confidentiality, level, because);
 
     private static Task<Results<NoContent, ProblemHttpResult>> RecordDecisionAsync(long id, DecisionInput input, HttpContext http,
         NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken) =>
