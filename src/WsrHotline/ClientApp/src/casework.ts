@@ -91,12 +91,20 @@ let myId: Promise<number> | null = null;
 let revealed: { complaintId: number; phone: string } | null = null;
 // The control to give focus back to after a change re-renders the case.
 let focusAfterRender: string | null = null;
+// A live event re-renders the open case: what the investigator was typing (per case and control)
+// and where they were stay, until the form is sent.
+const drafts = new Map<string, string>();
+let lastFocused: string | null = null;
 
 export function mountCaseWork(cases: Cases, role: string): void {
   const coordinator = role === "coordinator" || role === "admin";
   window.addEventListener("hashchange", () => {
     revealed = null;
     document.getElementById("cw-revealed")?.remove();
+  });
+  document.addEventListener("focusin", (event) => {
+    const target = event.target as HTMLElement | null;
+    lastFocused = target?.closest("#casework") && target.id ? target.id : null;
   });
   cases.addPanel((detail, reload) => void render(detail, reload, coordinator));
 }
@@ -124,6 +132,9 @@ async function render(detail: CaseDetail, reload: () => Promise<void>, coordinat
     status.textContent = "Saving…";
     try {
       await api.post(`/console/api/complaints/${id}/${action}`, body);
+      for (const control of status.closest("form")?.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("textarea, input[type=text]") ?? []) {
+        drafts.delete(`${id}:${control.id}`);
+      }
       focusAfterRender = focusId;
       announce(done);
       await reload();
@@ -150,10 +161,15 @@ async function render(detail: CaseDetail, reload: () => Promise<void>, coordinat
       coordinator ? restrictionSection(ctx, staffList) : null,
     ),
   );
-  if (focusAfterRender) {
-    document.getElementById(focusAfterRender)?.focus();
-    focusAfterRender = null;
+  for (const control of container.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("textarea, input[type=text]")) {
+    const key = `${id}:${control.id}`;
+    const draft = drafts.get(key);
+    if (draft !== undefined) control.value = draft;
+    control.addEventListener("input", () => drafts.set(key, control.value));
   }
+  const restore = focusAfterRender ?? (document.activeElement === document.body ? lastFocused : null);
+  focusAfterRender = null;
+  if (restore) document.getElementById(restore)?.focus();
 }
 
 interface Context {
