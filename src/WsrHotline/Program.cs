@@ -73,6 +73,7 @@ app.MapIvrAudio();
 app.MapVoiceIntake();
 app.MapMessagingIntake();
 app.MapStaffSignIn();
+app.MapStaffAdmin();
 app.MapLiveEvents();
 app.MapLiveConsole();
 app.MapVoiceSimulator();

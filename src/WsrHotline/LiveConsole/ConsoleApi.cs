@@ -69,6 +69,7 @@ public static class ConsoleApi
         api.MapGet("/canned/{language}", (string language, CannedResponses canned) => TypedResults.Ok(canned.For(language)));
         api.MapGet("/voice-token", VoiceToken);
         api.MapGet("/media/{id:long}", MediaAsync);
+        api.MapCaseWork();
         return app;
     }
 
@@ -83,7 +84,7 @@ public static class ConsoleApi
     }
 
     /// <summary>Antiforgery for every POST/PUT/DELETE of the API: the header token must match the cookie.</summary>
-    private static async ValueTask<object?> RequireAntiforgeryOnChanges(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> RequireAntiforgeryOnChanges(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         if (!HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))

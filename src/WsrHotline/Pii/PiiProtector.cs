@@ -11,6 +11,7 @@ public static class PiiPurpose
     public const string CallerName = "caller.name";
     public const string MessageBody = "message.body";
     public const string RecordingUrl = "call.recording_url";
+    public const string CaseNote = "case.note";
     public const string MediaUrl = "message.media_url";
 
     /// <summary>A media file's bytes, bound to its row: a file cannot be swapped onto another one.</summary>

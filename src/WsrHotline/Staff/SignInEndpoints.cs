@@ -78,7 +78,8 @@ public static class SignInEndpoints
         return Results.Content(Html("Sign in · WSR Hotline", body), "text/html; charset=utf-8", statusCode: status);
     }
 
-    private static string Html(string title, string body) => $$"""
+    /// <summary>A plain server-rendered page in the hotline's style (sign-in, admin).</summary>
+    internal static string Html(string title, string body, string bodyClass = "signin") => $$"""
         <!doctype html>
         <html lang="en">
         <head>
@@ -87,7 +88,7 @@ public static class SignInEndpoints
           <title>{{HtmlEncoder.Default.Encode(title)}}</title>
           <link rel="stylesheet" href="/app/hotline.css">
         </head>
-        <body class="signin">
+        <body class="{{bodyClass}}">
         {{body}}
         </body>
         </html>
