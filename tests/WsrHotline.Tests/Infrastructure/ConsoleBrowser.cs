@@ -1,7 +1,5 @@
-using Dapper;
 using Microsoft.Playwright;
 using Npgsql;
-using WsrHotline.Staff;
 
 namespace WsrHotline.Tests.Infrastructure;
 
@@ -44,18 +42,8 @@ public sealed class ConsoleBrowser : IAsyncLifetime
     }
 
     /// <summary>A staff member who can sign in with <paramref name="password"/>.</summary>
-    public static async Task<int> CreateStaffAsync(NpgsqlDataSource dataSource, string email, string role, string password, params string[] languages)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync();
-        var id = await connection.ExecuteScalarAsync<int>(
-            "INSERT INTO staff (email, display_name, role) VALUES (@email, @name, @role) RETURNING id",
-            new { email, name = email.Split('@')[0], role });
-        await connection.ExecuteAsync("UPDATE staff SET password_hash = @hash WHERE id = @id",
-            new { id, hash = StaffPasswords.Hash(new StaffMember(id, email), password) });
-        await connection.ExecuteAsync("INSERT INTO staff_languages (staff_id, language_code) SELECT @id, unnest(@languages)",
-            new { id, languages });
-        return id;
-    }
+    public static Task<int> CreateStaffAsync(NpgsqlDataSource dataSource, string email, string role, string password, params string[] languages) =>
+        StaffSession.CreateStaffAsync(dataSource, email, role, languages: languages, password: password);
 
     /// <summary>Signs in through the real form and waits until the console is live.</summary>
     public async Task<IPage> OpenConsoleAsync(string baseUrl, string email, string password, string? presence = "available")
