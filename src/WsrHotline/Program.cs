@@ -1,5 +1,6 @@
 using WsrHotline.Database;
 using WsrHotline.Demo;
+using WsrHotline.Escalation;
 using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
@@ -29,6 +30,7 @@ builder.Services
     .AddStaffSignIn()
     .AddLiveEvents()
     .AddLiveConsole()
+    .AddEscalation(builder.Configuration)
     .AddDemoData(builder.Environment)
     .AddHotlineHealth()
     .AddVoiceSimulator(builder.Environment);
@@ -75,6 +77,7 @@ app.MapMessagingIntake();
 app.MapStaffSignIn();
 app.MapLiveEvents();
 app.MapLiveConsole();
+app.MapEscalation();
 app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 
