@@ -135,14 +135,18 @@ public sealed partial class DeadlineSweep(
             new
             {
                 ids = updates.Select(u => u.Id).ToArray(),
-                warned = updates.Select(u => u.Warned).ToArray(),
-                breached = updates.Select(u => u.Breached).ToArray(),
-                escalated = updates.Select(u => u.Escalated).ToArray(),
-                next = updates.Select(u => u.Next).ToArray(),
+                warned = updates.Select(u => Utc(u.Warned)).ToArray(),
+                breached = updates.Select(u => Utc(u.Breached)).ToArray(),
+                escalated = updates.Select(u => Utc(u.Escalated)).ToArray(),
+                next = updates.Select(u => Utc(u.Next)).ToArray(),
             }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return (clocks.Count, steps);
     }
+
+    // timestamptz[] from nullable values: DateTimeOffset always maps to timestamptz.
+    private static DateTimeOffset? Utc(DateTime? value) =>
+        value is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)) : null;
 
     /// <summary>
     /// A complaint classified zero tolerance (its severity, or a zero-tolerance provision added, or a
