@@ -1,3 +1,4 @@
+using WsrHotline.Dashboard;
 using WsrHotline.Database;
 using WsrHotline.Demo;
 using WsrHotline.Escalation;
@@ -31,6 +32,7 @@ builder.Services
     .AddLiveEvents()
     .AddLiveConsole()
     .AddEscalation(builder.Configuration)
+    .AddDashboard()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth()
     .AddVoiceSimulator(builder.Environment);
@@ -78,6 +80,7 @@ app.MapStaffSignIn();
 app.MapLiveEvents();
 app.MapLiveConsole();
 app.MapEscalation();
+app.MapDashboardApi();
 app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Dapper;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WsrHotline.Dashboard;
+using WsrHotline.Escalation;
+
+namespace WsrHotline.Tests.Escalation;
+
+public sealed class DashboardTests
+{
+    [Fact]
+    public async Task The_dashboard_figures_count_what_the_coordinators_need_to_see()
+    {
+        await using var scenario = await EscalationScenario.StartAsync();
+        var a = await scenario.SeedComplaintAsync(suffix: "1");
+        var b = await scenario.SeedComplaintAsync(severity: "retaliation", suffix: "2");
+        var c = await scenario.SeedComplaintAsync(supplierStatus: "outside_program", suffix: "3");
+        var queries = scenario.App.Services.GetRequiredService<DashboardQueries>();
+        var all = new DashboardFilter();
+
+        // Fresh: within 24 hours only the acknowledgements (1 h; retaliation 30 min) and the retaliation
+        // case's first contact (4 h); within 25 hours the standard first contacts (24 h) and the retaliation
+        // case's investigation (24 h) too.
+        var due = await queries.DueSoonAsync(all, TimeSpan.FromHours(24), CancellationToken.None);
+        Assert.Equal(4, due.Total);
+        Assert.Equal((b.Id, "acknowledged"), (due.Clocks[0].ComplaintId, due.Clocks[0].Kind));
+        Assert.Equal(7, (await queries.DueSoonAsync(all, TimeSpan.FromHours(25), CancellationToken.None)).Total);
+        Assert.Equal(3, (await queries.DueSoonAsync(all with { Severity = "retaliation" }, TimeSpan.FromHours(25), CancellationToken.None)).Total);
+
+        // Eight days later: a is resolved on day 8, b and c stall; their clocks have breached.
+        scenario.Time.Advance(TimeSpan.FromDays(8));
+        await EscalationLadderTests.Move(scenario, a.Id, "resolved");
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE complaints SET last_activity_at = @old WHERE id = ANY(@ids)",
+                new { old = scenario.Time.GetUtcNow() - TimeSpan.FromDays(8), ids = new[] { b.Id, c.Id } });
+        }
+        await scenario.Sweep.SweepAsync(CancellationToken.None);
+        var breached = await queries.BreachedAsync(all, CancellationToken.None);
+        Assert.DoesNotContain(breached.Clocks, k => k.ComplaintId == a.Id);
+        Assert.Contains(breached.Clocks, k => k.ComplaintId == b.Id && k.Kind == "resolved" && k.EscalatedAt is not null);
+        var stalled = await queries.StalledAsync(all, 7, CancellationToken.None);
+        Assert.Equal([b.Id, c.Id], stalled.Complaints.Select(s => s.ComplaintId).Order());
+
+        var counts = await queries.CountsAsync(all, CancellationToken.None);
+        Assert.Equal(2, counts.ByStatus.Single(s => s.Key == "received").Value);
+        Assert.Equal(1, counts.ByStatus.Single(s => s.Key == "resolved").Value);
+        Assert.Equal(1, counts.BySeverity.Single(s => s.Key == "retaliation").Value);
+        Assert.Equal(("Spanish", 3), counts.ByLanguage.Select(l => (l.Label, l.Value)).Single());
+        Assert.Equal(3, counts.ByProvision.Single().Value);
+        Assert.Equal(2, counts.BySupplier.Single(s => s.Label == "Sunny Acres Farm participating").Value);
+
+        var resolution = await queries.ResolutionTimesAsync(all, 90, CancellationToken.None);
+        Assert.Equal((1, 8.0, 1, 1), (resolution.Resolved, Math.Round(resolution.MedianDays!.Value, 1), resolution.WithinFourteenDays, resolution.WithinThirtyDays));
+
+        // b (retaliation) went to FreshMart after its 7-day resolution and 1-day grace: 1 escalation (2 contacts) pending.
+        var escalations = await queries.EscalationsByBuyerAsync(all, CancellationToken.None);
+        Assert.Contains(escalations, e => e.Buyer == "FreshMart" && e.Status == "pending" && e.Count >= 1);
+        var outside = Assert.Single(await queries.OutsideProgramAsync(all, CancellationToken.None));
+        Assert.Equal(("Sunny Acres Farm outside_program", 1), (outside.Supplier, outside.Complaints));
+
+        using var csv = new StringWriter();
+        await queries.WriteCsvAsync(all, csv, CancellationToken.None);
+        var lines = csv.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length);
+        Assert.StartsWith("complaint_id,case_number", lines[0], StringComparison.Ordinal);
+        foreach (var secret in new[] { a.WorkerNumber, a.WorkerName, a.Words, a.PrivateNote })
+        {
+            Assert.DoesNotContain(secret, csv.ToString(), StringComparison.Ordinal);
+        }
+        Assert.Equal("'=cmd", DashboardQueries.Csv("=cmd"));
+        Assert.Equal("\"a,\"\"b\"\"\"", DashboardQueries.Csv("a,\"b\""));
+    }
+
+    [Fact]
+    public async Task The_dashboard_api_answers_coordinators_only()
+    {
+        await using var scenario = await EscalationScenario.StartAsync();
+        var app = scenario.App.WithWebHostBuilder(web => web.ConfigureTestServices(services =>
+        {
+            services.AddAuthentication(TestAuth.SchemeName).AddScheme<AuthenticationSchemeOptions, TestAuth>(TestAuth.SchemeName, null);
+            services.AddAuthorizationBuilder().AddPolicy("Coordinator", policy => policy.RequireRole("coordinator", "admin"));
+        }));
+        using var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
+        client.DefaultRequestHeaders.Add(TestAuth.RoleHeader, "investigator");
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
+        client.DefaultRequestHeaders.Remove(TestAuth.RoleHeader);
+        client.DefaultRequestHeaders.Add(TestAuth.RoleHeader, "coordinator");
+        var counts = await client.GetAsync(new Uri("/dashboard/api/counts?language=es", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, counts.StatusCode);
+        Assert.Contains("\"byStatus\"", await counts.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var export = await client.GetAsync(new Uri("/dashboard/api/export.csv", UriKind.Relative));
+        Assert.Equal("text/csv", export.Content.Headers.ContentType!.MediaType);
+        await app.DisposeAsync();
+    }
+
+    /// <summary>Signs a request in with the role named in a header (the real sign-in comes with the console).</summary>
+    private sealed class TestAuth(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    {
+        public const string SchemeName = "Test";
+        public const string RoleHeader = "X-Test-Role";
+
+        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+        {
+            if (!Request.Headers.TryGetValue(RoleHeader, out var role))
+            {
+                return Task.FromResult(AuthenticateResult.NoResult());
+            }
+            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "test"), new Claim(ClaimTypes.Role, role.ToString())], SchemeName);
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        }
+    }
+}
