@@ -30,11 +30,12 @@ public sealed record CoverageGap(string LanguageCode, DateTime HourStart);
 
 public sealed record Count(string Key, string Label, int Value);
 
+/// <summary>Counts per dimension; <c>AsOf</c>: when the snapshot they come from was taken (null: counted live).</summary>
 public sealed record Counts(
     IReadOnlyList<Count> ByStatus, IReadOnlyList<Count> BySeverity, IReadOnlyList<Count> ByLanguage, IReadOnlyList<Count> BySupplier,
-    IReadOnlyList<Count> ByProvision);
+    IReadOnlyList<Count> ByProvision, DateTime? AsOf);
 
-public sealed record ResolutionTimes(int Resolved, double? MedianDays, double? P80Days, int WithinFourteenDays, int WithinThirtyDays);
+public sealed record ResolutionTimes(int Resolved, double? MedianDays, double? P80Days, int WithinFourteenDays, int WithinThirtyDays, DateTime? AsOf);
 
 public sealed record OutsideProgramSupplier(string Supplier, int Complaints, int Escalated);
 
@@ -118,14 +119,15 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             return new ClockList(total, [.. await results.ReadAsync<ClockRow>()]);
         });
 
-    /// <summary>Escalations to buyers by buyer and status (sent, failed, dead, acknowledged, action taken), and
+    /// <summary>Deliveries to buyers (one per contact) by buyer and status (pending, sent, failed, dead, acknowledged, action taken), and
     /// those that could not go to a buyer ('no_buyer': outside the Program or no contact), by status.</summary>
     public Task<List<BuyerEscalationCount>> EscalationsByBuyerAsync(DashboardFilter filter, CancellationToken cancellationToken)
     {
         var (where, parameters) = Where(filter);
+        var complaints = where == "true" ? "" : "JOIN complaints c ON c.id = e.complaint_id";
         return WithConnectionAsync(async connection => (await connection.QueryAsync<BuyerEscalationCount>(new CommandDefinition($"""
-            SELECT e.buyer_id, coalesce(b.name, 'no buyer (coordinators)') AS buyer, e.status, count(DISTINCT (e.complaint_id, e.deadline_id))::int AS count
-            FROM escalations e JOIN complaints c ON c.id = e.complaint_id LEFT JOIN buyers b ON b.id = e.buyer_id
+            SELECT e.buyer_id, coalesce(b.name, 'no buyer (coordinators)') AS buyer, e.status, count(*)::int AS count
+            FROM escalations e {complaints} LEFT JOIN buyers b ON b.id = e.buyer_id
             WHERE (e.level = 'buyer' OR (e.level = 'no_buyer' AND e.channel = 'console')) AND {where}
             GROUP BY e.buyer_id, b.name, e.status
             ORDER BY buyer, e.status
@@ -173,69 +175,165 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             ORDER BY hour_start, language_code
             """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken))).ToList());
 
-    /// <summary>Complaints by status, severity, language and supplier (one scan), and by provision.</summary>
-    public Task<Counts> CountsAsync(DashboardFilter filter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Refreshes the dashboard snapshot (counts per status, severity, language, supplier and provision,
+    /// and the unfiltered 90-day resolution figures): a job runs it every minute, so the dashboard
+    /// reads a few thousand rows instead of scanning every complaint per request.
+    /// </summary>
+    public async Task RefreshSnapshotAsync(CancellationToken cancellationToken)
     {
-        var (where, parameters) = Where(filter);
-        return WithConnectionAsync(async connection =>
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // One refresh at a time across instances; readers see the old snapshot until commit.
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7713)", transaction: transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            DELETE FROM dashboard_counts;
+            INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                SELECT status, severity, language_code, supplier_id, outside_supplier_name, NULL, count(*)
+                FROM complaints GROUP BY 1, 2, 3, 4, 5;
+            INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                SELECT c.status, c.severity, c.language_code, c.supplier_id, NULL, cp.provision_id, count(*)
+                FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id GROUP BY 1, 2, 3, 4, 6;
+            INSERT INTO dashboard_snapshot (refreshed_at, resolved, median_days, p80_days, within_14, within_30)
+                SELECT @now, r.resolved, r.median_days, r.p80_days, r.within_fourteen_days, r.within_thirty_days
+                FROM ({ResolutionSql("true")}) r
+            ON CONFLICT (id) DO UPDATE SET refreshed_at = excluded.refreshed_at, resolved = excluded.resolved, median_days = excluded.median_days,
+                p80_days = excluded.p80_days, within_14 = excluded.within_14, within_30 = excluded.within_30;
+            """, new { now, since = now - TimeSpan.FromDays(90) }, transaction, commandTimeout: 600, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>When the snapshot was last refreshed (null: never; the figures are then computed live).</summary>
+    public Task<DateTime?> SnapshotAsOfAsync(CancellationToken cancellationToken) =>
+        WithConnectionAsync(connection => connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
+            "SELECT refreshed_at FROM dashboard_snapshot", cancellationToken: cancellationToken)));
+
+    /// <summary>The conditions of a filter on <c>dashboard_counts</c> (aliased <c>c</c>); null when the
+    /// filter needs the complaints themselves (dates of opening).</summary>
+    private static (string Sql, DynamicParameters Parameters)? SnapshotWhere(DashboardFilter filter) =>
+        filter.OpenedFrom is null && filter.OpenedTo is null
+            ? Where(filter with { ProvisionId = null })
+            : null;
+
+    /// <summary>Complaints by status, severity, language and supplier, and by provision: from the snapshot
+    /// when there is one and the filter allows (no opening dates), else counted live.</summary>
+    public async Task<Counts> CountsAsync(DashboardFilter filter, CancellationToken cancellationToken)
+    {
+        var asOf = await SnapshotAsOfAsync(cancellationToken);
+        if (asOf is not null && SnapshotWhere(filter) is { } snapshot)
         {
+            var (where, parameters) = snapshot;
+            parameters.Add("provision", filter.ProvisionId);
+            var perComplaint = filter.ProvisionId is null ? "c.provision_id IS NULL" : "c.provision_id = @provision";
+            return await GroupCountsAsync($"""
+                SELECT c.status, c.severity, c.language_code, c.supplier_id, sum(c.n)::int AS n
+                FROM dashboard_counts c WHERE {perComplaint} AND {where} GROUP BY 1, 2, 3, 4
+                """, $"""
+                SELECT c.provision_id, sum(c.n)::int AS n FROM dashboard_counts c
+                WHERE c.provision_id IS NOT NULL AND {where} {(filter.ProvisionId is null ? "" : "AND c.provision_id = @provision")}
+                GROUP BY 1
+                """, parameters, asOf, cancellationToken);
+        }
+        var (live, liveParameters) = Where(filter);
+        return await GroupCountsAsync($"""
+            SELECT c.status, c.severity, c.language_code, c.supplier_id, count(*)::int AS n FROM complaints c WHERE {live} GROUP BY 1, 2, 3, 4
+            """, $"""
+            SELECT cp.provision_id, count(*)::int AS n FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id
+            WHERE {live} GROUP BY 1
+            """, liveParameters, null, cancellationToken);
+    }
+
+    private Task<Counts> GroupCountsAsync(string combinations, string provisions, DynamicParameters parameters, DateTime? asOf, CancellationToken cancellationToken) =>
+        WithConnectionAsync(async connection =>
+        {
+            // The combinations (a few thousand at most) are grouped per dimension here, with their labels.
             var grouped = (await connection.QueryAsync<(string Dimension, string? Key, string? Label, int Value)>(new CommandDefinition($"""
-                WITH g AS (
-                    SELECT c.status, c.severity, c.language_code, c.supplier_id, count(*)::int AS n,
-                           GROUPING(c.status) AS gs, GROUPING(c.severity) AS gv, GROUPING(c.language_code) AS gl
-                    FROM complaints c WHERE {where}
-                    GROUP BY GROUPING SETS ((c.status), (c.severity), (c.language_code), (c.supplier_id))
-                )
-                SELECT CASE WHEN gs = 0 THEN 'status' WHEN gv = 0 THEN 'severity' WHEN gl = 0 THEN 'language' ELSE 'supplier' END,
-                       coalesce(g.status, g.severity, g.language_code, g.supplier_id::text),
-                       coalesce(l.name, s.name, g.status, g.severity),
-                       g.n
-                FROM g LEFT JOIN languages l ON l.code = g.language_code LEFT JOIN suppliers s ON s.id = g.supplier_id
-                ORDER BY 1, g.n DESC
+                WITH g AS ({combinations})
+                SELECT 'status', g.status, g.status, sum(g.n)::int FROM g GROUP BY g.status
+                UNION ALL SELECT 'severity', g.severity, g.severity, sum(g.n)::int FROM g GROUP BY g.severity
+                UNION ALL SELECT 'language', g.language_code, min(l.name), sum(g.n)::int FROM g LEFT JOIN languages l ON l.code = g.language_code GROUP BY g.language_code
+                UNION ALL SELECT 'supplier', g.supplier_id::text, min(s.name), sum(g.n)::int FROM g LEFT JOIN suppliers s ON s.id = g.supplier_id GROUP BY g.supplier_id
+                ORDER BY 1, 4 DESC
                 """, parameters, cancellationToken: cancellationToken))).ToList();
             var byProvision = (await connection.QueryAsync<Count>(new CommandDefinition($"""
-                SELECT p.id::text AS key, p.number || ' ' || p.title AS label, count(*)::int AS value
-                FROM complaint_provisions cp JOIN provisions p ON p.id = cp.provision_id JOIN complaints c ON c.id = cp.complaint_id
-                WHERE {where}
-                GROUP BY p.id ORDER BY value DESC
+                WITH g AS ({provisions})
+                SELECT p.id::text AS key, p.number || ' ' || p.title AS label, g.n AS value
+                FROM g JOIN provisions p ON p.id = g.provision_id ORDER BY g.n DESC
                 """, parameters, cancellationToken: cancellationToken))).ToList();
             List<Count> Of(string dimension) => [.. grouped.Where(g => g.Dimension == dimension)
                 .Select(g => new Count(g.Key ?? "none", g.Label ?? (dimension == "supplier" ? "no supplier named" : "none"), g.Value))];
-            return new Counts(Of("status"), Of("severity"), Of("language"), Of("supplier"), byProvision);
+            return new Counts(Of("status"), Of("severity"), Of("language"), Of("supplier"), byProvision, asOf);
         });
-    }
+
+    private static string ResolutionSql(string where) => $"""
+        WITH r AS (
+            SELECT extract(epoch FROM c.closed_at - c.opened_at) / 86400 AS days
+            FROM complaints c
+            WHERE c.closed_at >= @since AND c.status IN ('resolved', 'verified') AND {where}
+        )
+        SELECT count(*)::int AS resolved,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY days)::float8 AS median_days,
+               percentile_cont(0.8) WITHIN GROUP (ORDER BY days)::float8 AS p80_days,
+               (count(*) FILTER (WHERE days <= 14))::int AS within_fourteen_days,
+               (count(*) FILTER (WHERE days <= 30))::int AS within_thirty_days
+        FROM r
+        """;
 
     /// <summary>Days from opening to resolution of the complaints resolved in the last <paramref name="days"/> days:
-    /// median, 80th percentile, and how many within 14 and 30 days (the Fair Food marks).</summary>
-    public Task<ResolutionTimes> ResolutionTimesAsync(DashboardFilter filter, int days, CancellationToken cancellationToken)
+    /// median, 80th percentile, and how many within 14 and 30 days (the Fair Food marks). Unfiltered over
+    /// 90 days it is the snapshot's; otherwise computed live.</summary>
+    public async Task<ResolutionTimes> ResolutionTimesAsync(DashboardFilter filter, int days, CancellationToken cancellationToken)
     {
+        if (days == 90 && filter == new DashboardFilter())
+        {
+            var snapshot = await WithConnectionAsync(connection => connection.QuerySingleOrDefaultAsync<ResolutionTimes>(new CommandDefinition("""
+                SELECT resolved, median_days, p80_days, within_14 AS within_fourteen_days, within_30 AS within_thirty_days, refreshed_at AS as_of
+                FROM dashboard_snapshot
+                """, cancellationToken: cancellationToken)));
+            if (snapshot is not null)
+            {
+                return snapshot;
+            }
+        }
         var (where, parameters) = Where(filter);
         parameters.Add("since", time.GetUtcNow() - TimeSpan.FromDays(days));
-        return WithConnectionAsync(connection => connection.QuerySingleAsync<ResolutionTimes>(new CommandDefinition($"""
-            WITH r AS (
-                SELECT extract(epoch FROM c.closed_at - c.opened_at) / 86400 AS days
-                FROM complaints c
-                WHERE c.closed_at >= @since AND c.status IN ('resolved', 'verified') AND {where}
-            )
-            SELECT count(*)::int AS resolved,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY days)::float8 AS median_days,
-                   percentile_cont(0.8) WITHIN GROUP (ORDER BY days)::float8 AS p80_days,
-                   (count(*) FILTER (WHERE days <= 14))::int AS within_fourteen_days,
-                   (count(*) FILTER (WHERE days <= 30))::int AS within_thirty_days
-            FROM r
-            """, parameters, cancellationToken: cancellationToken)));
+        return await WithConnectionAsync(connection => connection.QuerySingleAsync<ResolutionTimes>(new CommandDefinition(
+            $"SELECT *, NULL::timestamptz AS as_of FROM ({ResolutionSql(where)}) r", parameters, cancellationToken: cancellationToken)));
     }
 
-    /// <summary>The expansion report: complaints about employers outside the Program, per employer, and how many escalated to coordinators instead of a buyer.</summary>
-    public Task<List<OutsideProgramSupplier>> OutsideProgramAsync(DashboardFilter filter, CancellationToken cancellationToken)
+    /// <summary>The expansion report: complaints about employers outside the Program, per employer (from the
+    /// snapshot when the filter allows), and how many escalated to coordinators instead of a buyer.</summary>
+    public async Task<List<OutsideProgramSupplier>> OutsideProgramAsync(DashboardFilter filter, CancellationToken cancellationToken)
     {
-        var (where, parameters) = Where(filter);
-        return WithConnectionAsync(async connection => (await connection.QueryAsync<OutsideProgramSupplier>(new CommandDefinition($"""
-            SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, count(*)::int AS complaints,
-                   (count(*) FILTER (WHERE EXISTS (SELECT 1 FROM escalations e WHERE e.complaint_id = c.id AND e.level = 'no_buyer')))::int AS escalated
-            FROM complaints c LEFT JOIN suppliers s ON s.id = c.supplier_id
-            WHERE (s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)) AND {where}
-            GROUP BY 1 ORDER BY complaints DESC
+        var asOf = await SnapshotAsOfAsync(cancellationToken);
+        var fromSnapshot = asOf is not null && SnapshotWhere(filter) is not null;
+        var (where, parameters) = fromSnapshot ? SnapshotWhere(filter)!.Value : Where(filter);
+        parameters.Add("provision", filter.ProvisionId);
+        var counted = fromSnapshot
+            ? $"""
+              SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, sum(c.n)::int AS complaints
+              FROM dashboard_counts c LEFT JOIN suppliers s ON s.id = c.supplier_id
+              WHERE {(filter.ProvisionId is null ? "c.provision_id IS NULL" : "c.provision_id = @provision")}
+                AND (s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)) AND {where}
+              GROUP BY 1
+              """
+            : $"""
+              SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, count(*)::int AS complaints
+              FROM complaints c LEFT JOIN suppliers s ON s.id = c.supplier_id
+              WHERE (s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)) AND {where}
+              GROUP BY 1
+              """;
+        return await WithConnectionAsync(async connection => (await connection.QueryAsync<OutsideProgramSupplier>(new CommandDefinition($"""
+            WITH counted AS ({counted}),
+            escalated AS (
+                SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, count(DISTINCT c.id)::int AS escalated
+                FROM escalations e JOIN complaints c ON c.id = e.complaint_id LEFT JOIN suppliers s ON s.id = c.supplier_id
+                WHERE e.level = 'no_buyer' AND e.channel = 'console' GROUP BY 1
+            )
+            SELECT counted.supplier, counted.complaints, coalesce(escalated.escalated, 0) AS escalated
+            FROM counted LEFT JOIN escalated ON escalated.supplier = counted.supplier
+            ORDER BY counted.complaints DESC
             """, parameters, cancellationToken: cancellationToken))).ToList());
     }
 

@@ -73,4 +73,7 @@ public sealed class JobsOptions
     public TimeSpan CoverageInterval { get; set; } = TimeSpan.FromMinutes(10);
 
     public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How often the dashboard's counts snapshot is refreshed.</summary>
+    public TimeSpan DashboardInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

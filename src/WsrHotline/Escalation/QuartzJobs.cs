@@ -1,4 +1,5 @@
 using Quartz;
+using WsrHotline.Dashboard;
 using WsrHotline.Database;
 
 namespace WsrHotline.Escalation;
@@ -17,6 +18,7 @@ public static class QuartzJobs
         Every<EscalationDeliveryJob>(quartz, "escalation-delivery", jobs.DeliveryInterval);
         Every<CoverageJob>(quartz, "coverage-check", jobs.CoverageInterval);
         Every<RetaliationCheckinJob>(quartz, "retaliation-checkins", jobs.CheckinInterval);
+        Every<DashboardSnapshotJob>(quartz, "dashboard-snapshot", jobs.DashboardInterval);
     }
 
     private static void Every<TJob>(IQuartzBuilder quartz, string name, TimeSpan interval) where TJob : IJob =>
@@ -70,6 +72,18 @@ public sealed class RetaliationCheckinJob(RetaliationWatch watch, StartupState s
         if (startup.Migrated)
         {
             await watch.QueueDueAsync(cancellationToken);
+        }
+    }
+}
+
+[DisallowConcurrentExecution]
+public sealed class DashboardSnapshotJob(DashboardQueries dashboard, StartupState startup) : IJob
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        if (startup.Migrated)
+        {
+            await dashboard.RefreshSnapshotAsync(cancellationToken);
         }
     }
 }

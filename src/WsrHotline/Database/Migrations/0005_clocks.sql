@@ -97,6 +97,31 @@ CREATE INDEX retaliation_checkins_due ON retaliation_checkins (due_at) WHERE que
 CREATE INDEX retaliation_checkins_waiting ON retaliation_checkins (complaint_id)
     WHERE queued_at IS NOT NULL AND answered_at IS NULL AND cancelled_at IS NULL;
 
+-- Dashboard counts over every complaint are too slow to compute per request at a million complaints:
+-- a job refreshes this snapshot (Dashboard/DashboardQueries.RefreshSnapshotAsync) every minute, and
+-- the dashboard filters it. provision_id null: one row per combination of the complaint's dimensions;
+-- not null: per complaint and provision.
+CREATE TABLE dashboard_counts (
+    status                text NOT NULL,
+    severity              text NOT NULL,
+    language_code         text NOT NULL,
+    supplier_id           integer,
+    outside_supplier_name text,
+    provision_id          integer,
+    n                     integer NOT NULL
+);
+CREATE INDEX dashboard_counts_provision ON dashboard_counts (provision_id);
+-- One row: when the snapshot was taken, and the unfiltered 90-day resolution figures.
+CREATE TABLE dashboard_snapshot (
+    id           boolean PRIMARY KEY DEFAULT true CHECK (id),
+    refreshed_at timestamptz NOT NULL,
+    resolved     integer NOT NULL,
+    median_days  double precision,
+    p80_days     double precision,
+    within_14    integer NOT NULL,
+    within_30    integer NOT NULL
+);
+
 -- Dashboard: stalled complaints and resolution times over the last 90 days.
 CREATE INDEX complaints_open_activity ON complaints (last_activity_at)
     WHERE status NOT IN ('resolved', 'verified', 'not_substantiated', 'rejected', 'referred');
