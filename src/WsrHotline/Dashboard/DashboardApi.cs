@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using WsrHotline.Staff;
 
 namespace WsrHotline.Dashboard;
 
@@ -8,18 +9,15 @@ namespace WsrHotline.Dashboard;
 /// The coordinators' dashboard data as JSON under <c>/dashboard/api</c> (the page itself and its live
 /// updates belong to the console). Every endpoint takes the same filters as query parameters:
 /// <c>language</c>, <c>severity</c>, <c>status</c>, <c>supplier</c>, <c>provision</c>, <c>from</c>, <c>to</c>
-/// (opening dates). Coordinators only (policy "Coordinator").
+/// (opening dates). Coordinators and admins only (<see cref="StaffPolicies.Coordinator"/>: 401 signed out, 403 for investigators).
 /// </summary>
 public static class DashboardApi
 {
-    /// <summary>The queries; authorization is registered here too (idempotent) so the group's policy is
-    /// enforced: the "Coordinator" policy itself comes with staff sign-in. Without it, the API answers 500, never data.</summary>
-    public static IServiceCollection AddDashboard(this IServiceCollection services) =>
-        services.AddSingleton<DashboardQueries>().AddAuthorization();
+    public static IServiceCollection AddDashboard(this IServiceCollection services) => services.AddSingleton<DashboardQueries>();
 
     public static RouteGroupBuilder MapDashboardApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/dashboard/api").RequireAuthorization("Coordinator");
+        var api = endpoints.MapGroup("/dashboard/api").RequireAuthorization(StaffPolicies.Coordinator);
         api.MapGet("/clocks/due", async Task<Ok<ClockList>> ([AsParameters] FilterQuery f, int? hours, DashboardQueries q, CancellationToken ct) =>
             TypedResults.Ok(await q.DueSoonAsync(f.ToFilter(), TimeSpan.FromHours(hours ?? 24), ct)));
         api.MapGet("/clocks/breached", async Task<Ok<ClockList>> ([AsParameters] FilterQuery f, DashboardQueries q, CancellationToken ct) =>

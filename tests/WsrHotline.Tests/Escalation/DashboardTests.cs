@@ -1,15 +1,10 @@
 using System.Net;
-using System.Security.Claims;
-using System.Text.Encodings.Web;
+using System.Text.RegularExpressions;
 using Dapper;
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.TestHost;
+using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using WsrHotline.Dashboard;
-using WsrHotline.Escalation;
+using WsrHotline.Staff;
 
 namespace WsrHotline.Tests.Escalation;
 
@@ -90,40 +85,40 @@ public sealed class DashboardTests
     public async Task The_dashboard_api_answers_coordinators_only()
     {
         await using var scenario = await EscalationScenario.StartAsync();
-        var app = scenario.App.WithWebHostBuilder(web => web.ConfigureTestServices(services =>
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
         {
-            services.AddAuthentication(TestAuth.SchemeName).AddScheme<AuthenticationSchemeOptions, TestAuth>(TestAuth.SchemeName, null);
-            services.AddAuthorizationBuilder().AddPolicy("Coordinator", policy => policy.RequireRole("coordinator", "admin"));
-        }));
-        using var client = app.CreateClient();
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
-        client.DefaultRequestHeaders.Add(TestAuth.RoleHeader, "investigator");
-        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
-        client.DefaultRequestHeaders.Remove(TestAuth.RoleHeader);
-        client.DefaultRequestHeaders.Add(TestAuth.RoleHeader, "coordinator");
-        var counts = await client.GetAsync(new Uri("/dashboard/api/counts?language=es", UriKind.Relative));
+            foreach (var (email, role) in new[] { ("ines@hotline.test", "investigator"), ("cora@hotline.test", "coordinator") })
+            {
+                var id = await connection.ExecuteScalarAsync<int>(
+                    "INSERT INTO staff (email, display_name, role) VALUES (@email, @email, @role) RETURNING id", new { email, role });
+                await connection.ExecuteAsync("UPDATE staff SET password_hash = @hash WHERE id = @id",
+                    new { id, hash = StaffPasswords.Hash(new StaffMember(id, email), "correct horse battery") });
+            }
+        }
+        using var signedOut = scenario.App.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await signedOut.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
+        using var investigator = await SignedInAsync(scenario, "ines@hotline.test");
+        Assert.Equal(HttpStatusCode.Forbidden, (await investigator.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
+        using var coordinator = await SignedInAsync(scenario, "cora@hotline.test");
+        var counts = await coordinator.GetAsync(new Uri("/dashboard/api/counts?language=es", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, counts.StatusCode);
         Assert.Contains("\"byStatus\"", await counts.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        var export = await client.GetAsync(new Uri("/dashboard/api/export.csv", UriKind.Relative));
+        var export = await coordinator.GetAsync(new Uri("/dashboard/api/export.csv", UriKind.Relative));
         Assert.Equal("text/csv", export.Content.Headers.ContentType!.MediaType);
-        await app.DisposeAsync();
+        Assert.StartsWith("complaint_id,", await export.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    /// <summary>Signs a request in with the role named in a header (the real sign-in comes with the console).</summary>
-    private sealed class TestAuth(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
-        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    /// <summary>Signs in through the real sign-in page (antiforgery token and cookie).</summary>
+    private static async Task<HttpClient> SignedInAsync(EscalationScenario scenario, string email)
     {
-        public const string SchemeName = "Test";
-        public const string RoleHeader = "X-Test-Role";
-
-        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
-        {
-            if (!Request.Headers.TryGetValue(RoleHeader, out var role))
-            {
-                return Task.FromResult(AuthenticateResult.NoResult());
-            }
-            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "test"), new Claim(ClaimTypes.Role, role.ToString())], SchemeName);
-            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
-        }
+        var client = scenario.App.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var page = await client.GetStringAsync(new Uri("/signin", UriKind.Relative));
+        var token = Regex.Match(page, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
+        using var form = new FormUrlEncodedContent([
+            KeyValuePair.Create("email", email), KeyValuePair.Create("password", "correct horse battery"),
+            KeyValuePair.Create("__RequestVerificationToken", WebUtility.HtmlDecode(token))]);
+        var signedIn = await client.PostAsync(new Uri("/signin", UriKind.Relative), form);
+        Assert.True(signedIn.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Found or HttpStatusCode.SeeOther, signedIn.StatusCode.ToString());
+        return client;
     }
 }
