@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -293,18 +294,30 @@ public sealed partial class DeadlineSweep(
         var byKey = planned.ToDictionary(p => p.Key);
         var fresh = inserted.Select(row => (row.Id, Plan: byKey[Key(row.ComplaintId, row.DeadlineId, row.Level, row.BuyerId, row.ContactId, row.Channel)])).ToList();
         // Written set-wise (10,000 breaches must record in seconds); the same rows as
-        // Timeline.AppendAsync and ConsoleEvents.AppendAsync write, in this transaction.
+        // Timeline.AppendAsync and ConsoleEvents.AppendAsync write, in this transaction. One timeline
+        // entry per step (clock and level), listing its escalations (one per channel and contact).
+        var steps = fresh.GroupBy(f => (f.Plan.ComplaintId, f.Plan.DeadlineId, f.Plan.Level)).Select(step =>
+        {
+            var details = JsonSerializer.SerializeToNode(step.First().Plan.TimelineDetails)!.AsObject();
+            details.Remove("channel");
+            details.Remove("contact_id");
+            details.Remove("buyer_id");
+            details["escalations"] = new JsonArray([.. step.Select(f => (JsonNode)new JsonObject
+            {
+                ["id"] = f.Id, ["channel"] = f.Plan.Channel, ["buyer_id"] = f.Plan.BuyerId,
+            })]);
+            return (step.Key.ComplaintId, Details: details.ToJsonString());
+        }).ToList();
         await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO case_timeline (complaint_id, occurred_at, actor_kind, kind, details)
-            SELECT u.complaint_id, @now, 'system', 'escalation.recorded', u.details::jsonb || jsonb_build_object('escalation_id', u.id)
-            FROM unnest(@complaintIds, @ids, @details) AS u (complaint_id, id, details)
+            SELECT u.complaint_id, @now, 'system', 'escalation.recorded', u.details::jsonb
+            FROM unnest(@complaintIds, @details) AS u (complaint_id, details)
             """,
             new
             {
                 now,
-                complaintIds = fresh.Select(f => f.Plan.ComplaintId).ToArray(),
-                ids = fresh.Select(f => f.Id).ToArray(),
-                details = fresh.Select(f => JsonSerializer.Serialize(f.Plan.TimelineDetails)).ToArray(),
+                complaintIds = steps.Select(s => s.ComplaintId).ToArray(),
+                details = steps.Select(s => s.Details).ToArray(),
             }, transaction, cancellationToken: cancellationToken));
         var events = fresh.Where(f => f.Plan.Event is not null).ToList();
         if (events.Count > 0)

@@ -5,85 +5,50 @@ using WsrHotline.Database;
 namespace WsrHotline.Escalation;
 
 /// <summary>
-/// The Quartz.NET glue, and nothing else: each job calls one plain service (which tests call
-/// directly). Every job is [DisallowConcurrentExecution]: with the clustered store, one firing runs
-/// at a time across all instances; the services are safe to run concurrently anyway (claims).
-/// Until the start-up step has migrated the database, a firing does nothing.
+/// The Quartz.NET glue, and nothing else: each recurring job calls one plain service (which tests
+/// call directly). One job class, one job per name: Quartz applies [DisallowConcurrentExecution] per
+/// job, so with the clustered store each job runs at one place at a time across all instances (the
+/// services are safe to run concurrently anyway: they claim their work). Until the start-up step has
+/// migrated the database, a firing does nothing.
 /// </summary>
 public static class QuartzJobs
 {
+    private static readonly Dictionary<string, Func<IServiceProvider, CancellationToken, Task>> Work = new(StringComparer.Ordinal)
+    {
+        ["deadline-sweep"] = (services, ct) => services.GetRequiredService<DeadlineSweep>().SweepAsync(ct),
+        ["escalation-delivery"] = (services, ct) => services.GetRequiredService<EscalationDelivery>().DeliverDueAsync(ct),
+        ["coverage-check"] = (services, ct) => services.GetRequiredService<CoverageCheck>().RunAsync(ct),
+        ["retaliation-checkins"] = (services, ct) => services.GetRequiredService<RetaliationWatch>().QueueDueAsync(ct),
+        ["dashboard-snapshot"] = (services, ct) => services.GetRequiredService<DashboardQueries>().RefreshSnapshotAsync(ct),
+    };
+
     public static void Schedule(IQuartzBuilder quartz, JobsOptions jobs)
     {
-        Every<DeadlineSweepJob>(quartz, "deadline-sweep", jobs.SweepInterval);
-        Every<EscalationDeliveryJob>(quartz, "escalation-delivery", jobs.DeliveryInterval);
-        Every<CoverageJob>(quartz, "coverage-check", jobs.CoverageInterval);
-        Every<RetaliationCheckinJob>(quartz, "retaliation-checkins", jobs.CheckinInterval);
-        Every<DashboardSnapshotJob>(quartz, "dashboard-snapshot", jobs.DashboardInterval);
+        Every(quartz, "deadline-sweep", jobs.SweepInterval);
+        Every(quartz, "escalation-delivery", jobs.DeliveryInterval);
+        Every(quartz, "coverage-check", jobs.CoverageInterval);
+        Every(quartz, "retaliation-checkins", jobs.CheckinInterval);
+        Every(quartz, "dashboard-snapshot", jobs.DashboardInterval);
     }
 
-    private static void Every<TJob>(IQuartzBuilder quartz, string name, TimeSpan interval) where TJob : IJob =>
-        quartz.ScheduleJob<TJob>(
-            trigger => trigger.WithIdentity(name).StartNow()
-                .WithSimpleSchedule(schedule => schedule.WithInterval(interval).RepeatForever()),
+    internal static Task RunAsync(string name, IServiceProvider services, CancellationToken cancellationToken) =>
+        Work[name](services, cancellationToken);
+
+    private static void Every(IQuartzBuilder quartz, string name, TimeSpan interval) =>
+        quartz.ScheduleJob<HotlineJob>(
+            trigger => trigger.WithIdentity(name).StartNow().WithSimpleSchedule(schedule => schedule.WithInterval(interval).RepeatForever()),
             job => job.WithIdentity(name));
 }
 
+/// <summary>Runs the service its job is named after (<see cref="QuartzJobs"/>).</summary>
 [DisallowConcurrentExecution]
-public sealed class DeadlineSweepJob(DeadlineSweep sweep, StartupState startup) : IJob
+public sealed class HotlineJob(IServiceProvider services, StartupState startup) : IJob
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         if (startup.Migrated)
         {
-            await sweep.SweepAsync(cancellationToken);
-        }
-    }
-}
-
-[DisallowConcurrentExecution]
-public sealed class EscalationDeliveryJob(EscalationDelivery delivery, StartupState startup) : IJob
-{
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
-    {
-        if (startup.Migrated)
-        {
-            await delivery.DeliverDueAsync(cancellationToken);
-        }
-    }
-}
-
-[DisallowConcurrentExecution]
-public sealed class CoverageJob(CoverageCheck coverage, StartupState startup) : IJob
-{
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
-    {
-        if (startup.Migrated)
-        {
-            await coverage.RunAsync(cancellationToken);
-        }
-    }
-}
-
-[DisallowConcurrentExecution]
-public sealed class RetaliationCheckinJob(RetaliationWatch watch, StartupState startup) : IJob
-{
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
-    {
-        if (startup.Migrated)
-        {
-            await watch.QueueDueAsync(cancellationToken);
-        }
-    }
-}
-
-[DisallowConcurrentExecution]
-public sealed class DashboardSnapshotJob(DashboardQueries dashboard, StartupState startup) : IJob
-{
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
-    {
-        if (startup.Migrated)
-        {
-            await dashboard.RefreshSnapshotAsync(cancellationToken);
+            await QuartzJobs.RunAsync(context.JobDetail.Key.Name, services, cancellationToken);
         }
     }
 }

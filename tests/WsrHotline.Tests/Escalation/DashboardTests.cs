@@ -40,6 +40,9 @@ public sealed class DashboardTests
         await scenario.Sweep.SweepAsync(CancellationToken.None);
         var breached = await queries.BreachedAsync(all, CancellationToken.None);
         Assert.DoesNotContain(breached.Clocks, k => k.ComplaintId == a.Id);
+        Assert.Equal(breached.Total, breached.Clocks.Count);
+        Assert.Equal(breached.Total, (await queries.BreachedAsync(all with { Language = "es" }, CancellationToken.None)).Total);
+        Assert.Equal(0, (await queries.BreachedAsync(all with { Language = "bn" }, CancellationToken.None)).Total);
         Assert.Contains(breached.Clocks, k => k.ComplaintId == b.Id && k.Kind == "resolved" && k.EscalatedAt is not null);
         var stalled = await queries.StalledAsync(all, 7, CancellationToken.None);
         Assert.Equal([b.Id, c.Id], stalled.Complaints.Select(s => s.ComplaintId).Order());

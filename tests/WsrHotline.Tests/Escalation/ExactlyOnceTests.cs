@@ -26,7 +26,8 @@ public sealed class ExactlyOnceTests
         Assert.Equal(12 * ((5 * 2) + (2 * 2)), rows.Count);
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         Assert.Equal(rows.Count(r => r.Channel == "console"), await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM console_events"));
-        Assert.Equal(rows.Count, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'escalation.recorded'"));
+        // One timeline entry per step (a clock's alert, or its buyer step), listing its escalations.
+        Assert.Equal(12 * 7, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'escalation.recorded'"));
 
         var deliveries = new[] { scenario.Delivery, second.Services.GetRequiredService<EscalationDelivery>() };
         await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Task.Run(() => deliveries[i % 2].DeliverDueAsync(CancellationToken.None))));
