@@ -1,5 +1,7 @@
+using WsrHotline.Dashboard;
 using WsrHotline.Database;
 using WsrHotline.Demo;
+using WsrHotline.Escalation;
 using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
@@ -29,6 +31,8 @@ builder.Services
     .AddStaffSignIn()
     .AddLiveEvents()
     .AddLiveConsole()
+    .AddEscalation(builder.Configuration)
+    .AddDashboard()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth()
     .AddVoiceSimulator(builder.Environment);
@@ -76,6 +80,8 @@ app.MapStaffSignIn();
 app.MapStaffAdmin();
 app.MapLiveEvents();
 app.MapLiveConsole();
+app.MapEscalation();
+app.MapDashboardApi();
 app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));
 

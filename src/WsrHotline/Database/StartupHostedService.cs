@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Demo;
 using WsrHotline.Ivr;
@@ -6,7 +7,7 @@ namespace WsrHotline.Database;
 
 /// <summary>
 /// The retrying start-up step: applies migrations, brings the languages table in line with the IVR
-/// flow, seeds the demo where configured, and keeps
+/// flow and the clock policy in line with the "Clocks" configuration, seeds the demo where configured, and keeps
 /// trying with backoff while PostgreSQL is unreachable. It is never skipped: until it succeeds,
 /// <c>/health/ready</c> says so.
 /// </summary>
@@ -28,6 +29,8 @@ public sealed partial class StartupHostedService(
                 await migrations.ApplyPendingAsync(stoppingToken);
                 await IvrLanguageSync.SyncAsync(
                     services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<IvrFlowProvider>().Current, stoppingToken);
+                await Deadlines.ClockPolicySync.SyncAsync(
+                    services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<IOptions<Deadlines.ClocksOptions>>().Value, stoppingToken);
                 await services.GetRequiredService<DemoSeeder>().SeedIfEnabledAsync(stoppingToken);
                 state.MarkMigrated();
                 LogReady(logger);

@@ -17,8 +17,8 @@ public sealed record OpenedComplaint(long Id, string CaseNumber, string Pin);
 public static class Complaints
 {
     /// <summary>
-    /// Opens a complaint with a fresh case number and PIN, and its first timeline entry, in the
-    /// caller's transaction.
+    /// Opens a complaint with a fresh case number and PIN, its first timeline entry and its clocks,
+    /// in the caller's transaction.
     /// </summary>
     public static async Task<OpenedComplaint> OpenAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string channel, string languageCode,
@@ -42,6 +42,7 @@ public static class Complaints
             {
                 await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null,
                     "complaint.opened", new { channel, language = languageCode }, cancellationToken);
+                await Deadlines.ComplaintClocks.OpenForNewComplaintAsync(connection, transaction, complaintId, cancellationToken);
                 return new OpenedComplaint(complaintId, caseNumber, pin);
             }
         }

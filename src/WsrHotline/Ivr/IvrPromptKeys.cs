@@ -46,6 +46,9 @@ public static class IvrPromptKeys
     public const string SmsMediaRefusedType = "sms_media_refused_type";
     public const string SmsMediaTooLarge = "sms_media_too_large";
     public const string SmsMediaFailed = "sms_media_failed";
+    public const string SmsRetaliationCheckin = "sms_retaliation_checkin";
+    public const string SmsCheckinThanks = "sms_checkin_thanks";
+    public const string SmsCheckinReopened = "sms_checkin_reopened";
 
     /// <summary>The prefix of texts that are only ever written (SMS, WhatsApp), never spoken.</summary>
     public const string TextOnlyPrefix = "sms_";
@@ -67,6 +70,7 @@ public static class IvrPromptKeys
         EmergencyVoicemail, SmsLanguageMenu, SmsWelcome, SmsCaseOpened, SmsReceived, SmsEmpty, SmsHelp,
         SmsStopped, SmsStarted, SmsStatusPrompt, SmsStatusWrong, SmsStatusLocked, SmsMediaRefusedType, SmsMediaTooLarge,
         SmsMediaFailed,
+        SmsRetaliationCheckin, SmsCheckinThanks, SmsCheckinReopened,
     ];
 
     /// <summary>A text sent by message: it needs no voice and no recording.</summary>
@@ -85,7 +89,7 @@ public static class IvrPlaceholders
     /// <summary>The language's own name (native_name); filled in by the renderer.</summary>
     public const string Language = "language";
 
-    /// <summary>The caller's case number, read digit by digit; only in <c>case_number_readout</c> and <c>sms_case_opened</c>.</summary>
+    /// <summary>The caller's case number, read digit by digit; only in <c>case_number_readout</c>, <c>sms_case_opened</c> and <c>sms_retaliation_checkin</c>.</summary>
     public const string CaseNumber = "case_number";
 
     /// <summary>The caller's PIN, read digit by digit; only in <c>pin_readout</c> and <c>sms_case_opened</c>.</summary>
@@ -103,7 +107,7 @@ public static class IvrPlaceholders
     /// </summary>
     internal static IReadOnlyDictionary<string, string[]> CallValuePrompts { get; } = new Dictionary<string, string[]>
     {
-        [CaseNumber] = [IvrPromptKeys.CaseNumberReadout, IvrPromptKeys.SmsCaseOpened],
+        [CaseNumber] = [IvrPromptKeys.CaseNumberReadout, IvrPromptKeys.SmsCaseOpened, IvrPromptKeys.SmsRetaliationCheckin],
         [Pin] = [IvrPromptKeys.PinReadout, IvrPromptKeys.SmsCaseOpened],
     };
 }

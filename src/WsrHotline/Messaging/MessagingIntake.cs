@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using WsrHotline.Escalation;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.LiveEvents;
@@ -41,7 +42,7 @@ public enum IntakeOutcome
 /// <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends; none go in the TwiML.
 /// </summary>
 public sealed class MessagingIntake(
-    PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options)
+    PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options, RetaliationWatch retaliationWatch)
 {
     /// <summary>Complaint statuses after which a new message opens a new complaint.</summary>
     private const string ClosedStatuses = "('resolved', 'verified', 'not_substantiated', 'rejected', 'referred')";
@@ -130,7 +131,7 @@ public sealed class MessagingIntake(
         }
 
         var open = stored.OpenId is { } openId ? new OpenComplaint(openId, stored.OpenStatus!) : null;
-        var turn = new Turn(connection, transaction, message, identityId, conversation, messageId, open, stored.Joined, flow, cancellationToken);
+        var turn = new Turn(connection, transaction, message, identityId, conversation, messageId, open, stored.Joined, flow, retaliationWatch, cancellationToken);
         var outcome = command.Command switch
         {
             Command.Stop => await turn.StopAsync(command),
@@ -159,7 +160,8 @@ public sealed class MessagingIntake(
     /// <param name="joined">The message was stored on <paramref name="open"/> already.</param>
     private sealed class Turn(
         NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, long identityId,
-        Conversation conversation, long messageId, OpenComplaint? open, bool joined, IvrFlow flow, CancellationToken cancellationToken)
+        Conversation conversation, long messageId, OpenComplaint? open, bool joined, IvrFlow flow, RetaliationWatch retaliationWatch,
+        CancellationToken cancellationToken)
     {
         private readonly List<Reply> replies = [];
         private string? language = conversation.LanguageCode;
@@ -270,6 +272,14 @@ public sealed class MessagingIntake(
                 return IntakeOutcome.ComplaintOpened;
             }
 
+            // From a worker with no open complaint, an answer to a retaliation check-in joins (and on a
+            // worrying answer reopens) the resolved complaint. (With an open one, an investigator is in touch.)
+            if (open is null && await retaliationWatch.TryAnswerAsync(connection, transaction, identityId, message.Body, cancellationToken) is { } answered)
+            {
+                await AttachAsync(answered.ComplaintId, [messageId]);
+                Say("checkin_answer", answered.Answer == CheckinAnswer.AllWell ? IvrPromptKeys.SmsCheckinThanks : IvrPromptKeys.SmsCheckinReopened);
+                return IntakeOutcome.AddedToComplaint;
+            }
             if (open is not null)
             {
                 if (joined)

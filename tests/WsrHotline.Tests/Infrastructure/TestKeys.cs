@@ -25,6 +25,8 @@ public static class TestKeys
         ["Hotline:WhatsAppSender"] = "whatsapp:+18005550102",
         ["Hotline:EmergencyOnCallNumbers:0"] = "+15555550117",
         // Each app under test keeps its outage spool apart, and never in the source tree.
+        // No Quartz scheduler unless a test asks for one: tests call the job services directly.
+        ["Jobs:Enabled"] = "false",
         ["Voice:SpoolPath"] = Path.Combine(Path.GetTempPath(), "wsr-test-spool-" + Guid.NewGuid().ToString("N")),
     };
 }

@@ -63,7 +63,7 @@ public sealed class VoiceIntakeTests
         Assert.Equal(CallState.Completed, call.State);
         Assert.Equal(language, await scenario.ScalarAsync<string>("SELECT language_code FROM complaints WHERE id = @complaint", new { complaint }));
         var timeline = await scenario.TimelineAsync(complaint);
-        Assert.Equal(["complaint.opened", "call.received", "call.routing", "call.rung", "call.answered"], timeline.Take(5));
+        Assert.Equal(["complaint.opened", "clocks.opened", "call.received", "call.routing", "call.rung", "call.answered"], timeline.Take(6));
         Assert.Contains("case_number.told", timeline);
         Assert.Empty(call.Errors);
     }

@@ -1,0 +1,394 @@
+using System.Globalization;
+using System.Text;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using WsrHotline.Escalation;
+
+namespace WsrHotline.Dashboard;
+
+/// <summary>The dashboard's filters; each one set narrows every figure that is about complaints.</summary>
+public sealed record DashboardFilter(
+    string? Language = null, string? Severity = null, string? Status = null, int? SupplierId = null, int? ProvisionId = null,
+    DateTimeOffset? OpenedFrom = null, DateTimeOffset? OpenedTo = null);
+
+public sealed record ClockRow(
+    long DeadlineId, long ComplaintId, string CaseNumber, string Kind, DateTime DueAt, string LanguageCode, string Severity,
+    string Status, string? AssignedTo, DateTime? BreachedAt, DateTime? EscalatedAt);
+
+public sealed record ClockList(int Total, IReadOnlyList<ClockRow> Clocks);
+
+public sealed record BuyerEscalationCount(int? BuyerId, string Buyer, string Status, int Count);
+
+public sealed record FailedDelivery(long EscalationId, long ComplaintId, string? Buyer, string Channel, string Status, int Attempts, string? LastError, DateTime NextAttemptAt);
+
+public sealed record StalledComplaint(long ComplaintId, string CaseNumber, string Status, string Severity, string LanguageCode, DateTime LastActivityAt, int DaysQuiet);
+
+public sealed record StalledList(int Total, int AfterDays, IReadOnlyList<StalledComplaint> Complaints);
+
+public sealed record CoverageGap(string LanguageCode, DateTime HourStart);
+
+public sealed record Count(string Key, string Label, int Value);
+
+/// <summary>Counts per dimension; <c>AsOf</c>: when the snapshot they come from was taken (null: counted live).</summary>
+public sealed record Counts(
+    IReadOnlyList<Count> ByStatus, IReadOnlyList<Count> BySeverity, IReadOnlyList<Count> ByLanguage, IReadOnlyList<Count> BySupplier,
+    IReadOnlyList<Count> ByProvision, DateTime? AsOf);
+
+public sealed record ResolutionTimes(int Resolved, double? MedianDays, double? P80Days, int WithinFourteenDays, int WithinThirtyDays, DateTime? AsOf);
+
+public sealed record OutsideProgramSupplier(string Supplier, int Complaints, int Escalated);
+
+/// <summary>
+/// The SQL behind each figure of the coordinators' dashboard. Filters are added to the SQL only when
+/// set (parameterised), so each query keeps a plan that fits it. Every row carries the complaint id
+/// for the drill-down; nothing here reads a worker's number, name or words.
+/// </summary>
+public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider time, IOptions<EscalationOptions> options)
+{
+    private const int ListLimit = 200;
+
+    /// <summary>The complaint conditions of a filter, for complaints aliased <c>c</c>.</summary>
+    private static (string Sql, DynamicParameters Parameters) Where(DashboardFilter filter)
+    {
+        var sql = new StringBuilder("true");
+        var parameters = new DynamicParameters();
+        void Add(string condition, string name, object? value)
+        {
+            if (value is not null)
+            {
+                sql.Append(" AND ").Append(condition);
+                parameters.Add(name, value);
+            }
+        }
+        Add("c.language_code = @fLanguage", "fLanguage", filter.Language);
+        Add("c.severity = @fSeverity", "fSeverity", filter.Severity);
+        Add("c.status = @fStatus", "fStatus", filter.Status);
+        Add("c.supplier_id = @fSupplier", "fSupplier", filter.SupplierId);
+        Add("EXISTS (SELECT 1 FROM complaint_provisions fp WHERE fp.complaint_id = c.id AND fp.provision_id = @fProvision)", "fProvision", filter.ProvisionId);
+        Add("c.opened_at >= @fFrom", "fFrom", filter.OpenedFrom);
+        Add("c.opened_at < @fTo", "fTo", filter.OpenedTo);
+        return (sql.ToString(), parameters);
+    }
+
+    private async Task<T> WithConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> query)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        return await query(connection);
+    }
+
+    private const string ClockColumns = """
+        d.id AS deadline_id, d.complaint_id, c.case_number, d.kind, d.due_at, c.language_code, c.severity, c.status,
+        s.display_name AS assigned_to, d.breached_at, d.escalated_at
+        """;
+
+    /// <summary>Open clocks due within the next <paramref name="within"/> (24 h on the dashboard), soonest first.</summary>
+    public Task<ClockList> DueSoonAsync(DashboardFilter filter, TimeSpan within, CancellationToken cancellationToken)
+    {
+        var (where, parameters) = Where(filter);
+        var now = time.GetUtcNow();
+        parameters.Add("now", now);
+        parameters.Add("until", now + within);
+        parameters.Add("limit", ListLimit);
+        return ClocksAsync($"""
+            FROM deadlines d JOIN complaints c ON c.id = d.complaint_id LEFT JOIN staff s ON s.id = c.assigned_staff_id
+            WHERE d.met_at IS NULL AND d.due_at >= @now AND d.due_at < @until AND {where}
+            """, "d.due_at", parameters, cancellationToken);
+    }
+
+    /// <summary>Open clocks past their due time, most overdue first.</summary>
+    public Task<ClockList> BreachedAsync(DashboardFilter filter, CancellationToken cancellationToken)
+    {
+        var (where, parameters) = Where(filter);
+        parameters.Add("now", time.GetUtcNow());
+        parameters.Add("limit", ListLimit);
+        return ClocksAsync($"""
+            FROM deadlines d JOIN complaints c ON c.id = d.complaint_id LEFT JOIN staff s ON s.id = c.assigned_staff_id
+            WHERE d.met_at IS NULL AND d.due_at < @now AND {where}
+            """, "d.due_at", parameters, cancellationToken);
+    }
+
+    private Task<ClockList> ClocksAsync(string from, string orderBy, DynamicParameters parameters, CancellationToken cancellationToken) =>
+        WithConnectionAsync(async connection =>
+        {
+            // Unfiltered, the total needs no join (the partial index on due_at holds only open clocks).
+            var count = from.EndsWith("AND true\n", StringComparison.Ordinal) || from.EndsWith("AND true", StringComparison.Ordinal)
+                ? from.Replace("JOIN complaints c ON c.id = d.complaint_id LEFT JOIN staff s ON s.id = c.assigned_staff_id", "", StringComparison.Ordinal)
+                : from;
+            using var results = await connection.QueryMultipleAsync(new CommandDefinition($"""
+                SELECT count(*)::int {count};
+                SELECT {ClockColumns} {from} ORDER BY {orderBy} LIMIT @limit;
+                """, parameters, cancellationToken: cancellationToken));
+            var total = await results.ReadSingleAsync<int>();
+            return new ClockList(total, [.. await results.ReadAsync<ClockRow>()]);
+        });
+
+    /// <summary>Deliveries to buyers (one per contact) by buyer and status (pending, sent, failed, dead, acknowledged, action taken), and
+    /// those that could not go to a buyer ('no_buyer': outside the Program or no contact), by status.</summary>
+    public Task<List<BuyerEscalationCount>> EscalationsByBuyerAsync(DashboardFilter filter, CancellationToken cancellationToken)
+    {
+        var (where, parameters) = Where(filter);
+        var complaints = where == "true" ? "" : "JOIN complaints c ON c.id = e.complaint_id";
+        return WithConnectionAsync(async connection => (await connection.QueryAsync<BuyerEscalationCount>(new CommandDefinition($"""
+            SELECT e.buyer_id, coalesce(b.name, 'no buyer (coordinators)') AS buyer, e.status, count(*)::int AS count
+            FROM escalations e {complaints} LEFT JOIN buyers b ON b.id = e.buyer_id
+            WHERE (e.level = 'buyer' OR (e.level = 'no_buyer' AND e.channel = 'console')) AND {where}
+            GROUP BY e.buyer_id, b.name, e.status
+            ORDER BY buyer, e.status
+            """, parameters, cancellationToken: cancellationToken))).ToList());
+    }
+
+    /// <summary>Deliveries (e-mails and webhooks) that failed and wait for a retry, or are dead: the dead-letter list.</summary>
+    public Task<List<FailedDelivery>> FailedDeliveriesAsync(CancellationToken cancellationToken) =>
+        WithConnectionAsync(async connection => (await connection.QueryAsync<FailedDelivery>(new CommandDefinition("""
+            SELECT e.id AS escalation_id, e.complaint_id, b.name AS buyer, e.channel, e.status, e.attempts, e.last_error, e.next_attempt_at
+            FROM escalations e LEFT JOIN buyers b ON b.id = e.buyer_id
+            WHERE e.status IN ('failed', 'dead')
+            ORDER BY e.status = 'dead' DESC, e.created_at
+            LIMIT @ListLimit
+            """, new { ListLimit }, cancellationToken: cancellationToken))).ToList());
+
+    /// <summary>Open complaints with no activity for <paramref name="afterDays"/> days (default Escalation:StalledAfter).</summary>
+    public Task<StalledList> StalledAsync(DashboardFilter filter, int? afterDays, CancellationToken cancellationToken)
+    {
+        var days = afterDays ?? (int)options.Value.StalledAfter.TotalDays;
+        var (where, parameters) = Where(filter);
+        var now = time.GetUtcNow();
+        parameters.Add("now", now);
+        parameters.Add("before", now - TimeSpan.FromDays(days));
+        parameters.Add("limit", ListLimit);
+        const string open = "c.status NOT IN ('resolved', 'verified', 'not_substantiated', 'rejected', 'referred')";
+        return WithConnectionAsync(async connection =>
+        {
+            using var results = await connection.QueryMultipleAsync(new CommandDefinition($"""
+                SELECT count(*)::int FROM complaints c WHERE {open} AND c.last_activity_at < @before AND {where};
+                SELECT c.id AS complaint_id, c.case_number, c.status, c.severity, c.language_code, c.last_activity_at,
+                       floor(extract(epoch FROM @now - c.last_activity_at) / 86400)::int AS days_quiet
+                FROM complaints c WHERE {open} AND c.last_activity_at < @before AND {where}
+                ORDER BY c.last_activity_at LIMIT @limit;
+                """, parameters, cancellationToken: cancellationToken));
+            var total = await results.ReadSingleAsync<int>();
+            return new StalledList(total, days, [.. await results.ReadAsync<StalledComplaint>()]);
+        });
+    }
+
+    /// <summary>The hours ahead in which a hotline language has nobody on call (kept by <see cref="CoverageCheck"/>).</summary>
+    public Task<List<CoverageGap>> CoverageGapsAsync(CancellationToken cancellationToken) =>
+        WithConnectionAsync(async connection => (await connection.QueryAsync<CoverageGap>(new CommandDefinition("""
+            SELECT language_code, hour_start FROM coverage_gaps WHERE hour_start >= date_trunc('hour', @now)
+            ORDER BY hour_start, language_code
+            """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken))).ToList());
+
+    /// <summary>
+    /// Refreshes the dashboard snapshot (counts per status, severity, language, supplier and provision,
+    /// and the unfiltered 90-day resolution figures): a job runs it every minute, so the dashboard
+    /// reads a few thousand rows instead of scanning every complaint per request.
+    /// </summary>
+    public async Task RefreshSnapshotAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // One refresh at a time across instances; readers see the old snapshot until commit.
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7713)", transaction: transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition($"""
+            DELETE FROM dashboard_counts;
+            INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                SELECT status, severity, language_code, supplier_id, outside_supplier_name, NULL, count(*)
+                FROM complaints GROUP BY 1, 2, 3, 4, 5;
+            INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                SELECT c.status, c.severity, c.language_code, c.supplier_id, NULL, cp.provision_id, count(*)
+                FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id GROUP BY 1, 2, 3, 4, 6;
+            INSERT INTO dashboard_snapshot (refreshed_at, resolved, median_days, p80_days, within_14, within_30)
+                SELECT @now, r.resolved, r.median_days, r.p80_days, r.within_fourteen_days, r.within_thirty_days
+                FROM ({ResolutionSql("true")}) r
+            ON CONFLICT (id) DO UPDATE SET refreshed_at = excluded.refreshed_at, resolved = excluded.resolved, median_days = excluded.median_days,
+                p80_days = excluded.p80_days, within_14 = excluded.within_14, within_30 = excluded.within_30;
+            """, new { now, since = now - TimeSpan.FromDays(90) }, transaction, commandTimeout: 600, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>When the snapshot was last refreshed (null: never; the figures are then computed live).</summary>
+    public Task<DateTime?> SnapshotAsOfAsync(CancellationToken cancellationToken) =>
+        WithConnectionAsync(connection => connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
+            "SELECT refreshed_at FROM dashboard_snapshot", cancellationToken: cancellationToken)));
+
+    /// <summary>The conditions of a filter on <c>dashboard_counts</c> (aliased <c>c</c>); null when the
+    /// filter needs the complaints themselves (dates of opening).</summary>
+    private static (string Sql, DynamicParameters Parameters)? SnapshotWhere(DashboardFilter filter) =>
+        filter.OpenedFrom is null && filter.OpenedTo is null
+            ? Where(filter with { ProvisionId = null })
+            : null;
+
+    /// <summary>Complaints by status, severity, language and supplier, and by provision: from the snapshot
+    /// when there is one and the filter allows (no opening dates), else counted live.</summary>
+    public async Task<Counts> CountsAsync(DashboardFilter filter, CancellationToken cancellationToken)
+    {
+        var asOf = await SnapshotAsOfAsync(cancellationToken);
+        if (asOf is not null && SnapshotWhere(filter) is { } snapshot)
+        {
+            var (where, parameters) = snapshot;
+            parameters.Add("provision", filter.ProvisionId);
+            var perComplaint = filter.ProvisionId is null ? "c.provision_id IS NULL" : "c.provision_id = @provision";
+            return await GroupCountsAsync($"""
+                SELECT c.status, c.severity, c.language_code, c.supplier_id, sum(c.n)::int AS n
+                FROM dashboard_counts c WHERE {perComplaint} AND {where} GROUP BY 1, 2, 3, 4
+                """, $"""
+                SELECT c.provision_id, sum(c.n)::int AS n FROM dashboard_counts c
+                WHERE c.provision_id IS NOT NULL AND {where} {(filter.ProvisionId is null ? "" : "AND c.provision_id = @provision")}
+                GROUP BY 1
+                """, parameters, asOf, cancellationToken);
+        }
+        var (live, liveParameters) = Where(filter);
+        return await GroupCountsAsync($"""
+            SELECT c.status, c.severity, c.language_code, c.supplier_id, count(*)::int AS n FROM complaints c WHERE {live} GROUP BY 1, 2, 3, 4
+            """, $"""
+            SELECT cp.provision_id, count(*)::int AS n FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id
+            WHERE {live} GROUP BY 1
+            """, liveParameters, null, cancellationToken);
+    }
+
+    private Task<Counts> GroupCountsAsync(string combinations, string provisions, DynamicParameters parameters, DateTime? asOf, CancellationToken cancellationToken) =>
+        WithConnectionAsync(async connection =>
+        {
+            // The combinations (a few thousand at most) are grouped per dimension here, with their labels.
+            var grouped = (await connection.QueryAsync<(string Dimension, string? Key, string? Label, int Value)>(new CommandDefinition($"""
+                WITH g AS ({combinations})
+                SELECT 'status', g.status, g.status, sum(g.n)::int FROM g GROUP BY g.status
+                UNION ALL SELECT 'severity', g.severity, g.severity, sum(g.n)::int FROM g GROUP BY g.severity
+                UNION ALL SELECT 'language', g.language_code, min(l.name), sum(g.n)::int FROM g LEFT JOIN languages l ON l.code = g.language_code GROUP BY g.language_code
+                UNION ALL SELECT 'supplier', g.supplier_id::text, min(s.name), sum(g.n)::int FROM g LEFT JOIN suppliers s ON s.id = g.supplier_id GROUP BY g.supplier_id
+                ORDER BY 1, 4 DESC
+                """, parameters, cancellationToken: cancellationToken))).ToList();
+            var byProvision = (await connection.QueryAsync<Count>(new CommandDefinition($"""
+                WITH g AS ({provisions})
+                SELECT p.id::text AS key, p.number || ' ' || p.title AS label, g.n AS value
+                FROM g JOIN provisions p ON p.id = g.provision_id ORDER BY g.n DESC
+                """, parameters, cancellationToken: cancellationToken))).ToList();
+            List<Count> Of(string dimension) => [.. grouped.Where(g => g.Dimension == dimension)
+                .Select(g => new Count(g.Key ?? "none", g.Label ?? (dimension == "supplier" ? "no supplier named" : "none"), g.Value))];
+            return new Counts(Of("status"), Of("severity"), Of("language"), Of("supplier"), byProvision, asOf);
+        });
+
+    private static string ResolutionSql(string where) => $"""
+        WITH r AS (
+            SELECT extract(epoch FROM c.closed_at - c.opened_at) / 86400 AS days
+            FROM complaints c
+            WHERE c.closed_at >= @since AND c.status IN ('resolved', 'verified') AND {where}
+        )
+        SELECT count(*)::int AS resolved,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY days)::float8 AS median_days,
+               percentile_cont(0.8) WITHIN GROUP (ORDER BY days)::float8 AS p80_days,
+               (count(*) FILTER (WHERE days <= 14))::int AS within_fourteen_days,
+               (count(*) FILTER (WHERE days <= 30))::int AS within_thirty_days
+        FROM r
+        """;
+
+    /// <summary>Days from opening to resolution of the complaints resolved in the last <paramref name="days"/> days:
+    /// median, 80th percentile, and how many within 14 and 30 days (the Fair Food marks). Unfiltered over
+    /// 90 days it is the snapshot's; otherwise computed live.</summary>
+    public async Task<ResolutionTimes> ResolutionTimesAsync(DashboardFilter filter, int days, CancellationToken cancellationToken)
+    {
+        if (days == 90 && filter == new DashboardFilter())
+        {
+            var snapshot = await WithConnectionAsync(connection => connection.QuerySingleOrDefaultAsync<ResolutionTimes>(new CommandDefinition("""
+                SELECT resolved, median_days, p80_days, within_14 AS within_fourteen_days, within_30 AS within_thirty_days, refreshed_at AS as_of
+                FROM dashboard_snapshot
+                """, cancellationToken: cancellationToken)));
+            if (snapshot is not null)
+            {
+                return snapshot;
+            }
+        }
+        var (where, parameters) = Where(filter);
+        parameters.Add("since", time.GetUtcNow() - TimeSpan.FromDays(days));
+        return await WithConnectionAsync(connection => connection.QuerySingleAsync<ResolutionTimes>(new CommandDefinition(
+            $"SELECT *, NULL::timestamptz AS as_of FROM ({ResolutionSql(where)}) r", parameters, cancellationToken: cancellationToken)));
+    }
+
+    /// <summary>The expansion report: complaints about employers outside the Program, per employer (from the
+    /// snapshot when the filter allows), and how many escalated to coordinators instead of a buyer.</summary>
+    public async Task<List<OutsideProgramSupplier>> OutsideProgramAsync(DashboardFilter filter, CancellationToken cancellationToken)
+    {
+        var asOf = await SnapshotAsOfAsync(cancellationToken);
+        var fromSnapshot = asOf is not null && SnapshotWhere(filter) is not null;
+        var (where, parameters) = fromSnapshot ? SnapshotWhere(filter)!.Value : Where(filter);
+        parameters.Add("provision", filter.ProvisionId);
+        var counted = fromSnapshot
+            ? $"""
+              SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, sum(c.n)::int AS complaints
+              FROM dashboard_counts c LEFT JOIN suppliers s ON s.id = c.supplier_id
+              WHERE {(filter.ProvisionId is null ? "c.provision_id IS NULL" : "c.provision_id = @provision")}
+                AND (s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)) AND {where}
+              GROUP BY 1
+              """
+            : $"""
+              SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, count(*)::int AS complaints
+              FROM complaints c LEFT JOIN suppliers s ON s.id = c.supplier_id
+              WHERE (s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)) AND {where}
+              GROUP BY 1
+              """;
+        return await WithConnectionAsync(async connection => (await connection.QueryAsync<OutsideProgramSupplier>(new CommandDefinition($"""
+            WITH counted AS ({counted}),
+            escalated AS (
+                SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, count(DISTINCT c.id)::int AS escalated
+                FROM escalations e JOIN complaints c ON c.id = e.complaint_id LEFT JOIN suppliers s ON s.id = c.supplier_id
+                WHERE e.level = 'no_buyer' AND e.channel = 'console' GROUP BY 1
+            )
+            SELECT counted.supplier, counted.complaints, coalesce(escalated.escalated, 0) AS escalated
+            FROM counted LEFT JOIN escalated ON escalated.supplier = counted.supplier
+            ORDER BY counted.complaints DESC
+            """, parameters, cancellationToken: cancellationToken))).ToList());
+    }
+
+    /// <summary>
+    /// CSV of the filtered complaints (one line each, newest first): no worker's number, name or words;
+    /// the case reference and id for the drill-down. Streams rows as they are read.
+    /// </summary>
+    public async Task WriteCsvAsync(DashboardFilter filter, TextWriter writer, CancellationToken cancellationToken)
+    {
+        var (where, parameters) = Where(filter);
+        parameters.Add("now", time.GetUtcNow());
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await writer.WriteLineAsync("complaint_id,case_number,opened_at,status,severity,language,channel,supplier,provisions,days_open,open_breached_clocks,buyer_escalations,closed_at");
+        var rows = connection.QueryUnbufferedAsync($"""
+            SELECT c.id, c.case_number, c.opened_at, c.status, c.severity, c.language_code, c.channel,
+                   coalesce(s.name, c.outside_supplier_name) AS supplier,
+                   (SELECT string_agg(p.number, ' ' ORDER BY p.number) FROM complaint_provisions cp JOIN provisions p ON p.id = cp.provision_id
+                    WHERE cp.complaint_id = c.id) AS provisions,
+                   floor(extract(epoch FROM coalesce(c.closed_at, @now) - c.opened_at) / 86400)::int AS days_open,
+                   (SELECT count(*) FROM deadlines d WHERE d.complaint_id = c.id AND d.met_at IS NULL AND d.due_at < @now)::int AS breached,
+                   (SELECT count(*) FROM escalations e WHERE e.complaint_id = c.id AND e.level = 'buyer')::int AS escalations,
+                   c.closed_at
+            FROM complaints c LEFT JOIN suppliers s ON s.id = c.supplier_id
+            WHERE {where}
+            ORDER BY c.opened_at DESC
+            """, parameters).WithCancellation(cancellationToken);
+        await foreach (var row in rows)
+        {
+            var values = new object?[]
+            {
+                row.id, row.case_number, row.opened_at, row.status, row.severity, row.language_code, row.channel, row.supplier,
+                row.provisions, row.days_open, row.breached, row.escalations, row.closed_at,
+            };
+            await writer.WriteLineAsync(string.Join(',', values.Select(Csv)));
+        }
+    }
+
+    /// <summary>RFC 4180 quoting; a leading =, +, - or @ is prefixed with ' so a spreadsheet never runs it as a formula.</summary>
+    public static string Csv(object? value)
+    {
+        var text = value switch
+        {
+            null => "",
+            DateTime d => d.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+            _ => value.ToString() ?? "",
+        };
+        if (text.Length > 0 && text[0] is '=' or '+' or '-' or '@')
+        {
+            text = "'" + text;
+        }
+        return text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
+    }
+}

@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Options;
+using Quartz;
+using WsrHotline.Deadlines;
+
+namespace WsrHotline.Escalation;
+
+public static class EscalationExtensions
+{
+    /// <summary>
+    /// Clocks, the escalation ladder, deliveries to buyers, coverage and the retaliation watch, and
+    /// (unless <c>Jobs:Enabled</c> is false) the clustered Quartz.NET scheduler that runs them.
+    /// </summary>
+    public static IServiceCollection AddEscalation(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ClocksOptions>()
+            .BindConfiguration("Clocks")
+            .Validate(o => o.Severities().All(s => s.Clocks.Problem(s.Severity) is null),
+                "Clocks: every stage of Standard, Retaliation and ZeroTolerance must be a positive duration in order " +
+                "(Acknowledged <= InvestigationStarted <= ResolutionProposed <= Resolved, FirstContact <= Resolved) and BuyerGrace not negative.")
+            .Validate(o => o.WarnAt is > 0 and < 1, "Clocks:WarnAt must be a fraction between 0 and 1 (e.g. 0.75).")
+            .Validate(o => o.BuyerKinds.All(kind => o.Standard.Stages().Any(stage => stage.Kind == kind)),
+                "Clocks:BuyerEscalatedKinds may only name stages: acknowledged, first_contact, investigation_started, resolution_proposed, resolved, verified.")
+            .ValidateOnStart();
+        services.AddOptions<EscalationOptions>()
+            .BindConfiguration("Escalation")
+            .Validate(o => o.CoordinatorEmails.All(IsEmail), "Escalation:CoordinatorEmails must be e-mail addresses.")
+            .Validate(o => o.DeliveryMaxAttempts >= 1 && o.DeliveryRetryBaseDelay >= TimeSpan.Zero && o.DeliveryLease > TimeSpan.Zero
+                           && o.DeliveryTimeout > TimeSpan.Zero && o.SweepBatchSize is >= 1 and <= 10_000,
+                "Escalation: DeliveryMaxAttempts at least 1, DeliveryRetryBaseDelay not negative, DeliveryLease and DeliveryTimeout positive, SweepBatchSize 1-10000.")
+            .Validate(o => o.WebhookSecret is null || o.WebhookSecret.Length >= 32,
+                "Escalation:WebhookSecret must be at least 32 characters (e.g. `openssl rand -base64 32`).")
+            .Validate(o => string.IsNullOrEmpty(o.PublicBaseUrl) || Uri.TryCreate(o.PublicBaseUrl, UriKind.Absolute, out _),
+                "Escalation:PublicBaseUrl must be an absolute URL such as https://hotline.example.org, or empty.")
+            .ValidateOnStart();
+        services.AddOptions<SmtpOptions>()
+            .BindConfiguration("Smtp")
+            .Validate(o => o.Port is > 0 and < 65536 && IsEmail(o.From), "Smtp:Port must be a TCP port and Smtp:From an e-mail address.")
+            .ValidateOnStart();
+        services.AddOptions<JobsOptions>()
+            .BindConfiguration("Jobs")
+            .Validate(o => o.SweepInterval > TimeSpan.Zero && o.DeliveryInterval > TimeSpan.Zero && o.CoverageInterval > TimeSpan.Zero
+                           && o.CheckinInterval > TimeSpan.Zero && o.DashboardInterval > TimeSpan.Zero,
+                "Jobs: SweepInterval, DeliveryInterval, CoverageInterval, CheckinInterval and DashboardInterval must be positive (e.g. 00:00:15).")
+            .ValidateOnStart();
+
+        services.AddHttpClient(EscalationDelivery.HttpClientName);
+        services.AddSingleton<DeadlineSweep>();
+        services.AddSingleton<EscalationDelivery>();
+        services.AddSingleton<CoverageCheck>();
+        services.AddSingleton<RetaliationWatch>();
+
+        var jobs = configuration.GetSection("Jobs").Get<JobsOptions>() ?? new JobsOptions();
+        if (jobs.Enabled)
+        {
+            services.AddQuartz(quartz =>
+            {
+                quartz.UsePersistentStore(store =>
+                {
+                    // Quartz's own tables (qrtz_*) in the hotline's database, created when missing.
+                    store.UsePostgres(source => source.ConnectionStringName = "Hotline");
+                    store.UseClustering();
+                    store.ProvisionSchema();
+                    store.UseSystemTextJsonSerializer();
+                });
+                QuartzJobs.Schedule(quartz, jobs);
+            });
+            services.AddQuartzHostedService(hosted => hosted.WaitForJobsToComplete = true);
+        }
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapEscalation(this IEndpointRouteBuilder endpoints) => endpoints.MapBuyerAnswers();
+
+    private static bool IsEmail(string value) => System.Net.Mail.MailAddress.TryCreate(value, out _);
+}

@@ -1,0 +1,127 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Dapper;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using WsrHotline.Dashboard;
+using WsrHotline.Staff;
+
+namespace WsrHotline.Tests.Escalation;
+
+public sealed class DashboardTests
+{
+    [Fact]
+    public async Task The_dashboard_figures_count_what_the_coordinators_need_to_see()
+    {
+        await using var scenario = await EscalationScenario.StartAsync();
+        var a = await scenario.SeedComplaintAsync(suffix: "1");
+        var b = await scenario.SeedComplaintAsync(severity: "retaliation", suffix: "2");
+        var c = await scenario.SeedComplaintAsync(supplierStatus: "outside_program", suffix: "3");
+        var queries = scenario.App.Services.GetRequiredService<DashboardQueries>();
+        var all = new DashboardFilter();
+
+        // Fresh: within 24 hours only the acknowledgements (1 h; retaliation 30 min) and the retaliation
+        // case's first contact (4 h); within 25 hours the standard first contacts (24 h) and the retaliation
+        // case's investigation (24 h) too.
+        var due = await queries.DueSoonAsync(all, TimeSpan.FromHours(24), CancellationToken.None);
+        Assert.Equal(4, due.Total);
+        Assert.Equal((b.Id, "acknowledged"), (due.Clocks[0].ComplaintId, due.Clocks[0].Kind));
+        Assert.Equal(7, (await queries.DueSoonAsync(all, TimeSpan.FromHours(25), CancellationToken.None)).Total);
+        Assert.Equal(3, (await queries.DueSoonAsync(all with { Severity = "retaliation" }, TimeSpan.FromHours(25), CancellationToken.None)).Total);
+
+        // Eight days later: a is resolved on day 8, b and c stall; their clocks have breached.
+        scenario.Time.Advance(TimeSpan.FromDays(8));
+        await EscalationLadderTests.Move(scenario, a.Id, "resolved");
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE complaints SET last_activity_at = @old WHERE id = ANY(@ids)",
+                new { old = scenario.Time.GetUtcNow() - TimeSpan.FromDays(8), ids = new[] { b.Id, c.Id } });
+        }
+        await scenario.Sweep.SweepAsync(CancellationToken.None);
+        var breached = await queries.BreachedAsync(all, CancellationToken.None);
+        Assert.DoesNotContain(breached.Clocks, k => k.ComplaintId == a.Id);
+        Assert.Equal(breached.Total, breached.Clocks.Count);
+        Assert.Equal(breached.Total, (await queries.BreachedAsync(all with { Language = "es" }, CancellationToken.None)).Total);
+        Assert.Equal(0, (await queries.BreachedAsync(all with { Language = "bn" }, CancellationToken.None)).Total);
+        Assert.Contains(breached.Clocks, k => k.ComplaintId == b.Id && k.Kind == "resolved" && k.EscalatedAt is not null);
+        var stalled = await queries.StalledAsync(all, 7, CancellationToken.None);
+        Assert.Equal([b.Id, c.Id], stalled.Complaints.Select(s => s.ComplaintId).Order());
+
+        // Counted live, then from the snapshot the job refreshes: the same figures.
+        for (var pass = 0; pass < 2; pass++)
+        {
+            var counts = await queries.CountsAsync(all, CancellationToken.None);
+            Assert.Equal(pass == 1, counts.AsOf is not null);
+            Assert.Equal(2, counts.ByStatus.Single(s => s.Key == "received").Value);
+            Assert.Equal(1, counts.ByStatus.Single(s => s.Key == "resolved").Value);
+            Assert.Equal(1, counts.BySeverity.Single(s => s.Key == "retaliation").Value);
+            Assert.Equal(("Spanish", 3), counts.ByLanguage.Select(l => (l.Label, l.Value)).Single());
+            Assert.Equal(3, counts.ByProvision.Single().Value);
+            Assert.Equal(2, counts.BySupplier.Single(s => s.Label == "Sunny Acres Farm participating").Value);
+            Assert.Equal(1, (await queries.CountsAsync(all with { Severity = "retaliation" }, CancellationToken.None)).ByProvision.Single().Value);
+
+            var resolution = await queries.ResolutionTimesAsync(all, 90, CancellationToken.None);
+            Assert.Equal((1, 8.0, 1, 1), (resolution.Resolved, Math.Round(resolution.MedianDays!.Value, 1), resolution.WithinFourteenDays, resolution.WithinThirtyDays));
+            var outsideProgram = Assert.Single(await queries.OutsideProgramAsync(all, CancellationToken.None));
+            Assert.Equal(("Sunny Acres Farm outside_program", 1), (outsideProgram.Supplier, outsideProgram.Complaints));
+            await queries.RefreshSnapshotAsync(CancellationToken.None);
+        }
+
+        // b (retaliation) went to FreshMart after its 7-day resolution and 1-day grace: 1 escalation (2 contacts) pending.
+        var escalations = await queries.EscalationsByBuyerAsync(all, CancellationToken.None);
+        Assert.Contains(escalations, e => e.Buyer == "FreshMart" && e.Status == "pending" && e.Count >= 1);
+
+        using var csv = new StringWriter();
+        await queries.WriteCsvAsync(all, csv, CancellationToken.None);
+        var lines = csv.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length);
+        Assert.StartsWith("complaint_id,case_number", lines[0], StringComparison.Ordinal);
+        foreach (var secret in new[] { a.WorkerNumber, a.WorkerName, a.Words, a.PrivateNote })
+        {
+            Assert.DoesNotContain(secret, csv.ToString(), StringComparison.Ordinal);
+        }
+        Assert.Equal("'=cmd", DashboardQueries.Csv("=cmd"));
+        Assert.Equal("\"a,\"\"b\"\"\"", DashboardQueries.Csv("a,\"b\""));
+    }
+
+    [Fact]
+    public async Task The_dashboard_api_answers_coordinators_only()
+    {
+        await using var scenario = await EscalationScenario.StartAsync();
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            foreach (var (email, role) in new[] { ("ines@hotline.test", "investigator"), ("cora@hotline.test", "coordinator") })
+            {
+                var id = await connection.ExecuteScalarAsync<int>(
+                    "INSERT INTO staff (email, display_name, role) VALUES (@email, @email, @role) RETURNING id", new { email, role });
+                await connection.ExecuteAsync("UPDATE staff SET password_hash = @hash WHERE id = @id",
+                    new { id, hash = StaffPasswords.Hash(new StaffMember(id, email), "correct horse battery") });
+            }
+        }
+        using var signedOut = scenario.App.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await signedOut.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
+        using var investigator = await SignedInAsync(scenario, "ines@hotline.test");
+        Assert.Equal(HttpStatusCode.Forbidden, (await investigator.GetAsync(new Uri("/dashboard/api/counts", UriKind.Relative))).StatusCode);
+        using var coordinator = await SignedInAsync(scenario, "cora@hotline.test");
+        var counts = await coordinator.GetAsync(new Uri("/dashboard/api/counts?language=es", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, counts.StatusCode);
+        Assert.Contains("\"byStatus\"", await counts.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var export = await coordinator.GetAsync(new Uri("/dashboard/api/export.csv", UriKind.Relative));
+        Assert.Equal("text/csv", export.Content.Headers.ContentType!.MediaType);
+        Assert.StartsWith("complaint_id,", await export.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Signs in through the real sign-in page (antiforgery token and cookie).</summary>
+    private static async Task<HttpClient> SignedInAsync(EscalationScenario scenario, string email)
+    {
+        var client = scenario.App.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var page = await client.GetStringAsync(new Uri("/signin", UriKind.Relative));
+        var token = Regex.Match(page, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
+        using var form = new FormUrlEncodedContent([
+            KeyValuePair.Create("email", email), KeyValuePair.Create("password", "correct horse battery"),
+            KeyValuePair.Create("__RequestVerificationToken", WebUtility.HtmlDecode(token))]);
+        var signedIn = await client.PostAsync(new Uri("/signin", UriKind.Relative), form);
+        Assert.True(signedIn.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Found or HttpStatusCode.SeeOther, signedIn.StatusCode.ToString());
+        return client;
+    }
+}
