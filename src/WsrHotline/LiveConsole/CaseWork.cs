@@ -1,6 +1,8 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using WsrHotline.Deadlines;
+using WsrHotline.Escalation;
 using WsrHotline.Intake;
 using WsrHotline.Pii;
 using WsrHotline.Staff;
@@ -217,25 +219,39 @@ public static class CaseWork
         }, cancellationToken));
 
     /// <summary>
-    /// CLOCKS: the single call site for the complaint's clocks (branch <c>clocks</c>,
-    /// <c>Deadlines/ComplaintClocks.cs</c>, not on main yet). Called in the change's transaction after
-    /// the complaint's status or severity was updated. Once that branch is merged, this becomes:
-    /// <code>
-    /// if (reopened) await ComplaintClocks.OnReopenedAsync(c.Connection, c.Transaction, c.Case.Id, c.Now, c.CancellationToken);
-    /// else if (newStatus is not null) await ComplaintClocks.OnStatusChangedAsync(c.Connection, c.Transaction, c.Case.Id, newStatus, c.Now, c.StaffId, c.CancellationToken);
-    /// if (severityChanged) await ComplaintClocks.RecomputeAsync(c.Connection, c.Transaction, c.Case.Id, c.Now, c.StaffId, c.CancellationToken);
-    /// </code>
+    /// The complaint's clocks follow every status and severity change, in the change's transaction
+    /// (<c>Deadlines/ComplaintClocks.cs</c>): a move meets or opens clocks, reopening opens them again,
+    /// a new severity recomputes them.
     /// </summary>
-    private static Task OnStatusChangedAsync(CaseChange change, string? newStatus, bool reopened, bool severityChanged)
+    private static async Task OnStatusChangedAsync(CaseChange c, string? newStatus, bool reopened, bool severityChanged)
     {
-        _ = (change, newStatus, reopened, severityChanged);
-        return Task.CompletedTask;
+        if (reopened)
+        {
+            await ComplaintClocks.OnReopenedAsync(c.Connection, c.Transaction, c.Case.Id, c.Now, c.CancellationToken);
+        }
+        else if (newStatus is not null)
+        {
+            await ComplaintClocks.OnStatusChangedAsync(c.Connection, c.Transaction, c.Case.Id, newStatus, c.Now, c.StaffId, c.CancellationToken);
+        }
+        if (severityChanged)
+        {
+            await ComplaintClocks.RecomputeAsync(c.Connection, c.Transaction, c.Case.Id, c.Now, c.StaffId, c.CancellationToken);
+        }
+    }
+
+    /// <summary>Zero tolerance goes to the buyers at once (recorded once however often this runs; delivered by the escalation jobs).</summary>
+    private static async Task EscalateIfZeroToleranceAsync(CaseChange c, DeadlineSweep sweep, string severity)
+    {
+        if (severity == "zero_tolerance")
+        {
+            await sweep.EscalateZeroToleranceAsync(c.Connection, c.Transaction, c.Case.Id, c.CancellationToken);
+        }
     }
 
     // ---- classification ----
 
     private static Task<Results<NoContent, ProblemHttpResult>> ChangeSeverityAsync(long id, SeverityChange input, HttpContext http,
-        NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken) =>
+        NpgsqlDataSource dataSource, TimeProvider time, DeadlineSweep sweep, CancellationToken cancellationToken) =>
         Done(CaseChange.RunAsync(dataSource, http.User, id, time, async change =>
         {
             var severity = input.Severity ?? "";
@@ -255,15 +271,16 @@ public static class CaseWork
                         + "its severity stays zero tolerance. Remove that provision first if it does not apply.");
                 }
             }
-            await SetSeverityAsync(change, severity, because: null);
+            await SetSeverityAsync(change, sweep, severity, because: null);
             return null;
         }, cancellationToken));
 
-    private static async Task SetSeverityAsync(CaseChange change, string severity, string? because)
+    private static async Task SetSeverityAsync(CaseChange change, DeadlineSweep sweep, string severity, string? because)
     {
         if (await SetLabelAsync(change, "severity", change.Case.Severity, severity, because))
         {
             await OnStatusChangedAsync(change, newStatus: null, reopened: false, severityChanged: true);
+            await EscalateIfZeroToleranceAsync(change, sweep, severity);
         }
     }
 
@@ -284,7 +301,7 @@ public static class CaseWork
     }
 
     private static Task<Results<NoContent, ProblemHttpResult>> ClassifyAsync(long id, Classification input, HttpContext http,
-        NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken) =>
+        NpgsqlDataSource dataSource, TimeProvider time, DeadlineSweep sweep, CancellationToken cancellationToken) =>
         Done(CaseChange.RunAsync(dataSource, http.User, id, time, async change =>
         {
             var wanted = (input.ProvisionIds ?? []).Distinct().ToArray();
@@ -319,13 +336,13 @@ public static class CaseWork
             }, "classification");
             if (wanted.Any(p => byId[p].ZeroTolerance))
             {
-                await SetSeverityAsync(change, "zero_tolerance", because: "zero_tolerance_provision");
+                await SetSeverityAsync(change, sweep, "zero_tolerance", because: "zero_tolerance_provision");
             }
             return null;
         }, cancellationToken));
 
     private static Task<Results<NoContent, ProblemHttpResult>> ChangeSupplierAsync(long id, SupplierChange input, HttpContext http,
-        NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken) =>
+        NpgsqlDataSource dataSource, TimeProvider time, DeadlineSweep sweep, CancellationToken cancellationToken) =>
         Done(CaseChange.RunAsync(dataSource, http.User, id, time, async change =>
         {
             var outside = string.IsNullOrWhiteSpace(input.OutsideSupplierName) ? null : input.OutsideSupplierName.Trim();
@@ -350,6 +367,8 @@ public static class CaseWork
             {
                 await change.RecordAsync("complaint.supplier_changed",
                     new { supplier_id = input.SupplierId, outside_program_by_name = outside is not null }, "supplier");
+                // A zero-tolerance case that now has a supplier (and so buyers) goes to them at once.
+                await EscalateIfZeroToleranceAsync(change, sweep, change.Case.Severity);
             }
             return null;
         }, cancellationToken));

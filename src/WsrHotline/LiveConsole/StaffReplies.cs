@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using WsrHotline.Deadlines;
 using WsrHotline.Intake;
 using WsrHotline.LiveEvents;
 using WsrHotline.Pii;
@@ -14,7 +15,7 @@ public sealed record ReplyOutcome(long? MessageId, string? Refusal);
 /// <c>messages</c> row (encrypted, <c>pending</c>) that the outbound sender sends with retries and
 /// the WhatsApp window rules, on the conversation the worker last wrote from.
 /// </summary>
-public sealed class StaffReplies(NpgsqlDataSource dataSource, PiiProtector pii)
+public sealed class StaffReplies(NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time)
 {
     private sealed record Target(long ConversationId, long CallerIdentityId, string Channel, DateTime? OptedOutAt, string LanguageCode);
 
@@ -50,6 +51,8 @@ public sealed class StaffReplies(NpgsqlDataSource dataSource, PiiProtector pii)
             new { message_id = messageId, channel = target.Channel }, cancellationToken);
         await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.MessageStatus, Audience.Language(target.LanguageCode), complaintId,
             new { messageId, complaintId, status = "pending" }, cancellationToken);
+        // An investigator writing to the worker is first contact (the clock of that stage is met).
+        await ComplaintClocks.MeetFirstContactAsync(connection, transaction, complaintId, time.GetUtcNow(), staffId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new ReplyOutcome(messageId, null);
     }

@@ -19,7 +19,7 @@ public sealed record CallRow(
     DateTime? VoicemailAt);
 
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
-public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
+public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time)
 {
     private const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
@@ -176,6 +176,23 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii)
         }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await Timeline.AppendAsync(connection, null, id, actor, staffId, kind, details, cancellationToken);
+    }
+
+    /// <summary>
+    /// An investigator is talking to the caller: on the timeline, and the complaint's first-contact
+    /// clock is met, in one transaction.
+    /// </summary>
+    public async Task RecordAnsweredAsync(long? complaintId, int staffId, object details, CancellationToken cancellationToken)
+    {
+        if (complaintId is not { } id)
+        {
+            return;
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Timeline.AppendAsync(connection, transaction, id, TimelineActor.Staff, staffId, "call.answered", details, cancellationToken);
+        await Deadlines.ComplaintClocks.MeetFirstContactAsync(connection, transaction, id, time.GetUtcNow(), staffId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Stores the recording reference (its address encrypted: it plays the worker's voice). Idempotent.</summary>

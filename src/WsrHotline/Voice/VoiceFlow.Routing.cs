@@ -147,8 +147,7 @@ public sealed partial class VoiceFlow
             return Twiml(response.Hangup());
         }
 
-        await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.Staff, leg.StaffId, "call.answered",
-            new { tier = leg.Tier, leg_id = leg.Id }, request.Cancellation);
+        await calls.RecordAnsweredAsync(call.ComplaintId, leg.StaffId, new { tier = leg.Tier, leg_id = leg.Id }, request.Cancellation);
         return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
     }
 
@@ -170,8 +169,7 @@ public sealed partial class VoiceFlow
             return Twiml(response.Hangup());
         }
         await consoleOffers.AnnounceAnsweredAsync(call.Id, call.ComplaintId, language, leg.StaffId, request.Cancellation);
-        await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.Staff, leg.StaffId, "call.answered",
-            new { tier = 0, leg_id = leg.Id, via = "console" }, request.Cancellation);
+        await calls.RecordAnsweredAsync(call.ComplaintId, leg.StaffId, new { tier = 0, leg_id = leg.Id, via = "console" }, request.Cancellation);
         return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
     }
 

@@ -1,0 +1,66 @@
+using Dapper;
+using Microsoft.Playwright;
+using WsrHotline.Intake;
+using WsrHotline.LiveEvents;
+using WsrHotline.Tests.Infrastructure;
+using WsrHotline.Tests.Voice;
+
+namespace WsrHotline.Tests.LiveConsole;
+
+/// <summary>The coordinators' dashboard in Debian's Chromium: what a coordinator sees, filters, export, drill-down, live refresh.</summary>
+public sealed class DashboardBrowserTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>
+{
+    private const string Password = "correct horse battery";
+
+    private static async Task<(long Id, string CaseNumber)> ComplaintWithClockAsync(VoiceScenario scenario, string language, TimeSpan dueIn)
+    {
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        var caseNumber = CaseNumbers.NewCaseNumber();
+        var id = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO complaints (case_number, pin_hash, channel, language_code, opened_at, last_activity_at)
+            VALUES (@caseNumber, 'x', 'sms', @language, now() - interval '3 days', now() - interval '3 days') RETURNING id
+            """, new { caseNumber, language });
+        await connection.ExecuteAsync("""
+            INSERT INTO deadlines (complaint_id, kind, starts_at, due_at) VALUES (@id, 'first_contact', now() - interval '3 days', now() + @dueIn)
+            """, new { id, dueIn });
+        return (id, caseNumber);
+    }
+
+    [Fact]
+    public async Task A_coordinator_sees_breached_and_due_clocks_filters_them_exports_them_and_drills_down_to_the_case()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "ana@test.example", "coordinator", Password, "es", "en");
+        var breached = await ComplaintWithClockAsync(scenario, "es", TimeSpan.FromHours(-2));
+        var due = await ComplaintWithClockAsync(scenario, "bn", TimeSpan.FromHours(5));
+
+        var page = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "ana@test.example", Password, presence: null);
+        await page.GotoAsync("/dashboard");
+        await page.WaitForSelectorAsync("body[data-ready=true]", new() { Timeout = 15_000 });
+
+        await Assertions.Expect(page.Locator("#tile-breached .tile-value")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.Locator("#tile-breached")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("alarm"));
+        var breachedTable = page.GetByRole(AriaRole.Table, new() { Name = "Breached clocks" });
+        await Assertions.Expect(breachedTable).ToContainTextAsync(breached.CaseNumber);
+        await Assertions.Expect(page.GetByRole(AriaRole.Table, new() { Name = "Clocks due in the next 24 hours" })).ToContainTextAsync(due.CaseNumber);
+
+        // Filtering by Bengali leaves the Spanish breach out.
+        await page.GetByLabel("Language").SelectOptionAsync("bn");
+        await Assertions.Expect(page.Locator("#tile-breached .tile-value")).ToHaveTextAsync("0");
+        var csv = await page.EvaluateAsync<string>("() => fetch(document.getElementById('export').href).then(r => r.text())");
+        Assert.Contains(due.CaseNumber, csv, StringComparison.Ordinal);
+        Assert.DoesNotContain(breached.CaseNumber, csv, StringComparison.Ordinal);
+        await page.GetByLabel("Language").SelectOptionAsync("");
+
+        // Live: a clock that breaches shows up without a reload once the hub says the dashboard changed.
+        var late = await ComplaintWithClockAsync(scenario, "es", TimeSpan.FromMinutes(-1));
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await ConsoleEvents.AppendAsync(connection, null, ConsoleEventKinds.Dashboard, Audience.Coordinators, late.Id, new { reason = "test" }, CancellationToken.None);
+        }
+        await Assertions.Expect(page.Locator("#tile-breached .tile-value")).ToHaveTextAsync("2");
+
+        await breachedTable.GetByRole(AriaRole.Link, new() { Name = breached.CaseNumber }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Case {breached.CaseNumber}" })).ToBeVisibleAsync();
+    }
+}
