@@ -94,12 +94,13 @@ public sealed class CaseWorkApp : IAsyncLifetime
     }
 
     /// <summary>The case's timeline entries written by staff, in order.</summary>
+    /// <summary>What staff did on the case (the clocks' own entries, which follow each move, left out).</summary>
     public async Task<List<TimelineRow>> StaffTimelineAsync(long complaintId)
     {
         await using var connection = await DataSource.OpenConnectionAsync();
         return [.. await connection.QueryAsync<TimelineRow>("""
             SELECT kind, actor_kind, actor_staff_id, details::text AS details FROM case_timeline
-            WHERE complaint_id = @complaintId AND actor_kind = 'staff' ORDER BY id
+            WHERE complaint_id = @complaintId AND actor_kind = 'staff' AND kind NOT LIKE 'clock%' ORDER BY id
             """, new { complaintId })];
     }
 

@@ -55,6 +55,9 @@ public sealed class CaseWorkTests(CaseWorkApp app) : IClassFixture<CaseWorkApp>
               AND payload->>'change' = 'status'
             """, new { id });
         Assert.Equal(5, events);
+        // The clocks followed: each stage's clock met along the way, none left running on a verified case.
+        Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM deadlines WHERE complaint_id = @id AND met_at IS NULL", new { id }));
+        Assert.True(await app.ScalarAsync<long>("SELECT count(*) FROM case_timeline WHERE complaint_id = @id AND kind LIKE 'clock%'", new { id }) >= 5);
         Assert.True(await app.ScalarAsync<DateTime>("SELECT last_activity_at FROM complaints WHERE id = @id", new { id })
             > await app.ScalarAsync<DateTime>("SELECT opened_at FROM complaints WHERE id = @id", new { id }));
     }
@@ -240,6 +243,9 @@ public sealed class CaseWorkTests(CaseWorkApp app) : IClassFixture<CaseWorkApp>
 
         Assert.Equal("zero_tolerance", await app.ScalarAsync<string>("SELECT severity FROM complaints WHERE id = @id", new { id }));
         Assert.Equal(["complaint.classified", "complaint.severity_changed"], (await app.StaffTimelineAsync(id)).Select(e => e.Kind));
+        // Zero tolerance does not wait for a clock: the escalation is recorded in the same change.
+        Assert.True(await app.ScalarAsync<long>("SELECT count(*) FROM escalations WHERE complaint_id = @id", new { id }) > 0);
+        Assert.Equal(1, await app.ScalarAsync<long>("SELECT count(*) FROM case_timeline WHERE complaint_id = @id AND kind = 'clocks.recomputed'", new { id }));
         await AssertAnswer(HttpStatusCode.Conflict, await app.North.PostJsonAsync(Url(id, "severity"), new { severity = "retaliation" }),
             "This case is classified under zero-tolerance provision 1.1");
         await AssertAnswer(HttpStatusCode.NoContent, await app.North.PostJsonAsync(Url(id, "provisions"), new { provisionIds = new[] { Provision("2.1"), Provision("4.1") } }));

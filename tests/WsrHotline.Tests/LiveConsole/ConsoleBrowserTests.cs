@@ -92,7 +92,7 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
         var winner = await scenario.ScalarAsync<int>("SELECT answered_by FROM calls WHERE call_sid = @Sid", new { call.Sid });
         var loserPage = winner == maria ? second : first;
         Assert.Contains(winner, new[] { maria, carlos });
-        await Assertions.Expect(loserPage.Locator(".call-banner.lost")).ToContainTextAsync("taken");
+        await Assertions.Expect(loserPage.Locator(".call-banner.lost")).ToContainTextAsync("taken", new() { IgnoreCase = true });
         Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM call_legs WHERE tier = 0"));
     }
 
