@@ -122,8 +122,9 @@ export class Cases {
     section.replaceChildren(
       heading,
       h("p", { class: "case-facts" }, `${languageName(c.language_code)} · ${label(c.status)} · ${label(c.severity)} · opened ${when(String(c.opened_at))}`),
-      h("div", { id: "casework" }),
+      // The conversation first: that is where an investigator answers a worker live.
       this.conversation(detail),
+      h("div", { id: "casework" }),
       timeline(detail),
     );
     for (const panel of this.panels) panel(detail, () => this.open(id, false));

@@ -58,7 +58,7 @@ function bars(title: string, items: { label: string; value: number; mark?: strin
           "li",
           { class: item.mark ?? "" },
           h("span", { class: "bar-label" }, item.label),
-          h("span", { class: "bar", style: `width: ${Math.round((item.value / max) * 100)}%`, "aria-hidden": "true" }),
+          h("span", { class: "bar-fill", style: `width: ${Math.round((item.value / max) * 100)}%`, "aria-hidden": "true" }),
           h("span", { class: "bar-value" }, `${item.value}${unit}`),
         ),
       ),
@@ -124,6 +124,7 @@ async function render(): Promise<void> {
     { label: "30-day mark", value: 30, mark: "target" },
   ];
   byId("resolution").replaceChildren(
+    resolution.resolved === 0 ? h("p", { class: "empty" }, "No complaint was resolved in the last 90 days.") :
     bars(`Days to resolution, last 90 days (${resolution.resolved} resolved; ${resolution.withinFourteenDays} within 14 days, ${resolution.withinThirtyDays} within 30)`, marks, " d"),
   );
   const asCounts = (items: Count[]) => items.map((c) => ({ label: label(c.label), value: c.value }));
