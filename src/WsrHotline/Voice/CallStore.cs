@@ -21,7 +21,7 @@ public sealed record CallRow(
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
 public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time)
 {
-    private const string CallColumns = """
+    internal const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
         tier_rung::int AS tier_rung, tier_rung_queue_time, voicemail_at
         """;
@@ -75,27 +75,6 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, Tim
                 rank = StatusRank(status),
                 stage,
             }, cancellationToken: cancellationToken));
-    }
-
-    /// <summary>
-    /// Moves the caller to an IVR step (and, when given, a language the worker's identity then
-    /// prefers) and returns the call, in one statement; null for a CallSid never seen.
-    /// </summary>
-    public async Task<CallRow?> MoveAsync(string callSid, string stage, string? languageCode, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<CallRow>(new CommandDefinition($"""
-            WITH moved AS (
-                UPDATE calls SET stage = @stage, language_code = coalesce(@languageCode, language_code)
-                WHERE call_sid = @callSid
-                RETURNING {CallColumns}
-            ), preference AS (
-                UPDATE caller_identities SET preferred_language = @languageCode
-                WHERE @languageCode IS NOT NULL AND id = (SELECT caller_identity_id FROM moved)
-                  AND preferred_language IS DISTINCT FROM @languageCode
-            )
-            SELECT * FROM moved
-            """, new { callSid, stage, languageCode }, cancellationToken: cancellationToken));
     }
 
     public async Task<CallRow?> FindAsync(string callSid, CancellationToken cancellationToken)

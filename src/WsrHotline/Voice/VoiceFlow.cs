@@ -27,6 +27,7 @@ public sealed record VoiceRequest(HttpRequest Http, VoiceForm Form, IvrFlow Flow
 /// </summary>
 public sealed partial class VoiceFlow(
     CallStore calls,
+    CallMoves moves,
     CallLegs legs,
     ConsoleOffers consoleOffers,
     PinChecks pins,
@@ -191,7 +192,7 @@ public sealed partial class VoiceFlow(
             // Back to a menu in a known language: nothing to write, just the call.
             return await RequireCallAsync(request);
         }
-        return await calls.MoveAsync(request.Form.CallSid, stage, language, request.Cancellation)
+        return await moves.MoveAsync(request.Form.CallSid, stage, language, request.Cancellation)
             ?? await RequireCallAsync(request);
     }
 
