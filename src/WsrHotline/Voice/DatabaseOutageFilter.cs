@@ -52,7 +52,10 @@ public sealed partial class DatabaseOutageFilter(
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return await next(context);
+            var answer = await next(context);
+            // The budget is for the database: writing the answer it allowed must not be cut short by it.
+            http.RequestAborted = clientAborted;
+            return answer;
         }
         catch (Exception ex) when (IsDatabaseFailure(ex) && !clientAborted.IsCancellationRequested)
         {
