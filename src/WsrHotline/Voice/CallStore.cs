@@ -16,14 +16,18 @@ public sealed record CallRow(
     int? AnsweredBy,
     int TierRung,
     int? TierRungQueueTime,
-    DateTime? VoicemailAt);
+    DateTime? VoicemailAt,
+    // The console offer is over (nobody was available, it ran out, or its accepted leg failed):
+    // the queue's wait requests go straight to the phone tiers without asking the consoles again.
+    bool ConsoleOfferSettled);
 
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
 public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time)
 {
     internal const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
-        tier_rung::int AS tier_rung, tier_rung_queue_time, voicemail_at
+        tier_rung::int AS tier_rung, tier_rung_queue_time, voicemail_at,
+        (console_offered_at IS NOT NULL AND (console_offer_until IS NULL OR console_offer_until <= console_offered_at)) AS console_offer_settled
         """;
 
     /// <summary>Twilio's call statuses in the order they can happen; terminal ones share the top rank.</summary>

@@ -35,7 +35,7 @@ public sealed partial class VoiceFlow
         var step = request.Flow.Steps.Values.FirstOrDefault(s => s.Type == IvrStepType.Route);
 
         // The consoles first: while the call rings there, the caller hears hold messages.
-        var inConsoles = call.AnsweredBy is null && call.TierRung == 0
+        var inConsoles = call.AnsweredBy is null && call.TierRung == 0 && !call.ConsoleOfferSettled
             && await consoleOffers.OfferAsync(call.Id, language, request.Cancellation) == ConsoleOfferState.Ringing;
         if (call.AnsweredBy is null && !inConsoles && !await RingNextTierIfDueAsync(request, call, language))
         {
