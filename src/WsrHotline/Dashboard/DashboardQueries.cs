@@ -180,9 +180,10 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken))).ToList());
 
     /// <summary>
-    /// Refreshes the dashboard snapshot (counts per status, severity, language, supplier and provision,
-    /// and the unfiltered 90-day resolution figures): a job runs it every minute, so the dashboard
-    /// reads a few thousand rows instead of scanning every complaint per request.
+    /// Refreshes the dashboard snapshot: a job runs it every minute, so the dashboard reads pre-counted
+    /// rows instead of scanning every complaint per request. It recomputes the per-day counts of the
+    /// opening days whose complaints changed since the last refresh (noted by triggers, migration 0009),
+    /// derives the all-time counts from them, and the unfiltered 90-day resolution figures.
     /// </summary>
     public async Task RefreshSnapshotAsync(CancellationToken cancellationToken)
     {
@@ -192,13 +193,23 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
         // One refresh at a time across instances; readers see the old snapshot until commit.
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7713)", transaction: transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition($"""
+            WITH noted AS (DELETE FROM dashboard_changed_days RETURNING opened_on),
+            days AS (SELECT DISTINCT opened_on AS day FROM noted),
+            cleared AS (DELETE FROM dashboard_daily_counts d USING days WHERE d.opened_on = days.day),
+            opened AS (
+                SELECT days.day, c.id, c.status, c.severity, c.language_code, c.supplier_id, c.outside_supplier_name
+                FROM days JOIN complaints c
+                  ON c.opened_at >= days.day::timestamp AT TIME ZONE 'UTC' AND c.opened_at < (days.day + 1)::timestamp AT TIME ZONE 'UTC'
+            )
+            INSERT INTO dashboard_daily_counts (opened_on, status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                SELECT day, status, severity, language_code, supplier_id, outside_supplier_name, NULL, count(*) FROM opened GROUP BY 1, 2, 3, 4, 5, 6
+                UNION ALL
+                SELECT o.day, o.status, o.severity, o.language_code, o.supplier_id, o.outside_supplier_name, cp.provision_id, count(*)
+                FROM opened o JOIN complaint_provisions cp ON cp.complaint_id = o.id GROUP BY 1, 2, 3, 4, 5, 6, 7;
             DELETE FROM dashboard_counts;
             INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
-                SELECT status, severity, language_code, supplier_id, outside_supplier_name, NULL, count(*)
-                FROM complaints GROUP BY 1, 2, 3, 4, 5;
-            INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
-                SELECT c.status, c.severity, c.language_code, c.supplier_id, NULL, cp.provision_id, count(*)
-                FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id GROUP BY 1, 2, 3, 4, 6;
+                SELECT status, severity, language_code, supplier_id, outside_supplier_name, provision_id, sum(n)
+                FROM dashboard_daily_counts GROUP BY 1, 2, 3, 4, 5, 6;
             INSERT INTO dashboard_snapshot (refreshed_at, resolved, median_days, p80_days, within_14, within_30)
                 SELECT @now, r.resolved, r.median_days, r.p80_days, r.within_fourteen_days, r.within_thirty_days
                 FROM ({ResolutionSql("true")}) r
@@ -213,39 +224,120 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
         WithConnectionAsync(connection => connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
             "SELECT refreshed_at FROM dashboard_snapshot", cancellationToken: cancellationToken)));
 
-    /// <summary>The conditions of a filter on <c>dashboard_counts</c> (aliased <c>c</c>); null when the
-    /// filter needs the complaints themselves (dates of opening).</summary>
-    private static (string Sql, DynamicParameters Parameters)? SnapshotWhere(DashboardFilter filter) =>
-        filter.OpenedFrom is null && filter.OpenedTo is null
-            ? Where(filter with { ProvisionId = null })
-            : null;
+    /// <summary>
+    /// Where counted complaints come from for a filter, as two SQL sources of rows
+    /// (status, severity, language_code, supplier_id, outside_supplier_name, [provision_id,] n):
+    /// one per combination of a complaint's dimensions, one per complaint and provision.
+    /// With a snapshot, the whole UTC days of an opening-date range are read pre-counted and only the
+    /// partial days at its edges are counted live (a range within one day: all live); without one, all live.
+    /// </summary>
+    private sealed record CountSources(string Complaints, string Provisions, DynamicParameters Parameters, bool FromSnapshot);
+
+    private static CountSources Sources(DashboardFilter filter, bool snapshotReady)
+    {
+        const string Dimensions = "c.status, c.severity, c.language_code, c.supplier_id, c.outside_supplier_name";
+        if (!snapshotReady)
+        {
+            var (everything, liveParameters) = Where(filter);
+            return new CountSources(
+                $"SELECT {Dimensions}, count(*) AS n FROM complaints c WHERE {everything} GROUP BY 1, 2, 3, 4, 5",
+                $"""
+                SELECT {Dimensions}, cp.provision_id, count(*) AS n FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id
+                WHERE {everything} GROUP BY 1, 2, 3, 4, 5, 6
+                """,
+                liveParameters, FromSnapshot: false);
+        }
+
+        var (where, parameters) = Where(filter with { ProvisionId = null, OpenedFrom = null, OpenedTo = null });
+        parameters.Add("provision", filter.ProvisionId);
+        var onlyProvision = filter.ProvisionId is null ? "" : "AND c.provision_id = @provision";
+        var perComplaint = filter.ProvisionId is null ? "c.provision_id IS NULL" : "c.provision_id = @provision";
+        if (filter.OpenedFrom is null && filter.OpenedTo is null)
+        {
+            return new CountSources(
+                $"SELECT {Dimensions}, c.n FROM dashboard_counts c WHERE {perComplaint} AND {where}",
+                $"SELECT {Dimensions}, c.provision_id, c.n FROM dashboard_counts c WHERE c.provision_id IS NOT NULL {onlyProvision} AND {where}",
+                parameters, FromSnapshot: true);
+        }
+
+        var split = DaySplit.Of(filter.OpenedFrom, filter.OpenedTo);
+        var complaints = new List<string>();
+        var provisions = new List<string>();
+        if (split.HasWholeDays)
+        {
+            parameters.Add("fromDay", split.FromDay);
+            parameters.Add("toDay", split.ToDay);
+            var inDays = (split.FromDay is null ? "" : " AND c.opened_on >= @fromDay::date") + (split.ToDay is null ? "" : " AND c.opened_on < @toDay::date");
+            complaints.Add($"SELECT {Dimensions}, c.n FROM dashboard_daily_counts c WHERE {perComplaint} AND {where}{inDays}");
+            provisions.Add($"SELECT {Dimensions}, c.provision_id, c.n FROM dashboard_daily_counts c WHERE c.provision_id IS NOT NULL {onlyProvision} AND {where}{inDays}");
+        }
+        if (split.Edges.Count > 0)
+        {
+            var inEdges = string.Join(" OR ", split.Edges.Select((edge, i) =>
+            {
+                parameters.Add($"edgeFrom{i}", edge.From);
+                parameters.Add($"edgeTo{i}", edge.To);
+                return $"(c.opened_at >= @edgeFrom{i} AND c.opened_at < @edgeTo{i})";
+            }));
+            var withProvision = filter.ProvisionId is null ? ""
+                : "AND EXISTS (SELECT 1 FROM complaint_provisions fp WHERE fp.complaint_id = c.id AND fp.provision_id = @provision)";
+            complaints.Add($"SELECT {Dimensions}, count(*) AS n FROM complaints c WHERE {where} AND ({inEdges}) {withProvision} GROUP BY 1, 2, 3, 4, 5");
+            provisions.Add($"""
+                SELECT {Dimensions}, cp.provision_id, count(*) AS n FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id
+                WHERE {where} AND ({inEdges}) {(filter.ProvisionId is null ? "" : "AND cp.provision_id = @provision")} GROUP BY 1, 2, 3, 4, 5, 6
+                """);
+        }
+        if (complaints.Count == 0)
+        {
+            // An empty range: nothing to count.
+            complaints.Add($"SELECT {Dimensions}, 0 AS n FROM complaints c WHERE false");
+            provisions.Add($"SELECT {Dimensions}, 0 AS provision_id, 0 AS n FROM complaints c WHERE false");
+        }
+        return new CountSources(
+            string.Join(" UNION ALL ", complaints), string.Join(" UNION ALL ", provisions), parameters, FromSnapshot: split.HasWholeDays);
+    }
+
+    /// <summary>
+    /// An opening-date range [from, to) split into the whole UTC days inside it, read from the per-day
+    /// snapshot (<c>FromDay</c>/<c>ToDay</c> null: open-ended), and the partial days at its edges, counted live.
+    /// </summary>
+    public sealed record DaySplit(bool HasWholeDays, DateTime? FromDay, DateTime? ToDay, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Edges)
+    {
+        public static DaySplit Of(DateTimeOffset? from, DateTimeOffset? to)
+        {
+            // The first midnight at or after `from`, the last midnight at or before `to`.
+            var fromDay = from?.UtcDateTime is { } f ? (f.TimeOfDay == TimeSpan.Zero ? f.Date : f.Date.AddDays(1)) : (DateTime?)null;
+            var toDay = to?.UtcDateTime.Date;
+            if (fromDay >= toDay)
+            {
+                return new DaySplit(false, null, null, from < to ? [(from!.Value, to!.Value)] : []);
+            }
+            var edges = new List<(DateTimeOffset, DateTimeOffset)>();
+            if (from is { } start && start.UtcDateTime < fromDay)
+            {
+                edges.Add((start, new DateTimeOffset(fromDay.Value, TimeSpan.Zero)));
+            }
+            if (to is { } end && end.UtcDateTime > toDay)
+            {
+                edges.Add((new DateTimeOffset(toDay.Value, TimeSpan.Zero), end));
+            }
+            // Unspecified kind: sent as a timestamp, compared as a date (no session time zone involved).
+            return new DaySplit(true, Unspecified(fromDay), Unspecified(toDay), edges);
+        }
+
+        private static DateTime? Unspecified(DateTime? day) => day is { } d ? DateTime.SpecifyKind(d, DateTimeKind.Unspecified) : null;
+    }
 
     /// <summary>Complaints by status, severity, language and supplier, and by provision: from the snapshot
-    /// when there is one and the filter allows (no opening dates), else counted live.</summary>
+    /// when there is one (the partial days at the edges of an opening-date range counted live), else counted live.</summary>
     public async Task<Counts> CountsAsync(DashboardFilter filter, CancellationToken cancellationToken)
     {
         var asOf = await SnapshotAsOfAsync(cancellationToken);
-        if (asOf is not null && SnapshotWhere(filter) is { } snapshot)
-        {
-            var (where, parameters) = snapshot;
-            parameters.Add("provision", filter.ProvisionId);
-            var perComplaint = filter.ProvisionId is null ? "c.provision_id IS NULL" : "c.provision_id = @provision";
-            return await GroupCountsAsync($"""
-                SELECT c.status, c.severity, c.language_code, c.supplier_id, sum(c.n)::int AS n
-                FROM dashboard_counts c WHERE {perComplaint} AND {where} GROUP BY 1, 2, 3, 4
-                """, $"""
-                SELECT c.provision_id, sum(c.n)::int AS n FROM dashboard_counts c
-                WHERE c.provision_id IS NOT NULL AND {where} {(filter.ProvisionId is null ? "" : "AND c.provision_id = @provision")}
-                GROUP BY 1
-                """, parameters, asOf, cancellationToken);
-        }
-        var (live, liveParameters) = Where(filter);
-        return await GroupCountsAsync($"""
-            SELECT c.status, c.severity, c.language_code, c.supplier_id, count(*)::int AS n FROM complaints c WHERE {live} GROUP BY 1, 2, 3, 4
-            """, $"""
-            SELECT cp.provision_id, count(*)::int AS n FROM complaint_provisions cp JOIN complaints c ON c.id = cp.complaint_id
-            WHERE {live} GROUP BY 1
-            """, liveParameters, null, cancellationToken);
+        var sources = Sources(filter, asOf is not null);
+        return await GroupCountsAsync(
+            $"SELECT c.status, c.severity, c.language_code, c.supplier_id, sum(c.n)::int AS n FROM ({sources.Complaints}) c GROUP BY 1, 2, 3, 4",
+            $"SELECT c.provision_id, sum(c.n)::int AS n FROM ({sources.Provisions}) c GROUP BY 1",
+            sources.Parameters, sources.FromSnapshot ? asOf : null, cancellationToken);
     }
 
     private Task<Counts> GroupCountsAsync(string combinations, string provisions, DynamicParameters parameters, DateTime? asOf, CancellationToken cancellationToken) =>
@@ -311,23 +403,14 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
     public async Task<List<OutsideProgramSupplier>> OutsideProgramAsync(DashboardFilter filter, CancellationToken cancellationToken)
     {
         var asOf = await SnapshotAsOfAsync(cancellationToken);
-        var fromSnapshot = asOf is not null && SnapshotWhere(filter) is not null;
-        var (where, parameters) = fromSnapshot ? SnapshotWhere(filter)!.Value : Where(filter);
-        parameters.Add("provision", filter.ProvisionId);
-        var counted = fromSnapshot
-            ? $"""
-              SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, sum(c.n)::int AS complaints
-              FROM dashboard_counts c LEFT JOIN suppliers s ON s.id = c.supplier_id
-              WHERE {(filter.ProvisionId is null ? "c.provision_id IS NULL" : "c.provision_id = @provision")}
-                AND (s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)) AND {where}
-              GROUP BY 1
-              """
-            : $"""
-              SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, count(*)::int AS complaints
-              FROM complaints c LEFT JOIN suppliers s ON s.id = c.supplier_id
-              WHERE (s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)) AND {where}
-              GROUP BY 1
-              """;
+        var sources = Sources(filter, asOf is not null);
+        var parameters = sources.Parameters;
+        var counted = $"""
+            SELECT coalesce(s.name, c.outside_supplier_name) AS supplier, sum(c.n)::int AS complaints
+            FROM ({sources.Complaints}) c LEFT JOIN suppliers s ON s.id = c.supplier_id
+            WHERE s.program_status = 'outside_program' OR (c.supplier_id IS NULL AND c.outside_supplier_name IS NOT NULL)
+            GROUP BY 1
+            """;
         return await WithConnectionAsync(async connection => (await connection.QueryAsync<OutsideProgramSupplier>(new CommandDefinition($"""
             WITH counted AS ({counted}),
             escalated AS (

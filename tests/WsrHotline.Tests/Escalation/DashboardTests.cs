@@ -85,6 +85,84 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task Counts_filtered_by_opening_dates_read_whole_days_from_the_snapshot_and_count_the_partial_days_live()
+    {
+        await using var scenario = await EscalationScenario.StartAsync();
+        var a = await scenario.SeedComplaintAsync(suffix: "1");
+        var b = await scenario.SeedComplaintAsync(severity: "retaliation", suffix: "2");
+        var c = await scenario.SeedComplaintAsync(suffix: "3");
+        var day = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            // a on 1 March 10:00, b on 2 March 15:00, c on 3 March 08:00 (UTC).
+            await connection.ExecuteAsync("""
+                UPDATE complaints SET opened_at = @a WHERE id = @aId;
+                UPDATE complaints SET opened_at = @b WHERE id = @bId;
+                UPDATE complaints SET opened_at = @c WHERE id = @cId;
+                """, new { a = day.AddHours(10), aId = a.Id, b = day.AddHours(24 + 15), bId = b.Id, c = day.AddHours(48 + 8), cId = c.Id });
+        }
+        var queries = scenario.App.Services.GetRequiredService<DashboardQueries>();
+        await queries.RefreshSnapshotAsync(CancellationToken.None);
+
+        async Task<(int Total, int Retaliation, int Provision31, DateTime? AsOf)> CountAsync(DateTimeOffset? from, DateTimeOffset? to)
+        {
+            var counts = await queries.CountsAsync(new DashboardFilter(OpenedFrom: from, OpenedTo: to), CancellationToken.None);
+            return (counts.ByStatus.Sum(s => s.Value), counts.BySeverity.SingleOrDefault(s => s.Key == "retaliation")?.Value ?? 0,
+                counts.ByProvision.SingleOrDefault()?.Value ?? 0, counts.AsOf);
+        }
+
+        // Whole days only: all from the snapshot.
+        var wholeDays = await CountAsync(day, day.AddDays(2));
+        Assert.Equal((2, 1, 2), (wholeDays.Total, wholeDays.Retaliation, wholeDays.Provision31));
+        Assert.NotNull(wholeDays.AsOf);
+        // Partial days at both edges: 1 March from noon (a is before it) to 3 March 09:00 (c is before it).
+        var edges = await CountAsync(day.AddHours(12), day.AddHours(48 + 9));
+        Assert.Equal((2, 1, 2), (edges.Total, edges.Retaliation, edges.Provision31));
+        Assert.Equal(1, (await CountAsync(day.AddHours(12), day.AddHours(48 + 7))).Total);
+        // Within one day (all live), open-ended each way, and an empty range.
+        var withinOneDay = await CountAsync(day.AddHours(24 + 14), day.AddHours(24 + 16));
+        Assert.Equal((1, 1, (DateTime?)null), (withinOneDay.Total, withinOneDay.Retaliation, withinOneDay.AsOf));
+        Assert.Equal(2, (await CountAsync(day.AddHours(24), null)).Total);
+        Assert.Equal(1, (await CountAsync(null, day.AddHours(24))).Total);
+        Assert.Equal(0, (await CountAsync(day.AddHours(30), day.AddHours(30))).Total);
+        // The other filters still apply to the pre-counted days and the live edges.
+        var retaliationOnly = await queries.CountsAsync(
+            new DashboardFilter(Severity: "retaliation", OpenedFrom: day.AddHours(12), OpenedTo: day.AddDays(3)), CancellationToken.None);
+        Assert.Equal(1, retaliationOnly.ByStatus.Sum(s => s.Value));
+
+        // A change to a counted dimension shows after the next refresh (the triggers note b's day).
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE complaints SET severity = 'standard' WHERE id = @Id", new { b.Id });
+            await connection.ExecuteAsync("DELETE FROM complaint_provisions WHERE complaint_id = @Id", new { c.Id });
+        }
+        Assert.Equal(1, (await CountAsync(day, day.AddDays(3))).Retaliation);
+        await queries.RefreshSnapshotAsync(CancellationToken.None);
+        var refreshed = await CountAsync(day, day.AddDays(3));
+        Assert.Equal((3, 0, 2), (refreshed.Total, refreshed.Retaliation, refreshed.Provision31));
+        Assert.Equal(0, (await queries.CountsAsync(new DashboardFilter(Severity: "retaliation"), CancellationToken.None)).ByStatus.Sum(s => s.Value));
+    }
+
+    [Fact]
+    public void An_opening_date_range_splits_into_whole_days_and_partial_edges()
+    {
+        var day = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        var aligned = DashboardQueries.DaySplit.Of(day, day.AddDays(2));
+        Assert.Equal((true, new DateTime(2026, 3, 1), new DateTime(2026, 3, 3), 0),
+            (aligned.HasWholeDays, aligned.FromDay, aligned.ToDay, aligned.Edges.Count));
+        var ragged = DashboardQueries.DaySplit.Of(day.AddHours(6), day.AddHours(50));
+        Assert.Equal((new DateTime(2026, 3, 2), new DateTime(2026, 3, 3)), (ragged.FromDay, ragged.ToDay));
+        Assert.Equal([(day.AddHours(6), day.AddDays(1)), (day.AddDays(2), day.AddHours(50))], ragged.Edges);
+        // In another time zone, days are still UTC days.
+        var offset = DashboardQueries.DaySplit.Of(new DateTimeOffset(2026, 3, 1, 19, 0, 0, TimeSpan.FromHours(-5)), null);
+        Assert.Equal((new DateTime(2026, 3, 2), (DateTime?)null), (offset.FromDay, offset.ToDay));
+        Assert.Empty(offset.Edges);
+        var inOneDay = DashboardQueries.DaySplit.Of(day.AddHours(1), day.AddHours(2));
+        Assert.False(inOneDay.HasWholeDays);
+        Assert.Equal([(day.AddHours(1), day.AddHours(2))], inOneDay.Edges);
+    }
+
+    [Fact]
     public async Task The_dashboard_api_answers_coordinators_only()
     {
         await using var scenario = await EscalationScenario.StartAsync();

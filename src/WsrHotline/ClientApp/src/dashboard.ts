@@ -25,6 +25,9 @@ function query(): string {
     .map((name) => [name, byId<HTMLSelectElement>(`filter-${name}`).value] as const)
     .filter(([, value]) => value !== "")
     .map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
+  // "Opened in the last N days": from N days before now (the server reads whole days pre-counted).
+  const days = Number(byId<HTMLSelectElement>("filter-opened").value);
+  if (days > 0) parts.push(`from=${encodeURIComponent(new Date(Date.now() - days * 86_400_000).toISOString())}`);
   return parts.length ? "?" + parts.join("&") : "";
 }
 
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
   byId<HTMLInputElement>("signout-token").value = me.csrfToken;
   const language = byId<HTMLSelectElement>("filter-language");
   for (const l of me.hotlineLanguages) language.append(h("option", { value: l.code, lang: l.code }, l.nativeName));
-  for (const name of filters) byId(`filter-${name}`).addEventListener("change", () => void render());
+  for (const name of [...filters, "opened"]) byId(`filter-${name}`).addEventListener("change", () => void render());
 
   let timer: number | undefined;
   const soon = () => {
