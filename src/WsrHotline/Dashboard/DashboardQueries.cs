@@ -181,9 +181,9 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
 
     /// <summary>
     /// Refreshes the dashboard snapshot: a job runs it every minute, so the dashboard reads pre-counted
-    /// rows instead of scanning every complaint per request. It recomputes the per-day counts of the
-    /// opening days whose complaints changed since the last refresh (noted by triggers, migration 0009),
-    /// derives the all-time counts from them, and the unfiltered 90-day resolution figures.
+    /// rows instead of scanning every complaint per request. It counts again the opening days whose
+    /// complaints changed since the last refresh (noted by triggers, migration 0009), sums their months
+    /// again, derives the all-time counts from the months, and computes the unfiltered 90-day resolution figures.
     /// </summary>
     public async Task RefreshSnapshotAsync(CancellationToken cancellationToken)
     {
@@ -192,30 +192,45 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // One refresh at a time across instances; readers see the old snapshot until commit.
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7713)", transaction: transaction, cancellationToken: cancellationToken));
+        // A change committed after this statement's snapshot stays noted for the next refresh.
+        // (As timestamps: unspecified-kind DateTimes, sent back as timestamps and compared as dates.)
+        var days = (await connection.QueryAsync<DateTime>(new CommandDefinition(
+                "DELETE FROM dashboard_changed_days RETURNING opened_on::timestamp", transaction: transaction, cancellationToken: cancellationToken)))
+            .Distinct().ToArray();
+        if (days.Length > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition($"""
+                DELETE FROM dashboard_daily_counts WHERE opened_on = ANY(@days::date[]);
+                WITH opened AS (
+                    SELECT day, c.id, {Dimensions}
+                    FROM unnest(@days::date[]) day
+                    JOIN complaints c ON c.opened_at >= day::timestamp AT TIME ZONE 'UTC' AND c.opened_at < (day + 1)::timestamp AT TIME ZONE 'UTC'
+                )
+                INSERT INTO dashboard_daily_counts (opened_on, status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                    SELECT c.day, {Dimensions}, NULL, count(*) FROM opened c GROUP BY 1, 2, 3, 4, 5, 6
+                    UNION ALL
+                    SELECT c.day, {Dimensions}, cp.provision_id, count(*) FROM opened c JOIN complaint_provisions cp ON cp.complaint_id = c.id
+                    GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+                DELETE FROM dashboard_monthly_counts WHERE opened_month IN (SELECT date_trunc('month', day)::date FROM unnest(@days::date[]) day);
+                INSERT INTO dashboard_monthly_counts (opened_month, status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                    SELECT m.month, {Dimensions}, c.provision_id, sum(c.n)
+                    FROM (SELECT DISTINCT date_trunc('month', day)::date AS month FROM unnest(@days::date[]) day) m
+                    JOIN dashboard_daily_counts c ON c.opened_on >= m.month AND c.opened_on < (m.month + interval '1 month')::date
+                    GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+                DELETE FROM dashboard_counts;
+                INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
+                    SELECT {Dimensions}, c.provision_id, sum(c.n) FROM dashboard_monthly_counts c GROUP BY 1, 2, 3, 4, 5, 6;
+                """, new { days }, transaction, commandTimeout: 600, cancellationToken: cancellationToken));
+        }
         await connection.ExecuteAsync(new CommandDefinition($"""
-            WITH noted AS (DELETE FROM dashboard_changed_days RETURNING opened_on),
-            days AS (SELECT DISTINCT opened_on AS day FROM noted),
-            cleared AS (DELETE FROM dashboard_daily_counts d USING days WHERE d.opened_on = days.day),
-            opened AS (
-                SELECT days.day, c.id, c.status, c.severity, c.language_code, c.supplier_id, c.outside_supplier_name
-                FROM days JOIN complaints c
-                  ON c.opened_at >= days.day::timestamp AT TIME ZONE 'UTC' AND c.opened_at < (days.day + 1)::timestamp AT TIME ZONE 'UTC'
-            )
-            INSERT INTO dashboard_daily_counts (opened_on, status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
-                SELECT day, status, severity, language_code, supplier_id, outside_supplier_name, NULL, count(*) FROM opened GROUP BY 1, 2, 3, 4, 5, 6
-                UNION ALL
-                SELECT o.day, o.status, o.severity, o.language_code, o.supplier_id, o.outside_supplier_name, cp.provision_id, count(*)
-                FROM opened o JOIN complaint_provisions cp ON cp.complaint_id = o.id GROUP BY 1, 2, 3, 4, 5, 6, 7;
-            DELETE FROM dashboard_counts;
-            INSERT INTO dashboard_counts (status, severity, language_code, supplier_id, outside_supplier_name, provision_id, n)
-                SELECT status, severity, language_code, supplier_id, outside_supplier_name, provision_id, sum(n)
-                FROM dashboard_daily_counts GROUP BY 1, 2, 3, 4, 5, 6;
             INSERT INTO dashboard_snapshot (refreshed_at, resolved, median_days, p80_days, within_14, within_30)
                 SELECT @now, r.resolved, r.median_days, r.p80_days, r.within_fourteen_days, r.within_thirty_days
                 FROM ({ResolutionSql("true")}) r
             ON CONFLICT (id) DO UPDATE SET refreshed_at = excluded.refreshed_at, resolved = excluded.resolved, median_days = excluded.median_days,
                 p80_days = excluded.p80_days, within_14 = excluded.within_14, within_30 = excluded.within_30;
-            """, new { now, since = now - TimeSpan.FromDays(90) }, transaction, commandTimeout: 600, cancellationToken: cancellationToken));
+            """, new { now, since = now - TimeSpan.FromDays(90) }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -233,9 +248,11 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
     /// </summary>
     private sealed record CountSources(string Complaints, string Provisions, DynamicParameters Parameters, bool FromSnapshot);
 
+    /// <summary>The counted dimensions of a complaint, as columns of the complaints and of the snapshot tables (aliased <c>c</c>).</summary>
+    private const string Dimensions = "c.status, c.severity, c.language_code, c.supplier_id, c.outside_supplier_name";
+
     private static CountSources Sources(DashboardFilter filter, bool snapshotReady)
     {
-        const string Dimensions = "c.status, c.severity, c.language_code, c.supplier_id, c.outside_supplier_name";
         if (!snapshotReady)
         {
             var (everything, liveParameters) = Where(filter);
@@ -260,16 +277,29 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
                 parameters, FromSnapshot: true);
         }
 
-        var split = DaySplit.Of(filter.OpenedFrom, filter.OpenedTo);
+        var split = OpeningPeriods.Of(filter.OpenedFrom, filter.OpenedTo);
         var complaints = new List<string>();
         var provisions = new List<string>();
-        if (split.HasWholeDays)
+        void AddPreCounted(string table, string periods)
         {
-            parameters.Add("fromDay", split.FromDay);
-            parameters.Add("toDay", split.ToDay);
-            var inDays = (split.FromDay is null ? "" : " AND c.opened_on >= @fromDay::date") + (split.ToDay is null ? "" : " AND c.opened_on < @toDay::date");
-            complaints.Add($"SELECT {Dimensions}, c.n FROM dashboard_daily_counts c WHERE {perComplaint} AND {where}{inDays}");
-            provisions.Add($"SELECT {Dimensions}, c.provision_id, c.n FROM dashboard_daily_counts c WHERE c.provision_id IS NOT NULL {onlyProvision} AND {where}{inDays}");
+            complaints.Add($"SELECT {Dimensions}, c.n FROM {table} c WHERE {perComplaint} AND {where} AND ({periods})");
+            provisions.Add($"SELECT {Dimensions}, c.provision_id, c.n FROM {table} c WHERE c.provision_id IS NOT NULL {onlyProvision} AND {where} AND ({periods})");
+        }
+        if (split.Months is var (fromMonth, toMonth))
+        {
+            parameters.Add("fromMonth", fromMonth);
+            parameters.Add("toMonth", toMonth);
+            AddPreCounted("dashboard_monthly_counts",
+                (fromMonth is null ? "true" : "c.opened_month >= @fromMonth::date") + (toMonth is null ? "" : " AND c.opened_month < @toMonth::date"));
+        }
+        if (split.Days.Count > 0)
+        {
+            AddPreCounted("dashboard_daily_counts", string.Join(" OR ", split.Days.Select((days, i) =>
+            {
+                parameters.Add($"fromDay{i}", days.From);
+                parameters.Add($"toDay{i}", days.To);
+                return $"(c.opened_on >= @fromDay{i}::date AND c.opened_on < @toDay{i}::date)";
+            })));
         }
         if (split.Edges.Count > 0)
         {
@@ -294,38 +324,61 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             provisions.Add($"SELECT {Dimensions}, 0 AS provision_id, 0 AS n FROM complaints c WHERE false");
         }
         return new CountSources(
-            string.Join(" UNION ALL ", complaints), string.Join(" UNION ALL ", provisions), parameters, FromSnapshot: split.HasWholeDays);
+            string.Join(" UNION ALL ", complaints), string.Join(" UNION ALL ", provisions), parameters, FromSnapshot: split.Months is not null || split.Days.Count > 0);
     }
 
     /// <summary>
-    /// An opening-date range [from, to) split into the whole UTC days inside it, read from the per-day
-    /// snapshot (<c>FromDay</c>/<c>ToDay</c> null: open-ended), and the partial days at its edges, counted live.
+    /// An opening-date range [from, to) split into the whole UTC months inside it, read from the monthly
+    /// snapshot (a null bound: open-ended), the whole days outside those months, read from the daily
+    /// snapshot, and the partial days at its edges, counted live.
     /// </summary>
-    public sealed record DaySplit(bool HasWholeDays, DateTime? FromDay, DateTime? ToDay, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Edges)
+    public sealed record OpeningPeriods(
+        (DateTime? From, DateTime? To)? Months, IReadOnlyList<(DateTime From, DateTime To)> Days, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Edges)
     {
-        public static DaySplit Of(DateTimeOffset? from, DateTimeOffset? to)
+        public static OpeningPeriods Of(DateTimeOffset? from, DateTimeOffset? to)
         {
             // The first midnight at or after `from`, the last midnight at or before `to`.
             var fromDay = from?.UtcDateTime is { } f ? (f.TimeOfDay == TimeSpan.Zero ? f.Date : f.Date.AddDays(1)) : (DateTime?)null;
             var toDay = to?.UtcDateTime.Date;
             if (fromDay >= toDay)
             {
-                return new DaySplit(false, null, null, from < to ? [(from!.Value, to!.Value)] : []);
+                return new OpeningPeriods(null, [], from < to ? [(from!.Value, to!.Value)] : []);
             }
             var edges = new List<(DateTimeOffset, DateTimeOffset)>();
             if (from is { } start && start.UtcDateTime < fromDay)
             {
-                edges.Add((start, new DateTimeOffset(fromDay.Value, TimeSpan.Zero)));
+                edges.Add((start, Utc(fromDay.Value)));
             }
             if (to is { } end && end.UtcDateTime > toDay)
             {
-                edges.Add((new DateTimeOffset(toDay.Value, TimeSpan.Zero), end));
+                edges.Add((Utc(toDay.Value), end));
             }
-            // Unspecified kind: sent as a timestamp, compared as a date (no session time zone involved).
-            return new DaySplit(true, Unspecified(fromDay), Unspecified(toDay), edges);
+
+            // The first month start at or after fromDay, the last at or before toDay.
+            var fromMonth = fromDay is { } d ? (d.Day == 1 ? d : new DateTime(d.Year, d.Month, 1).AddMonths(1)) : (DateTime?)null;
+            var toMonth = toDay is { } e ? new DateTime(e.Year, e.Month, 1) : (DateTime?)null;
+            if (fromMonth >= toMonth)
+            {
+                return new OpeningPeriods(null, [(Date(fromDay!.Value), Date(toDay!.Value))], edges);
+            }
+            var days = new List<(DateTime, DateTime)>();
+            if (fromDay < fromMonth)
+            {
+                days.Add((Date(fromDay!.Value), Date(fromMonth!.Value)));
+            }
+            if (toMonth < toDay)
+            {
+                days.Add((Date(toMonth!.Value), Date(toDay!.Value)));
+            }
+            return new OpeningPeriods((Optional(fromMonth), Optional(toMonth)), days, edges);
         }
 
-        private static DateTime? Unspecified(DateTime? day) => day is { } d ? DateTime.SpecifyKind(d, DateTimeKind.Unspecified) : null;
+        private static DateTimeOffset Utc(DateTime day) => new(DateTime.SpecifyKind(day, DateTimeKind.Utc));
+
+        // Unspecified kind: sent as a timestamp and compared as a date, so no session time zone is involved.
+        private static DateTime Date(DateTime day) => DateTime.SpecifyKind(day, DateTimeKind.Unspecified);
+
+        private static DateTime? Optional(DateTime? day) => day is { } d ? Date(d) : null;
     }
 
     /// <summary>Complaints by status, severity, language and supplier, and by provision: from the snapshot

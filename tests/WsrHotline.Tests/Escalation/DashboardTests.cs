@@ -85,7 +85,7 @@ public sealed class DashboardTests
     }
 
     [Fact]
-    public async Task Counts_filtered_by_opening_dates_read_whole_days_from_the_snapshot_and_count_the_partial_days_live()
+    public async Task Counts_filtered_by_opening_dates_read_whole_months_and_days_from_the_snapshot_and_count_the_partial_days_live()
     {
         await using var scenario = await EscalationScenario.StartAsync();
         var a = await scenario.SeedComplaintAsync(suffix: "1");
@@ -125,6 +125,10 @@ public sealed class DashboardTests
         Assert.Equal(2, (await CountAsync(day.AddHours(24), null)).Total);
         Assert.Equal(1, (await CountAsync(null, day.AddHours(24))).Total);
         Assert.Equal(0, (await CountAsync(day.AddHours(30), day.AddHours(30))).Total);
+        // Whole months (March) and the whole days before them (from 19 February).
+        var months = await CountAsync(day.AddDays(-10), day.AddMonths(1));
+        Assert.Equal((3, 1, 3), (months.Total, months.Retaliation, months.Provision31));
+        Assert.Equal(0, (await CountAsync(day.AddMonths(1), null)).Total);
         // The other filters still apply to the pre-counted days and the live edges.
         var retaliationOnly = await queries.CountsAsync(
             new DashboardFilter(Severity: "retaliation", OpenedFrom: day.AddHours(12), OpenedTo: day.AddDays(3)), CancellationToken.None);
@@ -140,26 +144,43 @@ public sealed class DashboardTests
         await queries.RefreshSnapshotAsync(CancellationToken.None);
         var refreshed = await CountAsync(day, day.AddDays(3));
         Assert.Equal((3, 0, 2), (refreshed.Total, refreshed.Retaliation, refreshed.Provision31));
+        var refreshedMonth = await CountAsync(day, day.AddMonths(1));
+        Assert.Equal((3, 0, 2), (refreshedMonth.Total, refreshedMonth.Retaliation, refreshedMonth.Provision31));
         Assert.Equal(0, (await queries.CountsAsync(new DashboardFilter(Severity: "retaliation"), CancellationToken.None)).ByStatus.Sum(s => s.Value));
     }
 
     [Fact]
-    public void An_opening_date_range_splits_into_whole_days_and_partial_edges()
+    public void An_opening_date_range_splits_into_whole_months_whole_days_and_partial_edges()
     {
-        var day = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
-        var aligned = DashboardQueries.DaySplit.Of(day, day.AddDays(2));
-        Assert.Equal((true, new DateTime(2026, 3, 1), new DateTime(2026, 3, 3), 0),
-            (aligned.HasWholeDays, aligned.FromDay, aligned.ToDay, aligned.Edges.Count));
-        var ragged = DashboardQueries.DaySplit.Of(day.AddHours(6), day.AddHours(50));
-        Assert.Equal((new DateTime(2026, 3, 2), new DateTime(2026, 3, 3)), (ragged.FromDay, ragged.ToDay));
-        Assert.Equal([(day.AddHours(6), day.AddDays(1)), (day.AddDays(2), day.AddHours(50))], ragged.Edges);
-        // In another time zone, days are still UTC days.
-        var offset = DashboardQueries.DaySplit.Of(new DateTimeOffset(2026, 3, 1, 19, 0, 0, TimeSpan.FromHours(-5)), null);
-        Assert.Equal((new DateTime(2026, 3, 2), (DateTime?)null), (offset.FromDay, offset.ToDay));
+        var march = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        var aligned = DashboardQueries.OpeningPeriods.Of(march, march.AddMonths(2));
+        Assert.Equal(((DateTime?)new DateTime(2026, 3, 1), (DateTime?)new DateTime(2026, 5, 1)), aligned.Months);
+        Assert.Empty(aligned.Days);
+        Assert.Empty(aligned.Edges);
+
+        // 20 Feb 06:00 to 10 May 02:00: 20 Feb counted live from 06:00, 21–28 Feb by day, March and April
+        // by month, 1–9 May by day, 10 May live until 02:00.
+        var ragged = DashboardQueries.OpeningPeriods.Of(march.AddDays(-9).AddHours(6), march.AddMonths(2).AddDays(9).AddHours(2));
+        Assert.Equal(((DateTime?)new DateTime(2026, 3, 1), (DateTime?)new DateTime(2026, 5, 1)), ragged.Months);
+        Assert.Equal([(new DateTime(2026, 2, 21), new DateTime(2026, 3, 1)), (new DateTime(2026, 5, 1), new DateTime(2026, 5, 10))], ragged.Days);
+        Assert.Equal([(march.AddDays(-9).AddHours(6), march.AddDays(-8)), (march.AddMonths(2).AddDays(9), march.AddMonths(2).AddDays(9).AddHours(2))], ragged.Edges);
+
+        // Within one month: days only; open-ended: months without an end.
+        var inMarch = DashboardQueries.OpeningPeriods.Of(march.AddDays(4), march.AddDays(20));
+        Assert.Null(inMarch.Months);
+        Assert.Equal([(new DateTime(2026, 3, 5), new DateTime(2026, 3, 21))], inMarch.Days);
+        var lastThirtyDays = DashboardQueries.OpeningPeriods.Of(march.AddDays(-30).AddHours(15), null);
+        Assert.Equal(((DateTime?)new DateTime(2026, 2, 1), (DateTime?)null), lastThirtyDays.Months);
+        Assert.Equal([(march.AddDays(-30).AddHours(15), march.AddDays(-29))], lastThirtyDays.Edges);
+
+        // Days are UTC days, whatever the offset of the bounds.
+        var offset = DashboardQueries.OpeningPeriods.Of(new DateTimeOffset(2026, 3, 1, 19, 0, 0, TimeSpan.FromHours(-5)), null);
+        Assert.Equal(((DateTime?)new DateTime(2026, 3, 2), (DateTime?)new DateTime(2026, 4, 1)), (offset.Days.Single().From, offset.Months!.Value.From));
         Assert.Empty(offset.Edges);
-        var inOneDay = DashboardQueries.DaySplit.Of(day.AddHours(1), day.AddHours(2));
-        Assert.False(inOneDay.HasWholeDays);
-        Assert.Equal([(day.AddHours(1), day.AddHours(2))], inOneDay.Edges);
+
+        var withinOneDay = DashboardQueries.OpeningPeriods.Of(march.AddHours(1), march.AddHours(2));
+        Assert.Equal((null, 0), (withinOneDay.Months, withinOneDay.Days.Count));
+        Assert.Equal([(march.AddHours(1), march.AddHours(2))], withinOneDay.Edges);
     }
 
     [Fact]

@@ -2,10 +2,11 @@
 -- request (at a million complaints, the last 30 days can hold 185,000 of them).
 --
 -- dashboard_daily_counts holds what dashboard_counts holds, per opening day (UTC): one row per
--- combination of a complaint's dimensions (provision_id null) or per complaint and provision. A date
--- filter sums the whole days inside its range and counts only the partial days at its edges live.
--- The dashboard-snapshot job recomputes only the days whose complaints changed, and derives
--- dashboard_counts (every day) from this table.
+-- combination of a complaint's dimensions (provision_id null) or per complaint and provision;
+-- dashboard_monthly_counts the same per opening month. A date filter sums the whole months inside its
+-- range, then the whole days outside them, and counts only the partial days at its edges live.
+-- The dashboard-snapshot job recounts only the days whose complaints changed, sums their months again,
+-- and derives dashboard_counts (all time) from the months.
 CREATE TABLE dashboard_daily_counts (
     opened_on             date NOT NULL,
     status                text NOT NULL,
@@ -17,6 +18,18 @@ CREATE TABLE dashboard_daily_counts (
     n                     integer NOT NULL
 );
 CREATE INDEX dashboard_daily_counts_day ON dashboard_daily_counts (opened_on);
+
+CREATE TABLE dashboard_monthly_counts (
+    opened_month          date NOT NULL CHECK (extract(day FROM opened_month) = 1),
+    status                text NOT NULL,
+    severity              text NOT NULL,
+    language_code         text NOT NULL,
+    supplier_id           integer,
+    outside_supplier_name text,
+    provision_id          integer,
+    n                     integer NOT NULL
+);
+CREATE INDEX dashboard_monthly_counts_month ON dashboard_monthly_counts (opened_month);
 
 -- The opening days to recompute: the triggers below append a row whenever a complaint is opened, or a
 -- counted dimension of it (status, severity, language, supplier) or its provisions change. Append
