@@ -73,7 +73,11 @@ function tile(id: string, title: string, value: number, alarm: boolean): HTMLEle
   return h("div", { class: `tile${alarm ? " alarm" : ""}`, id }, h("span", { class: "tile-value" }, String(value)), h("span", {}, title));
 }
 
+/** The latest render started: an earlier one that finishes after it (an older filter) is dropped. */
+let latestRender = 0;
+
 async function render(): Promise<void> {
+  const thisRender = ++latestRender;
   const q = query();
   const [due, breached, escalations, failed, stalled, coverage, counts, resolution, outside] = await Promise.all([
     api.get<ClockList>(`/dashboard/api/clocks/due${q}`),
@@ -86,6 +90,7 @@ async function render(): Promise<void> {
     api.get<ResolutionTimes>(`/dashboard/api/resolution${q}`),
     api.get<OutsideProgramSupplier[]>(`/dashboard/api/outside-program${q}`),
   ]);
+  if (thisRender !== latestRender) return;
 
   byId("tiles").replaceChildren(
     tile("tile-breached", "clocks breached", breached.total, breached.total > 0),
