@@ -120,7 +120,11 @@ public sealed class CallStartsTests
         for (var i = 0; i < 200; i++)
         {
             var count = await connection.ExecuteScalarAsync<int>(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = @gate", new { gate = (int)Gate });
+                """
+                SELECT count(*) FROM pg_locks
+                WHERE locktype = 'advisory' AND NOT granted AND objid = @gate
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, new { gate = (int)Gate });
             if (count > 0)
             {
                 return;
