@@ -43,44 +43,6 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, Tim
 
     public static bool IsTerminal(string status) => StatusRank(status) == 5;
 
-    /// <summary>
-    /// The call for this CallSid, created (with the caller's identity, unless withheld) on first
-    /// sight. One statement: this is the first webhook of every call, and it must answer fast.
-    /// </summary>
-    public async Task<CallRow> EnsureInboundAsync(VoiceForm form, string stage, CancellationToken cancellationToken)
-    {
-        var number = CallerNumber.Normalize(form.From);
-        var status = string.IsNullOrEmpty(form.CallStatus) ? "ringing" : form.CallStatus;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // The identity as CallerIdentities.FindOrCreateAsync makes it (keyed hash, encrypted number);
-        // a retried webhook for the same CallSid finds its row instead of creating a second.
-        return await connection.QuerySingleAsync<CallRow>(new CommandDefinition($"""
-            WITH identity AS (
-                INSERT INTO caller_identities (phone_lookup, phone_encrypted)
-                SELECT @lookup, @encrypted WHERE @lookup IS NOT NULL
-                ON CONFLICT (phone_lookup) DO UPDATE SET phone_lookup = excluded.phone_lookup
-                RETURNING id
-            ), inserted AS (
-                INSERT INTO calls (call_sid, direction, caller_identity_id, status, status_rank, stage)
-                VALUES (@CallSid, 'inbound', (SELECT id FROM identity), @status, @rank, @stage)
-                ON CONFLICT (call_sid) DO NOTHING
-                RETURNING {CallColumns}
-            )
-            SELECT * FROM inserted
-            UNION ALL
-            SELECT {CallColumns} FROM calls WHERE call_sid = @CallSid AND NOT EXISTS (SELECT 1 FROM inserted)
-            """,
-            new
-            {
-                form.CallSid,
-                lookup = number is null ? null : pii.LookupHash(number, PiiPurpose.CallerPhone),
-                encrypted = number is null ? null : pii.Encrypt(number, PiiPurpose.CallerPhone),
-                status,
-                rank = StatusRank(status),
-                stage,
-            }, cancellationToken: cancellationToken));
-    }
-
     public async Task<CallRow?> FindAsync(string callSid, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

@@ -14,6 +14,7 @@ public static class VoiceEndpoints
             .Validate(options => !string.IsNullOrWhiteSpace(options.SpoolPath), "Voice:SpoolPath must name a folder that survives restarts.")
             .ValidateOnStart();
         services.AddSingleton<CallStore>();
+        services.AddSingleton<CallStarts>();
         services.AddSingleton<CallMoves>();
         services.AddSingleton<CallLegs>();
         services.AddSingleton<ConsoleOffers>();

@@ -27,6 +27,7 @@ public sealed record VoiceRequest(HttpRequest Http, VoiceForm Form, IvrFlow Flow
 /// </summary>
 public sealed partial class VoiceFlow(
     CallStore calls,
+    CallStarts starts,
     CallMoves moves,
     CallLegs legs,
     ConsoleOffers consoleOffers,
@@ -46,7 +47,7 @@ public sealed partial class VoiceFlow(
     /// <summary>POST /twilio/voice/incoming: a worker calls. The greeting and the language menu, in every language.</summary>
     public async Task<IResult> IncomingAsync(VoiceRequest request)
     {
-        var call = await calls.EnsureInboundAsync(request.Form, request.Flow.StartStep.Id, request.Cancellation);
+        var call = await starts.EnsureInboundAsync(request.Form, request.Flow.StartStep.Id, request.Cancellation);
         LogIncoming(logger, call.Id);
         return Twiml(LanguageMenu(request, attempt: 1));
     }
@@ -199,7 +200,7 @@ public sealed partial class VoiceFlow(
     private async Task<CallRow> RequireCallAsync(VoiceRequest request) =>
         await calls.FindAsync(request.Form.CallSid, request.Cancellation)
         // A step for a call we never saw (its incoming webhook was lost): adopt it.
-        ?? await calls.EnsureInboundAsync(request.Form, "unknown", request.Cancellation);
+        ?? await starts.EnsureInboundAsync(request.Form, "unknown", request.Cancellation);
 
     private async Task<(CallRow Call, string Language)> CallAndLanguageAsync(VoiceRequest request)
     {

@@ -32,7 +32,7 @@ public sealed class VoiceOutageTests
 
         // The first answer comes at once, without the database.
         var stopwatch = Stopwatch.StartNew();
-        var answered = await SignedPostAsync(scenario, "/twilio/voice/incoming", ("CallSid", "CAoutage0001"), ("From", Worker), ("CallStatus", "ringing"));
+        var answered = await scenario.SignedPostAsync("/twilio/voice/incoming", ("CallSid", "CAoutage0001"), ("From", Worker), ("CallStatus", "ringing"));
         stopwatch.Stop();
         Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
         Assert.Contains($"<Number url=\"https://hotline.test/twilio/voice/emergency/screen\">{EmergencyPhone}</Number>", await answered.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -88,11 +88,11 @@ public sealed class VoiceOutageTests
     public async Task Duplicate_and_out_of_order_status_callbacks_change_nothing()
     {
         await using var scenario = await VoiceScenario.StartAsync();
-        await SignedPostAsync(scenario, "/twilio/voice/incoming", ("CallSid", "CAdup0001"), ("From", Worker), ("CallStatus", "ringing"));
+        await scenario.SignedPostAsync("/twilio/voice/incoming", ("CallSid", "CAdup0001"), ("From", Worker), ("CallStatus", "ringing"));
 
         foreach (var (status, duration) in new[] { ("completed", "95"), ("completed", "95"), ("in-progress", "3"), ("ringing", "") })
         {
-            var response = await SignedPostAsync(scenario, "/twilio/voice/status", ("CallSid", "CAdup0001"), ("From", Worker), ("CallStatus", status), ("CallDuration", duration));
+            var response = await scenario.SignedPostAsync("/twilio/voice/status", ("CallSid", "CAdup0001"), ("From", Worker), ("CallStatus", status), ("CallDuration", duration));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
@@ -100,15 +100,5 @@ public sealed class VoiceOutageTests
         Assert.Equal(("completed", 95), await connection.QuerySingleAsync<(string, int)>("SELECT status, duration_seconds FROM calls WHERE call_sid = 'CAdup0001'"));
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM callback_tasks"));
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM calls"));
-    }
-
-    private static async Task<HttpResponseMessage> SignedPostAsync(VoiceScenario scenario, string path, params (string Name, string Value)[] fields)
-    {
-        var form = fields.Select(field => KeyValuePair.Create(field.Name, field.Value)).ToList();
-        var publicUrl = "https://hotline.test" + path;
-        using var client = scenario.Hotline.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = new FormUrlEncodedContent(form) };
-        request.Headers.Add(TwilioRequestSigner.SignatureHeader, TwilioRequestSigner.Sign(Infrastructure.TestKeys.TwilioAuthToken, publicUrl, form));
-        return await client.SendAsync(request);
     }
 }

@@ -65,6 +65,17 @@ public sealed class VoiceScenario : IAsyncDisposable
         return id;
     }
 
+    /// <summary>A webhook signed as Twilio signs it, posted to the app as Twilio would.</summary>
+    public async Task<HttpResponseMessage> SignedPostAsync(string path, params (string Name, string Value)[] fields)
+    {
+        var form = fields.Select(field => KeyValuePair.Create(field.Name, field.Value)).ToList();
+        var publicUrl = "https://hotline.test" + path;
+        using var client = Hotline.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Add(Twilio.TwilioRequestSigner.SignatureHeader, Twilio.TwilioRequestSigner.Sign(TestKeys.TwilioAuthToken, publicUrl, form));
+        return await client.SendAsync(request);
+    }
+
     /// <summary>A prompt as a Say speaks it in a voice language (numbers digit by digit).</summary>
     public string Text(string language, string key, IReadOnlyDictionary<string, string>? values = null) =>
         string.Join(" ", Flow.Render(language, key, values, "https://hotline.test/ivr-audio").Segments.OfType<SaySegment>().Select(s => s.Text));
