@@ -106,7 +106,7 @@ public sealed class MessagingScenario : IAsyncDisposable
         return await client.SendAsync(request);
     }
 
-    /// <summary>A worker texts the hotline; returns the MessageSid used.</summary>
+    /// <summary>A worker texts the hotline; returns the MessageSid used once the inbox processor has handled it.</summary>
     public async Task<string> TextAsync(
         string from, string body, string to = SmsNumber, string? sid = null, int numMedia = 0, IReadOnlyList<(string Url, string ContentType)>? media = null)
     {
@@ -119,6 +119,7 @@ public sealed class MessagingScenario : IAsyncDisposable
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}\n{Factory.Logs.All}");
         // Replies go out through the queue, never in the TwiML answer.
         Assert.Equal(new MessagingResponse().ToXml(), await response.Content.ReadAsStringAsync());
+        await InboxWait.ProcessedAsync(DataSource, sid);
         return sid;
     }
 
