@@ -40,6 +40,9 @@ public sealed class MessagingScenario : IAsyncDisposable
 
     public HotlineFactory Factory { get; }
 
+    /// <summary>The scenario's database (for a second app instance over it).</summary>
+    public string Database => database;
+
     /// <summary>What the fake Twilio API received: one form per message it was asked to send.</summary>
     public ConcurrentQueue<Dictionary<string, string>> Sent { get; } = new();
 
@@ -97,10 +100,13 @@ public sealed class MessagingScenario : IAsyncDisposable
     }
 
     /// <summary>Posts a message webhook signed as Twilio signs it; returns the response.</summary>
-    public async Task<HttpResponseMessage> PostAsync(string path, params (string Name, string Value)[] fields)
+    public Task<HttpResponseMessage> PostAsync(string path, params (string Name, string Value)[] fields) => PostAsync(Factory, path, fields);
+
+    /// <summary>Posts a webhook signed as Twilio signs it to an app instance; returns the response.</summary>
+    public static async Task<HttpResponseMessage> PostAsync(HotlineFactory instance, string path, params (string Name, string Value)[] fields)
     {
         var form = fields.Select(field => KeyValuePair.Create(field.Name, field.Value)).ToList();
-        using var client = Factory.CreateClient();
+        using var client = instance.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = new FormUrlEncodedContent(form) };
         request.Headers.Add(TwilioRequestSigner.SignatureHeader, TwilioRequestSigner.Sign(TestKeys.TwilioAuthToken, "https://hotline.test" + path, form));
         return await client.SendAsync(request);
