@@ -6,8 +6,8 @@ public sealed class MessagingOptions
     /// <summary>Whether this instance processes the inbox (every instance may: a sender's messages still go one at a time, in order).</summary>
     public bool InboxProcessorEnabled { get; set; } = true;
 
-    /// <summary>Messages this instance processes at once (each of a different sender).</summary>
-    public int InboxWorkers { get; set; } = 4;
+    /// <summary>Messages this instance processes at once (each of a different sender; each holds a database connection while it works).</summary>
+    public int InboxWorkers { get; set; } = 16;
 
     /// <summary>How often an idle processor looks for rows it was not told about (another instance's, or left by a restart).</summary>
     public TimeSpan InboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
