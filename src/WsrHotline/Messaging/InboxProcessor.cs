@@ -23,7 +23,8 @@ namespace WsrHotline.Messaging;
 /// before the ids are drawn. An advisory lock on the processing side would add nothing: the row lock
 /// and the "no earlier unfinished row" rule already keep a sender's messages one at a time.</para>
 /// <para><b>Failures.</b> A database outage (transient) leaves the row as it was: it is tried again and
-/// counts no attempt. Any other exception rolls the processing back and counts an attempt; the row
+/// counts no attempt. Any other exception rolls the processing back (to a savepoint after the claim,
+/// so the row stays locked) and counts an attempt in the same transaction; the row
 /// waits <c>InboxRetryBaseDelay × 2ⁿ</c> (the sender's later messages wait behind it, to keep the order)
 /// and after <c>InboxMaxAttempts</c> it is marked failed, so it can hold back its own sender only for a
 /// while and other senders never.</para>
@@ -39,7 +40,9 @@ public sealed partial class InboxProcessor(
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // Claimed and marked processed at once: if the processing fails, the rollback undoes both.
+        // Claimed and marked processed at once (if the transaction fails, neither happened), then a
+        // savepoint in the same round trip: a failed attempt rolls back to it and is counted while
+        // the row is still locked, so no other worker tries it before its failure is recorded.
         var row = await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition("""
             UPDATE inbound_inbox SET processed_at = now()
             WHERE id = (
@@ -54,7 +57,8 @@ public sealed partial class InboxProcessor(
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED)
             AND processed_at IS NULL AND failed_at IS NULL
-            RETURNING id, message_sid, payload_encrypted, attempts
+            RETURNING id, message_sid, payload_encrypted, attempts;
+            SAVEPOINT processing;
             """, new { now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
         if (row is null)
         {
@@ -70,8 +74,7 @@ public sealed partial class InboxProcessor(
         }
         catch (Exception ex) when (!IsTransient(ex) && !cancellationToken.IsCancellationRequested)
         {
-            await transaction.RollbackAsync(cancellationToken);
-            await CountFailureAsync(connection, row, ex.GetType().Name, cancellationToken);
+            await CountFailureAsync(connection, transaction, row, ex.GetType().Name, cancellationToken);
         }
         return true;
     }
@@ -79,19 +82,23 @@ public sealed partial class InboxProcessor(
     /// <summary>The database is unreachable or refused for a passing reason: the row stays as it was, for later.</summary>
     public static bool IsTransient(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
 
-    private async Task CountFailureAsync(NpgsqlConnection connection, Claimed row, string error, CancellationToken cancellationToken)
+    /// <summary>Undoes the attempt (back to the savepoint) and counts it, with backoff or, at the last, as failed; then commits.</summary>
+    private async Task CountFailureAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Claimed row, string error, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var attempt = row.Attempts + 1;
         var giveUp = attempt >= settings.InboxMaxAttempts;
         var retryAt = time.GetUtcNow() + settings.InboxRetryBaseDelay * Math.Pow(2, Math.Min(row.Attempts, 20));
         await connection.ExecuteAsync(new CommandDefinition("""
+            ROLLBACK TO SAVEPOINT processing;
             UPDATE inbound_inbox
-            SET attempts = attempts + 1, last_error = @error,
+            SET processed_at = NULL, attempts = attempts + 1, last_error = @error,
                 next_attempt_at = CASE WHEN @giveUp THEN next_attempt_at ELSE @retryAt END,
                 failed_at = CASE WHEN @giveUp THEN now() END
-            WHERE id = @Id AND processed_at IS NULL AND failed_at IS NULL
-            """, new { row.Id, error, giveUp, retryAt }, cancellationToken: cancellationToken));
+            WHERE id = @Id
+            """, new { row.Id, error, giveUp, retryAt }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
         if (giveUp)
         {
             LogGivenUp(logger, row.MessageSid, attempt, error);

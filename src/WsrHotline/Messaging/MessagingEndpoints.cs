@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Database;
+using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Twilio;
@@ -45,6 +46,7 @@ public static partial class MessagingEndpoints
         services.AddSingleton<Inbox>();
         services.AddSingleton<InboxProcessor>();
         services.AddHostedService<InboxProcessorService>();
+        services.AddHealthChecks().AddCheck<InboxHealthCheck>("messaging_inbox", tags: [HealthExtensions.ReadyTag]);
         services.AddSingleton<OutboundSender>();
         services.AddHostedService<OutboundSenderService>();
         services.AddSingleton<MediaFetcher>();

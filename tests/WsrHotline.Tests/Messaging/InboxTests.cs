@@ -133,7 +133,13 @@ public sealed partial class InboxTests
 
         Assert.All(answers.SelectMany(statuses => statuses), status => Assert.Equal(HttpStatusCode.OK, status));
         await InboxWait.DrainedAsync(scenario.DataSource);
+        // Each processor logs a message once its transaction has committed: the last lines may trail the commit.
         var counts = ProcessedCounts(scenario.Factory, second);
+        for (var wait = 0; wait < 50 && counts.Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal)) < 40; wait++)
+        {
+            await Task.Delay(100);
+            counts = ProcessedCounts(scenario.Factory, second);
+        }
         Assert.Equal(40, counts.Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal)));
         Assert.All(counts, pair => Assert.Equal(1, pair.Value));
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
@@ -181,8 +187,20 @@ public sealed partial class InboxTests
             "SELECT attempts, failed_at IS NOT NULL, processed_at IS NOT NULL, last_error FROM inbound_inbox WHERE message_sid = 'SMbroken'");
         Assert.Equal((3, true, false), (failed.Attempts, failed.Failed, failed.Processed));
         Assert.Matches("^[A-Za-z]+Exception$", failed.LastError);
+        // Logged once the failure is committed: the line may trail the commit by a moment.
+        for (var wait = 0; wait < 50 && !scenario.Factory.Logs.All.Contains("[4033] Message SMbroken", StringComparison.Ordinal); wait++)
+        {
+            await Task.Delay(100);
+        }
         Assert.Equal(2, Regex.Count(scenario.Factory.Logs.All, @"\[4032\] Message SMbroken:"));
         Assert.Contains($"[4033] Message SMbroken: processing failed 3 times ({failed.LastError})", scenario.Factory.Logs.All, StringComparison.Ordinal);
+        // Staff see it: /health/ready reports it (still 200, the hotline takes texts).
+        using var client = scenario.Factory.CreateClient();
+        var ready = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var report = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("checks").GetProperty("messaging_inbox");
+        Assert.Equal("Degraded", report.GetProperty("status").GetString());
+        Assert.StartsWith("1 message(s) failed processing", report.GetProperty("description").GetString(), StringComparison.Ordinal);
         // Once it is given up, the worker's later text is processed.
         Assert.Equal(["case_opened"], (await scenario.RepliesAsync(broken)).Select(reply => reply.Purpose));
         MessagingIntakeTests.AssertNoPii(scenario, broken, "my boss");
