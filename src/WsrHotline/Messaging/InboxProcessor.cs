@@ -150,6 +150,7 @@ public sealed partial class InboxProcessorService(
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested && InboxProcessor.IsTransient(ex))
             {
                 LogDatabaseUnavailable(logger, ex.GetType().Name);
+                // An outage: wait the whole interval, whatever arrives meanwhile.
                 arrival = Task.Delay(Timeout.Infinite, stoppingToken);
             }
             try
