@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Messaging benchmark: signed inbound SMS webhooks against the real app (Release, Production settings)
-# and a fresh database, open loop at increasing rates, beside pgbench's single-row insert throughput
-# on the same PostgreSQL in the same run.
+# and a fresh database, open loop at increasing rates; after each rate, how fast the inbox processor
+# handled those messages (the webhook answers once a message is kept); beside pgbench's single-row
+# insert throughput on the same PostgreSQL in the same run.
 #   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10]
+#   WSR_BENCH_INBOX_WORKERS=4 ops/bench/messaging.sh ...   (the processing loops, default 16: they share the cores with acceptance)
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,13 +22,13 @@ bench_prepare
 cleanup() { kill "${app_pid:-}" 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Messaging__SenderEnabled=false: replies are queued in the same transaction as each message, as in
-# production, but the sender does not send them (there is no Twilio here).
-bench_start_app Messaging__SenderEnabled=false
+# Messaging__SenderEnabled=false: replies are queued in the transaction that processes each message,
+# as in production, but the sender does not send them (there is no Twilio here).
+bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-16}"
 bench_wait_ready
 
-echo "Replies are queued in each message's transaction but not sent (Messaging__SenderEnabled=false)."
+echo "Replies are queued in each message's processing transaction but not sent (Messaging__SenderEnabled=false)."
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
-  --app "http://127.0.0.1:$app_port" --token "$token" "$@" \
+  --app "http://127.0.0.1:$app_port" --token "$token" --db "$bench_db" "$@" \
   --pgbench "$pg_bin/pgbench" --pg-port "$port" --pg-database "$bench_db_name"
-echo "stored: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM messages WHERE direction = 'inbound'") inbound messages"
+echo "kept in the inbox: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM inbound_inbox"), processed into messages: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM messages WHERE direction = 'inbound'"), failed: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NOT NULL")"

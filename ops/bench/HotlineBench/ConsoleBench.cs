@@ -217,6 +217,13 @@ public static class ConsoleBench
     private static async Task<Dictionary<string, long>> MessageIdsAsync(NpgsqlDataSource dataSource, string[] sids)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
+        // The webhook answers once a message is in the inbox; its messages row comes with its processing.
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(60) && await connection.ExecuteScalarAsync<long>(
+            "SELECT count(*) FROM inbound_inbox WHERE message_sid = ANY(@sids) AND processed_at IS NULL AND failed_at IS NULL", new { sids }) > 0)
+        {
+            await Task.Delay(200);
+        }
         var rows = await connection.QueryAsync<(string Sid, long Id)>(
             "SELECT message_sid, id FROM messages WHERE message_sid = ANY(@sids)", new { sids });
         return rows.ToDictionary(r => r.Sid, r => r.Id, StringComparer.Ordinal);

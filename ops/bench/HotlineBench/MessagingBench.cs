@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Dapper;
+using Npgsql;
 using WsrHotline.Twilio;
 
 namespace HotlineBench;
@@ -9,8 +11,10 @@ namespace HotlineBench;
 /// Signed inbound SMS webhooks against the real app and database, open loop: at each rate, requests
 /// start on a fixed schedule whether or not earlier ones have finished, and latency is counted from
 /// the scheduled start, so a slow server cannot hide its queue. After a warm-up in which each of the
-/// worker numbers texts once, most messages join an existing conversation and complaint. Then
-/// pgbench's single-row insert throughput on the same PostgreSQL, for comparison.
+/// worker numbers texts once, most messages join an existing conversation and complaint. The webhook
+/// answers once a message is in the inbox; after each rate the benchmark waits until the inbox is
+/// drained (every message processed) and reports the processing rate, from the database's own
+/// timestamps. Then pgbench's single-row insert throughput on the same PostgreSQL, for comparison.
 /// </summary>
 public static partial class MessagingBench
 {
@@ -34,6 +38,7 @@ public static partial class MessagingBench
     {
         var rates = Option(args, "--rates", "250,500,1000,2000").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
         var seconds = int.Parse(Option(args, "--seconds", "10"), CultureInfo.InvariantCulture);
+        await using var dataSource = NpgsqlDataSource.Create(Option(args, "--db", ""));
         // At most 256 connections, as a bounded sender would use: beyond the app's capacity, requests
         // wait for a connection (still counted from their scheduled start) instead of exhausting the
         // machine's file descriptors (unbounded, both processes crashed at 3,000/s on 2 cores).
@@ -51,16 +56,23 @@ public static partial class MessagingBench
         }
 
         Console.WriteLine($"Messaging benchmark: signed inbound SMS webhooks, open loop, {seconds} s per rate, {Workers} worker numbers, {Environment.ProcessorCount} cores");
+        var warmUpFrom = await LastInboxIdAsync(dataSource);
         var warmUp = await WarmUpAsync(SendNext);
-        Console.WriteLine($"warm-up: each worker number texted once ({warmUp} errors)");
+        var warmUpDrain = await DrainAsync(dataSource, warmUpFrom);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"warm-up: each worker number texted once ({warmUp} errors); processed at {warmUpDrain.Rate:F0}/s"));
 
-        var results = new List<Result>();
+        var results = new List<(Result Accepted, Drain Processed)>();
         foreach (var rate in rates)
         {
+            var from = await LastInboxIdAsync(dataSource);
             var result = await MeasureAsync(rate, TimeSpan.FromSeconds(seconds), SendNext);
+            // The next rate starts on an empty inbox.
+            var drain = await DrainAsync(dataSource, from);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{rate}/s offered: {result.Throughput:F0}/s achieved, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms, {result.Errors} errors"));
-            results.Add(result);
+                $"{rate}/s offered: {result.Throughput:F0}/s accepted, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms, {result.Errors} errors; " +
+                $"{drain.Processed} processed at {drain.Rate:F0}/s, inbox drained {drain.AfterLastSeconds:F1} s after the last message was kept"));
+            results.Add((result, drain));
             await Task.Delay(TimeSpan.FromSeconds(2));
         }
 
@@ -69,17 +81,18 @@ public static partial class MessagingBench
             : double.NaN;
 
         Console.WriteLine();
-        Console.WriteLine("| offered (msg/s) | achieved (msg/s) | p50 (ms) | p99 (ms) | errors |");
-        Console.WriteLine("|---|---|---|---|---|");
-        foreach (var result in results)
+        Console.WriteLine("| offered (msg/s) | accepted (msg/s) | p50 (ms) | p99 (ms) | errors | processed (msg/s) | inbox drained after the last (s) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var (result, drain) in results)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {result.Rate:N0} | {result.Throughput:N0} | {result.P50:F2} | {result.P99:F2} | {result.Errors} |"));
+                $"| {result.Rate:N0} | {result.Throughput:N0} | {result.P50:F2} | {result.P99:F2} | {result.Errors} | {drain.Rate:N0} | {drain.AfterLastSeconds:F1} |"));
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pgbench single-row INSERT, 16 clients | {pgbenchTps:N0} tps | | | |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pgbench single-row INSERT, 16 clients | {pgbenchTps:N0} tps | | | | | |"));
 
-        var sustained = results.Where(Sustained).Select(r => r.Rate).DefaultIfEmpty(0).Max();
-        var atTarget = results.FirstOrDefault(r => r.Rate == TargetRate);
+        var accepted = results.Select(r => r.Accepted).ToList();
+        var sustained = accepted.Where(Sustained).Select(r => r.Rate).DefaultIfEmpty(0).Max();
+        var atTarget = accepted.FirstOrDefault(r => r.Rate == TargetRate);
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"highest rate sustained (p99 < {P99TargetMs} ms, no errors, >= 95 % of offered achieved): {sustained:N0}/s; " +
@@ -88,7 +101,44 @@ public static partial class MessagingBench
             ? $"p99 at {TargetRate}/s: not measured (add {TargetRate} to --rates)"
             : string.Create(CultureInfo.InvariantCulture,
                 $"p99 at {TargetRate:N0}/s: {atTarget.P99:F1} ms (target < {P99TargetMs} ms, no errors): {(Sustained(atTarget) ? "met" : "NOT met")}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"processing: at most {results.Select(r => r.Processed.Rate).DefaultIfEmpty(0).Max():N0} messages/s (beyond it a backlog builds and drains in order)"));
         return 0;
+    }
+
+    /// <summary>Messages kept after an inbox id, once all are processed: how fast, and how long after the last one was kept.</summary>
+    private sealed record Drain(long Processed, double Rate, double AfterLastSeconds);
+
+    private static async Task<long> LastInboxIdAsync(NpgsqlDataSource dataSource)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        return await connection.ExecuteScalarAsync<long>("SELECT coalesce(max(id), 0) FROM inbound_inbox");
+    }
+
+    /// <summary>
+    /// Waits until every message kept after <paramref name="fromId"/> is processed (or failed), then
+    /// reads the processing rate from the database's timestamps: messages / (last processed − first kept).
+    /// </summary>
+    private static async Task<Drain> DrainAsync(NpgsqlDataSource dataSource, long fromId)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        var deadline = Stopwatch.StartNew();
+        while (await connection.ExecuteScalarAsync<long>(
+            "SELECT count(*) FROM inbound_inbox WHERE id > @fromId AND processed_at IS NULL AND failed_at IS NULL", new { fromId }) > 0)
+        {
+            if (deadline.Elapsed > TimeSpan.FromMinutes(15))
+            {
+                Console.WriteLine("the inbox was not drained within 15 minutes");
+                break;
+            }
+            await Task.Delay(100);
+        }
+        var (count, span, afterLast) = await connection.QuerySingleAsync<(long, double?, double?)>("""
+            SELECT count(*), extract(epoch FROM max(processed_at) - min(received_at))::float8,
+                   extract(epoch FROM max(processed_at) - max(received_at))::float8
+            FROM inbound_inbox WHERE id > @fromId AND processed_at IS NOT NULL
+            """, new { fromId });
+        return new Drain(count, span is > 0 ? count / span.Value : double.NaN, afterLast ?? double.NaN);
     }
 
     private sealed record Result(int Rate, int Requests, int Errors, double Throughput, double P50, double P99);

@@ -10,7 +10,7 @@ namespace WsrHotline.Database;
 /// once (no waiting to fill a batch); a busy one writes up to <see cref="MaxBatch"/> items at a time.
 /// </summary>
 /// <remarks>
-/// Items are keyed (a CallSid): two items with one key never share a statement, the second goes
+/// Items are keyed (a CallSid, a MessageSid): two items with one key never share a statement, the second goes
 /// after. A statement PostgreSQL refuses is retried item by item, so one item's fault does not
 /// become its neighbours'; any other failure fails the items of that statement only. Requests are
 /// completed with <see cref="TaskCreationOptions.RunContinuationsAsynchronously"/>: a request never

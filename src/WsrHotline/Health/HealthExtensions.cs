@@ -9,7 +9,8 @@ namespace WsrHotline.Health;
 
 public static class HealthExtensions
 {
-    private const string ReadyTag = "ready";
+    /// <summary>The tag of the checks /health/ready runs (capabilities may add their own).</summary>
+    public const string ReadyTag = "ready";
 
     public static IServiceCollection AddHotlineHealth(this IServiceCollection services)
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Database;
+using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Twilio;
@@ -35,9 +36,17 @@ public static partial class MessagingEndpoints
             .Validate(o => o.MediaAllowedTypes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .All(type => type.Contains('/', StringComparison.Ordinal) && !type.Contains('*', StringComparison.Ordinal)),
                 "Messaging:MediaAllowedTypes must be a comma-separated list of media types such as image/jpeg,application/pdf,audio/ogg (no wildcards).")
+            .Validate(o => o.InboxWorkers is >= 1 and <= 64 && o.InboxMaxAttempts >= 1,
+                "Messaging:InboxWorkers must be 1-64 and Messaging:InboxMaxAttempts at least 1.")
+            .Validate(o => o.InboxPollInterval > TimeSpan.Zero && o.InboxRetryBaseDelay >= TimeSpan.Zero,
+                "Messaging:InboxPollInterval must be positive and Messaging:InboxRetryBaseDelay not negative (e.g. 00:00:01, 00:00:10).")
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MessagingOptions>, WhatsAppTemplatesValidation>();
         services.AddSingleton<MessagingIntake>();
+        services.AddSingleton<Inbox>();
+        services.AddSingleton<InboxProcessor>();
+        services.AddHostedService<InboxProcessorService>();
+        services.AddHealthChecks().AddCheck<InboxHealthCheck>("messaging_inbox", tags: [HealthExtensions.ReadyTag]);
         services.AddSingleton<OutboundSender>();
         services.AddHostedService<OutboundSenderService>();
         services.AddSingleton<MediaFetcher>();
@@ -60,8 +69,7 @@ public static partial class MessagingEndpoints
     }
 
     private static async Task<IResult> IncomingAsync(
-        HttpContext http, MessagingIntake intake, NpgsqlDataSource dataSource, StartupState startup, IOptions<HotlineOptions> hotline,
-        ILoggerFactory loggers)
+        HttpContext http, Inbox inbox, StartupState startup, IOptions<HotlineOptions> hotline, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(MessagingEndpoints).FullName!);
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -103,14 +111,15 @@ public static partial class MessagingEndpoints
         }
         try
         {
-            var outcome = await intake.ReceiveAsync(dataSource, new InboundMessage(sid, channel, sender, form["Body"].ToString(), numMedia, media), http.RequestAborted);
-            LogReceived(logger, sid, channel, outcome);
+            // Answered once the row is committed; the inbox processor does the rest (and queues the replies).
+            var isNew = await inbox.KeepAsync(new InboundMessage(sid, channel, sender, form["Body"].ToString(), numMedia, media), http.RequestAborted);
+            LogKept(logger, sid, channel, isNew);
             return Empty();
         }
         catch (Exception ex) when (IsOutage(ex))
         {
             // Nothing was committed: a 503 makes Twilio try the fallback URL or report the failure,
-            // and a redelivery of the same MessageSid is handled as new.
+            // and a redelivery of the same MessageSid is kept as new.
             LogDatabaseUnavailable(logger, sid, (ex as PostgresException)?.SqlState ?? ex.GetType().Name);
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The hotline's database is unavailable.");
         }
@@ -163,8 +172,8 @@ public static partial class MessagingEndpoints
     /// <summary>The database is unreachable or refused for a passing reason (not a bug in our SQL, which must surface as a 500).</summary>
     private static bool IsOutage(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Message {MessageSid} on {Channel}: {Outcome}")]
-    private static partial void LogReceived(ILogger logger, string messageSid, string channel, IntakeOutcome outcome);
+    [LoggerMessage(EventId = 4031, Level = LogLevel.Debug, Message = "Message {MessageSid} on {Channel} kept in the inbox (new: {IsNew})")]
+    private static partial void LogKept(ILogger logger, string messageSid, string channel, bool isNew);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Message webhook without MessageSid or From (MessageSid given: {HasSid}, From given: {HasFrom}); refused")]
     private static partial void LogMissingFields(ILogger logger, bool hasSid, bool hasFrom);

@@ -36,10 +36,10 @@ public enum IntakeOutcome
 }
 
 /// <summary>
-/// What happens when a worker texts: the message is stored (encrypted), joined to the worker's open
-/// complaint or opens one, and the replies it causes are queued, all in one transaction, so a
-/// database failure leaves nothing half-written and Twilio's retry starts clean. Replies are rows in
-/// <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends; none go in the TwiML.
+/// What happens to a worker's text once it leaves the inbox: the message is stored (encrypted), joined
+/// to the worker's open complaint or opens one, and the replies it causes are queued, all in the
+/// processor's one transaction, so a failure leaves nothing half-written and the inbox row is retried.
+/// Replies are rows in <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends.
 /// </summary>
 public sealed class MessagingIntake(
     PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options, RetaliationWatch retaliationWatch)
@@ -54,11 +54,15 @@ public sealed class MessagingIntake(
 
     private sealed record OpenComplaint(long Id, string Status);
 
-    public async Task<IntakeOutcome> ReceiveAsync(NpgsqlDataSource dataSource, InboundMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Handles one message inside the caller's transaction (<see cref="InboxProcessor"/>'s, which also
+    /// marks the inbox row processed in it); the caller commits. Nothing here commits on its own but
+    /// the PIN check of a STATUS message (see <see cref="PinChecks"/>).
+    /// </summary>
+    public async Task<IntakeOutcome> ReceiveAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, CancellationToken cancellationToken)
     {
         var flow = flows.Current;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         // The worker's identity (created on first contact) and conversation, in one statement. The
         // conversation row stays locked until commit: a worker's messages are handled one at a time.
@@ -126,7 +130,7 @@ public sealed class MessagingIntake(
             }, transaction, cancellationToken: cancellationToken));
         if (stored.MessageId is not { } messageId)
         {
-            await transaction.RollbackAsync(cancellationToken);
+            // Only a message stored before the inbox existed (the inbox keeps one row per MessageSid).
             return IntakeOutcome.Duplicate;
         }
 
@@ -145,7 +149,6 @@ public sealed class MessagingIntake(
         await turn.KeepMediaAsync(message.Media ?? [], options.Value, pii);
         await turn.QueueRepliesAsync(pii);
         await turn.AnnounceAsync();
-        await transaction.CommitAsync(cancellationToken);
         return outcome;
     }
 

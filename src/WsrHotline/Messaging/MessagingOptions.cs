@@ -3,6 +3,21 @@ namespace WsrHotline.Messaging;
 /// <summary>Section <c>Messaging</c>: how replies to workers' texts are sent, and how their attachments are kept.</summary>
 public sealed class MessagingOptions
 {
+    /// <summary>Whether this instance processes the inbox (every instance may: a sender's messages still go one at a time, in order).</summary>
+    public bool InboxProcessorEnabled { get; set; } = true;
+
+    /// <summary>Messages this instance processes at once (each of a different sender; each holds a database connection while it works).</summary>
+    public int InboxWorkers { get; set; } = 16;
+
+    /// <summary>How often an idle processor looks for rows it was not told about (another instance's, or left by a restart).</summary>
+    public TimeSpan InboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Attempts in all before a message whose processing keeps failing is given up (failed, shown to staff).</summary>
+    public int InboxMaxAttempts { get; set; } = 5;
+
+    /// <summary>The wait after the first failed processing attempt, doubled after each further one.</summary>
+    public TimeSpan InboxRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Whether this instance runs the outbound sender (every instance may: claims never overlap).</summary>
     public bool SenderEnabled { get; set; } = true;
 

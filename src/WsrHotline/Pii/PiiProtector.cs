@@ -14,6 +14,9 @@ public static class PiiPurpose
     public const string CaseNote = "case.note";
     public const string MediaUrl = "message.media_url";
 
+    /// <summary>An inbound message waiting in the inbox: channel, sender, words and attachment addresses, as one value.</summary>
+    public const string InboxPayload = "message.inbox";
+
     /// <summary>A media file's bytes, bound to its row: a file cannot be swapped onto another one.</summary>
     public static string MediaContent(long mediaId) =>
         "message.media/" + mediaId.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -133,5 +133,6 @@ public sealed class WatchTests
             TwilioRequestSigner.Sign(TestKeys.TwilioAuthToken, "https://hotline.test/twilio/messaging/incoming", form));
         var response = await client.SendAsync(request);
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        await InboxWait.ProcessedAsync(scenario.DataSource, sid);
     }
 }

@@ -86,6 +86,19 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void Inbox_processing_settings_are_checked_at_start()
+    {
+        var error = StartupError(settings =>
+        {
+            settings["Messaging:InboxWorkers"] = "0";
+            settings["Messaging:InboxPollInterval"] = "00:00:00";
+        });
+
+        Assert.Contains("Messaging:InboxWorkers must be 1-64", error, StringComparison.Ordinal);
+        Assert.Contains("Messaging:InboxPollInterval must be positive", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_lookup_key_of_the_wrong_size_is_refused()
     {
         var error = StartupError(settings => settings["Pii:LookupKey"] = Convert.ToBase64String(new byte[16]));

@@ -68,6 +68,7 @@ public sealed class MessagingMediaTests
 
         await scenario.Simulator.TextAsync(worker, "Hello, this is my pay slip, they did not pay my overtime hours.", TextChannels.WhatsApp,
             textMedia: [photo, voiceNote]);
+        await InboxWait.DrainedAsync(scenario.DataSource);
         var urls = Assert.Single(scenario.Simulator.Inbox(worker, TextChannels.WhatsApp).Texts).MediaUrls;
 
         // Nothing is downloaded in the webhook: the rows wait for the fetcher.
@@ -121,8 +122,10 @@ public sealed class MessagingMediaTests
         // A contact card: refused from Twilio's announced type, without downloading it.
         await scenario.Simulator.TextAsync(worker, "Hola, en la finca no nos pagan las horas extra.",
             textMedia: [new TextMedia("text/vcard", "BEGIN:VCARD\nEND:VCARD\n"u8.ToArray())]);
+        await InboxWait.DrainedAsync(scenario.DataSource);
         // A video larger than Messaging:MediaMaxBytes: refused when the download shows its size.
         await scenario.Simulator.TextAsync(worker, "Este es el video del mayordomo.", textMedia: [new TextMedia("video/mp4", new byte[150_000])]);
+        await InboxWait.DrainedAsync(scenario.DataSource);
         Assert.Equal(1, await Fetcher(scenario).FetchDueAsync(CancellationToken.None));
 
         var rows = await MediaAsync(scenario);
@@ -148,6 +151,7 @@ public sealed class MessagingMediaTests
         const string worker = "+15555550172";
         var photo = TextMedia.Photo() with { FailFirst = 2, FailStatus = 500 };
         await scenario.Simulator.TextAsync(worker, "Hola, esta es la foto de mi talón de pago, no nos pagan en la finca.", textMedia: [photo]);
+        await InboxWait.DrainedAsync(scenario.DataSource);
         var mediaSid = Assert.Single(Assert.Single(scenario.Simulator.Inbox(worker).Texts).MediaUrls).Segments[^1];
 
         await Fetcher(scenario).FetchDueAsync(CancellationToken.None);
@@ -171,6 +175,7 @@ public sealed class MessagingMediaTests
         const string worker = "+15555550173";
         await scenario.Simulator.TextAsync(worker, "Bonjou, patwon an pa peye nou lajan nou pou travay semèn pase a.", TextChannels.WhatsApp,
             textMedia: [TextMedia.Photo() with { FailFirst = int.MaxValue, FailStatus = 404 }]);
+        await InboxWait.DrainedAsync(scenario.DataSource);
 
         for (var round = 0; round < 5; round++)
         {

@@ -40,6 +40,9 @@ public sealed class MessagingScenario : IAsyncDisposable
 
     public HotlineFactory Factory { get; }
 
+    /// <summary>The scenario's database (for a second app instance over it).</summary>
+    public string Database => database;
+
     /// <summary>What the fake Twilio API received: one form per message it was asked to send.</summary>
     public ConcurrentQueue<Dictionary<string, string>> Sent { get; } = new();
 
@@ -97,16 +100,19 @@ public sealed class MessagingScenario : IAsyncDisposable
     }
 
     /// <summary>Posts a message webhook signed as Twilio signs it; returns the response.</summary>
-    public async Task<HttpResponseMessage> PostAsync(string path, params (string Name, string Value)[] fields)
+    public Task<HttpResponseMessage> PostAsync(string path, params (string Name, string Value)[] fields) => PostAsync(Factory, path, fields);
+
+    /// <summary>Posts a webhook signed as Twilio signs it to an app instance; returns the response.</summary>
+    public static async Task<HttpResponseMessage> PostAsync(HotlineFactory instance, string path, params (string Name, string Value)[] fields)
     {
         var form = fields.Select(field => KeyValuePair.Create(field.Name, field.Value)).ToList();
-        using var client = Factory.CreateClient();
+        using var client = instance.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = new FormUrlEncodedContent(form) };
         request.Headers.Add(TwilioRequestSigner.SignatureHeader, TwilioRequestSigner.Sign(TestKeys.TwilioAuthToken, "https://hotline.test" + path, form));
         return await client.SendAsync(request);
     }
 
-    /// <summary>A worker texts the hotline; returns the MessageSid used.</summary>
+    /// <summary>A worker texts the hotline; returns the MessageSid used once the inbox processor has handled it.</summary>
     public async Task<string> TextAsync(
         string from, string body, string to = SmsNumber, string? sid = null, int numMedia = 0, IReadOnlyList<(string Url, string ContentType)>? media = null)
     {
@@ -119,6 +125,7 @@ public sealed class MessagingScenario : IAsyncDisposable
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}\n{Factory.Logs.All}");
         // Replies go out through the queue, never in the TwiML answer.
         Assert.Equal(new MessagingResponse().ToXml(), await response.Content.ReadAsStringAsync());
+        await InboxWait.ProcessedAsync(DataSource, sid);
         return sid;
     }
 

@@ -34,6 +34,7 @@ public sealed partial class SimulatedTextingTests
         const string words = "no nos pagan las horas extra";
 
         var answer = await scenario.Simulator.TextAsync(worker, $"Hola, en la finca {words} y el patrón nos grita.");
+        await InboxWait.DrainedAsync(scenario.DataSource);
 
         Assert.Equal(200, answer.HttpStatus);
         Assert.Equal(new MessagingResponse().ToXml(), answer.Body);
@@ -64,6 +65,7 @@ public sealed partial class SimulatedTextingTests
 
         var answer = await scenario.Simulator.TextAsync(worker, "Hello, my boss did not pay my overtime hours.", TextChannels.WhatsApp,
             textMedia: [new TextMedia("image/jpeg", photo)]);
+        await InboxWait.DrainedAsync(scenario.DataSource);
 
         Assert.Equal(200, answer.HttpStatus);
         Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
@@ -94,6 +96,7 @@ public sealed partial class SimulatedTextingTests
         scenario.Simulator.SetTextDelivery(worker, outcome == "failed" ? TextDelivery.Failed(errorCode) : TextDelivery.Undelivered(errorCode));
 
         await scenario.Simulator.TextAsync(worker, "Hola, no nos pagan en la finca.");
+        await InboxWait.DrainedAsync(scenario.DataSource);
         Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
         await scenario.Simulator.DeliverTextsAsync();
 
@@ -110,6 +113,7 @@ public sealed partial class SimulatedTextingTests
         scenario.Simulator.SetTextDelivery(worker, TextDelivery.OptedOut);
 
         await scenario.Simulator.TextAsync(worker, "Hola, no nos pagan en la finca.");
+        await InboxWait.DrainedAsync(scenario.DataSource);
         Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
         await scenario.Simulator.DeliverTextsAsync();
 
@@ -134,6 +138,7 @@ public sealed partial class SimulatedTextingTests
         });
         const string worker = "+8801712345674";
         await scenario.Simulator.TextAsync(worker, "আমাদের কারখানায় তিন মাস ধরে বেতন দেওয়া হয়নি।", TextChannels.WhatsApp);
+        await InboxWait.DrainedAsync(scenario.DataSource);
         await using (var connection = await scenario.DataSource.OpenConnectionAsync())
         {
             await connection.ExecuteAsync("UPDATE conversations SET last_inbound_at = now() - interval '25 hours'");

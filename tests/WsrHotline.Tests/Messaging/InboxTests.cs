@@ -1,0 +1,211 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using WsrHotline.Messaging;
+using WsrHotline.Tests.Infrastructure;
+
+namespace WsrHotline.Tests.Messaging;
+
+/// <summary>
+/// The messaging inbox: the webhook answers once the text is kept, the processor handles it later,
+/// one sender at a time in arrival order, exactly once, across instances and restarts.
+/// </summary>
+public sealed partial class InboxTests
+{
+    private const string Incoming = "/twilio/messaging/incoming";
+
+    private static Task<HttpResponseMessage> PostTextAsync(MessagingScenario scenario, string sid, string from, string body) =>
+        scenario.PostAsync(Incoming, ("MessageSid", sid), ("From", from), ("To", MessagingScenario.SmsNumber), ("Body", body), ("NumMedia", "0"));
+
+    /// <summary>Another app instance over the scenario's database (or the same app after a restart), processing the inbox.</summary>
+    private static async Task<HotlineFactory> SecondInstanceAsync(MessagingScenario scenario)
+    {
+        var factory = new HotlineFactory(PostgresServer.ConnectionStringFor(scenario.Database), settings =>
+        {
+            settings["Messaging:SenderEnabled"] = "false";
+            settings["Messaging:MediaFetcherEnabled"] = "false";
+            settings["Messaging:InboxPollInterval"] = "00:00:00.2";
+        });
+        using var client = factory.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await Hosting.HealthTests.WaitForReadyAsync(client)).StatusCode);
+        return factory;
+    }
+
+    private static async Task<T> ScalarAsync<T>(MessagingScenario scenario, string sql, object? parameters = null)
+    {
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        return (await connection.ExecuteScalarAsync<T>(sql, parameters))!;
+    }
+
+    /// <summary>How many times each MessageSid was processed, from the processors' log lines (event 4001).</summary>
+    private static Dictionary<string, int> ProcessedCounts(params HotlineFactory[] instances) =>
+        instances.SelectMany(instance => instance.Logs.All.Split('\n'))
+            .Select(line => ProcessedLine().Match(line)).Where(match => match.Success)
+            .GroupBy(match => match.Groups["sid"].Value).ToDictionary(group => group.Key, group => group.Count());
+
+    [Fact]
+    public async Task The_webhook_answers_and_keeps_the_text_while_processing_is_stopped_and_another_instance_processes_it_later()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
+        const string worker = "+15555550301";
+        const string words = "Hola, en la finca no nos pagan las horas extra.";
+
+        var answer = await PostTextAsync(scenario, "SMinbox0001", worker, words);
+
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal(new Twilio.MessagingResponse().ToXml(), await answer.Content.ReadAsStringAsync());
+        var payload = await ScalarAsync<string>(scenario, "SELECT payload_encrypted FROM inbound_inbox WHERE message_sid = 'SMinbox0001'");
+        Assert.DoesNotContain("5555550301", payload, StringComparison.Ordinal);
+        Assert.DoesNotContain("finca", payload, StringComparison.Ordinal);
+        await Task.Delay(500);
+        Assert.Equal(0, await ScalarAsync<int>(scenario, "SELECT count(*) FROM messages"));
+
+        await using var restarted = await SecondInstanceAsync(scenario);
+        await InboxWait.ProcessedAsync(scenario.DataSource, "SMinbox0001");
+
+        Assert.Equal(["case_opened"], (await scenario.RepliesAsync(worker)).Select(reply => reply.Purpose));
+        Assert.Equal(1, await ScalarAsync<int>(scenario, "SELECT count(*) FROM complaints WHERE language_code = 'es'"));
+        MessagingIntakeTests.AssertNoPii(scenario, worker, "en la finca");
+    }
+
+    [Fact]
+    public async Task A_duplicate_messagesid_while_the_first_is_unprocessed_keeps_one_row_and_makes_one_message()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
+        const string worker = "+15555550302";
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => PostTextAsync(scenario, "SMinboxdup", worker, "Hello, my boss did not pay my overtime hours.")));
+        var again = await PostTextAsync(scenario, "SMinboxdup", worker, "Hello, my boss did not pay my overtime hours.");
+
+        Assert.All(answers.Append(again), answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+        Assert.Equal(1, await ScalarAsync<int>(scenario, "SELECT count(*) FROM inbound_inbox"));
+        await using var restarted = await SecondInstanceAsync(scenario);
+        await InboxWait.DrainedAsync(scenario.DataSource);
+        Assert.Equal(1, await ScalarAsync<int>(scenario, "SELECT count(*) FROM messages WHERE direction = 'inbound'"));
+        Assert.Single(await scenario.RepliesAsync(worker));
+    }
+
+    [Fact]
+    public async Task Twenty_texts_from_one_sender_posted_at_once_are_processed_in_their_inbox_order()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550303";
+        await scenario.TextAsync(worker, "Hola, en la finca no nos pagan las horas extra.");
+
+        var answers = await Task.WhenAll(Enumerable.Range(1, 20).Select(i => PostTextAsync(scenario, $"SMorder{i:D4}", worker, $"Y otra cosa más ({i}).")));
+
+        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+        await InboxWait.DrainedAsync(scenario.DataSource);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        var inboxOrder = (await connection.QueryAsync<string>("SELECT message_sid FROM inbound_inbox WHERE message_sid LIKE 'SMorder%' ORDER BY id")).ToList();
+        var processedOrder = (await connection.QueryAsync<string>(
+            "SELECT message_sid FROM messages WHERE direction = 'inbound' AND message_sid LIKE 'SMorder%' ORDER BY id")).ToList();
+        Assert.Equal(20, processedOrder.Count);
+        Assert.Equal(inboxOrder, processedOrder);
+        // The timeline, as an investigator reads it, has them in the same order, all on the one complaint.
+        Assert.Equal(inboxOrder, await connection.QueryAsync<string>("""
+            SELECT details->>'message_sid' FROM case_timeline
+            WHERE kind = 'message.received' AND details->>'message_sid' LIKE 'SMorder%' ORDER BY id
+            """));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM complaints"));
+    }
+
+    [Fact]
+    public async Task Two_instances_processing_one_database_handle_every_text_exactly_once_and_each_senders_texts_in_order()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxPollInterval"] = "00:00:00.2");
+        await using var second = await SecondInstanceAsync(scenario);
+        var senders = Enumerable.Range(0, 5).Select(i => $"+1555555031{i}").ToArray();
+
+        // Each sender's texts go alternately to the two instances, all senders at once.
+        var answers = await Task.WhenAll(senders.Select(async (sender, s) =>
+        {
+            var statuses = new List<HttpStatusCode>();
+            for (var i = 0; i < 8; i++)
+            {
+                var form = new[] { ("MessageSid", $"SMtwo{s}x{i:D2}"), ("From", sender), ("To", MessagingScenario.SmsNumber), ("Body", $"Hello, the boss did not pay us ({i}).") };
+                var response = i % 2 == 0 ? await scenario.PostAsync(Incoming, form) : await MessagingScenario.PostAsync(second, Incoming, form);
+                statuses.Add(response.StatusCode);
+            }
+            return statuses;
+        }));
+
+        Assert.All(answers.SelectMany(statuses => statuses), status => Assert.Equal(HttpStatusCode.OK, status));
+        await InboxWait.DrainedAsync(scenario.DataSource);
+        // Each processor logs a message once its transaction has committed: the last lines may trail the commit.
+        var counts = ProcessedCounts(scenario.Factory, second);
+        for (var wait = 0; wait < 50 && counts.Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal)) < 40; wait++)
+        {
+            await Task.Delay(100);
+            counts = ProcessedCounts(scenario.Factory, second);
+        }
+        Assert.Equal(40, counts.Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal)));
+        Assert.All(counts, pair => Assert.Equal(1, pair.Value));
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        for (var s = 0; s < senders.Length; s++)
+        {
+            var pattern = $"SMtwo{s}x%";
+            Assert.Equal(
+                await connection.QueryAsync<string>("SELECT message_sid FROM inbound_inbox WHERE message_sid LIKE @pattern ORDER BY id", new { pattern }),
+                await connection.QueryAsync<string>("SELECT message_sid FROM messages WHERE message_sid LIKE @pattern ORDER BY id", new { pattern }));
+        }
+        // Each text got its one reply: the case number for the first, "received" for the others.
+        Assert.Equal(40, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'outbound'"));
+        Assert.Equal(5, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM complaints"));
+    }
+
+    [Fact]
+    public async Task A_text_whose_processing_keeps_failing_is_retried_then_marked_failed_without_holding_back_another_sender()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s =>
+        {
+            s["Messaging:InboxMaxAttempts"] = "3";
+            s["Messaging:InboxRetryBaseDelay"] = "00:00:01";
+            s["Messaging:InboxPollInterval"] = "00:00:00.1";
+        });
+        const string broken = "+15555550320";
+        const string other = "+15555550321";
+        var inbox = scenario.Factory.Services.GetRequiredService<Inbox>();
+        // A row no key can read (as after a lost PII key): every attempt throws.
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync(
+            "INSERT INTO inbound_inbox (message_sid, sender_key, payload_encrypted) VALUES ('SMbroken', @key, 'k9:bm90IGEgcGF5bG9hZA==')",
+            new { key = inbox.SenderKey(broken) });
+        // The same worker's next text waits behind it (order); another worker's does not.
+        var later = await PostTextAsync(scenario, "SMbrokenlater", broken, "Hello, my boss did not pay my overtime hours.");
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+
+        await scenario.TextAsync(other, "Hello, the supervisor shouts at us every day.");
+
+        Assert.Equal(["case_opened"], (await scenario.RepliesAsync(other)).Select(reply => reply.Purpose));
+        Assert.Equal((null, (DateTime?)null), await connection.QuerySingleAsync<(DateTime?, DateTime?)>(
+            "SELECT processed_at, failed_at FROM inbound_inbox WHERE message_sid = 'SMbrokenlater'"));
+
+        await InboxWait.DrainedAsync(scenario.DataSource);
+        var failed = await connection.QuerySingleAsync<(int Attempts, bool Failed, bool Processed, string LastError)>(
+            "SELECT attempts, failed_at IS NOT NULL, processed_at IS NOT NULL, last_error FROM inbound_inbox WHERE message_sid = 'SMbroken'");
+        Assert.Equal((3, true, false), (failed.Attempts, failed.Failed, failed.Processed));
+        Assert.Matches("^[A-Za-z]+Exception$", failed.LastError);
+        // Logged once the failure is committed: the line may trail the commit by a moment.
+        for (var wait = 0; wait < 50 && !scenario.Factory.Logs.All.Contains("[4033] Message SMbroken", StringComparison.Ordinal); wait++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(2, Regex.Count(scenario.Factory.Logs.All, @"\[4032\] Message SMbroken:"));
+        Assert.Contains($"[4033] Message SMbroken: processing failed 3 times ({failed.LastError})", scenario.Factory.Logs.All, StringComparison.Ordinal);
+        // Staff see it: /health/ready reports it (still 200, the hotline takes texts).
+        using var client = scenario.Factory.CreateClient();
+        var ready = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var report = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("checks").GetProperty("messaging_inbox");
+        Assert.Equal("Degraded", report.GetProperty("status").GetString());
+        Assert.StartsWith("1 message(s) failed processing", report.GetProperty("description").GetString(), StringComparison.Ordinal);
+        // Once it is given up, the worker's later text is processed.
+        Assert.Equal(["case_opened"], (await scenario.RepliesAsync(broken)).Select(reply => reply.Purpose));
+        MessagingIntakeTests.AssertNoPii(scenario, broken, "my boss");
+    }
+
+    [GeneratedRegex(@"\[4001\] Message (?<sid>SM\w+) on ")]
+    private static partial Regex ProcessedLine();
+}
