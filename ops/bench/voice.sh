@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Voice IVR benchmark: signed IVR step webhooks against the real app (Release, Production settings)
 # and a fresh database, beside a bare TwiML endpoint measured in the same run.
-#   ops/bench/voice.sh [--calls 200] [--seconds 20]
+#   ops/bench/voice.sh [--calls 200] [--seconds 20] [--warm-up 20]
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
