@@ -4,7 +4,7 @@
 # handled those messages (the webhook answers once a message is kept); beside pgbench's single-row
 # insert throughput on the same PostgreSQL in the same run.
 #   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10]
-#   WSR_BENCH_INBOX_WORKERS=4 ops/bench/messaging.sh ...   (the processing loops, default 16: they share the cores with acceptance)
+#   WSR_BENCH_INBOX_WORKERS=16 ops/bench/messaging.sh ...   (the processing loops, default 4: they share the cores with acceptance)
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,7 +24,7 @@ trap cleanup EXIT
 
 # Messaging__SenderEnabled=false: replies are queued in the transaction that processes each message,
 # as in production, but the sender does not send them (there is no Twilio here).
-bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-16}"
+bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}"
 bench_wait_ready
 
 echo "Replies are queued in each message's processing transaction but not sent (Messaging__SenderEnabled=false)."

@@ -7,7 +7,7 @@ public sealed class MessagingOptions
     public bool InboxProcessorEnabled { get; set; } = true;
 
     /// <summary>Messages this instance processes at once (each of a different sender; each holds a database connection while it works).</summary>
-    public int InboxWorkers { get; set; } = 16;
+    public int InboxWorkers { get; set; } = 4;
 
     /// <summary>How often an idle processor looks for rows it was not told about (another instance's, or left by a restart).</summary>
     public TimeSpan InboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
