@@ -4,7 +4,8 @@
 # handled those messages (the webhook answers once a message is kept); beside pgbench's single-row
 # insert throughput on the same PostgreSQL in the same run.
 #   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10]
-#   WSR_BENCH_INBOX_WORKERS=16 ops/bench/messaging.sh ...   (the processing loops, default 4: they share the cores with acceptance)
+#   WSR_BENCH_INBOX_WORKERS=16 WSR_BENCH_INBOX_BATCH=1 WSR_BENCH_INBOX_GIVE_WAY=false ops/bench/messaging.sh ...
+#     (the processing settings, defaults 4, 16 and true: see Messaging:InboxWorkers, InboxBatch, InboxGiveWayToWebhooks)
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,11 +25,14 @@ trap cleanup EXIT
 
 # Messaging__SenderEnabled=false: replies are queued in the transaction that processes each message,
 # as in production, but the sender does not send them (there is no Twilio here).
-bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}"
+bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}" \
+  Messaging__InboxBatch="${WSR_BENCH_INBOX_BATCH:-16}" Messaging__InboxGiveWayToWebhooks="${WSR_BENCH_INBOX_GIVE_WAY:-true}"
 bench_wait_ready
 
 echo "Replies are queued in each message's processing transaction but not sent (Messaging__SenderEnabled=false)."
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
   --app "http://127.0.0.1:$app_port" --token "$token" --db "$bench_db" "$@" \
   --pgbench "$pg_bin/pgbench" --pg-port "$port" --pg-database "$bench_db_name"
-echo "kept in the inbox: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM inbound_inbox"), processed into messages: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM messages WHERE direction = 'inbound'"), failed: $("$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NOT NULL")"
+q() { "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "$1"; }
+# Processing deletes a message's inbox row in the transaction that stores it in messages.
+echo "processed into messages: $(q "SELECT count(*) FROM messages WHERE direction = 'inbound'"), left in the inbox: $(q "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NULL"), failed: $(q "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NOT NULL")"

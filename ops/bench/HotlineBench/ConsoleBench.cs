@@ -103,10 +103,7 @@ public static class ConsoleBench
         for (var i = 0; i < rate * seconds; i++)
         {
             var due = TimeSpan.FromSeconds((double)i / rate);
-            if (due > clock.Elapsed)
-            {
-                await Task.Delay(due - clock.Elapsed);
-            }
+            await Schedule.UntilAsync(clock, due);
             steady.Add(Task.Run(() => SendAsync("steady")));
         }
         await Task.WhenAll(steady);
@@ -220,7 +217,7 @@ public static class ConsoleBench
         // The webhook answers once a message is in the inbox; its messages row comes with its processing.
         var waited = Stopwatch.StartNew();
         while (waited.Elapsed < TimeSpan.FromSeconds(60) && await connection.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM inbound_inbox WHERE message_sid = ANY(@sids) AND processed_at IS NULL AND failed_at IS NULL", new { sids }) > 0)
+            "SELECT count(*) FROM inbound_inbox WHERE message_sid = ANY(@sids) AND failed_at IS NULL", new { sids }) > 0)
         {
             await Task.Delay(200);
         }
@@ -264,10 +261,7 @@ public static class ConsoleBench
         for (var i = 0; i < total; i++)
         {
             var due = TimeSpan.FromSeconds((double)i / rate);
-            if (due > clock.Elapsed)
-            {
-                await Task.Delay(due - clock.Elapsed);
-            }
+            await Schedule.UntilAsync(clock, due);
             sentAt[i] = Stopwatch.GetTimestamp();
             await sender.ExecuteAsync("SELECT pg_notify('bench_console_baseline', @payload)", new { payload = i.ToString(CultureInfo.InvariantCulture) });
         }

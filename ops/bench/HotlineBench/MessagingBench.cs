@@ -56,39 +56,44 @@ public static partial class MessagingBench
         }
 
         Console.WriteLine($"Messaging benchmark: signed inbound SMS webhooks, open loop, {seconds} s per rate, {Workers} worker numbers, {Environment.ProcessorCount} cores");
-        var warmUpFrom = await LastInboxIdAsync(dataSource);
+        var warmUpFrom = await MarkAsync(dataSource);
         var warmUp = await WarmUpAsync(SendNext);
-        var warmUpDrain = await DrainAsync(dataSource, warmUpFrom);
+        var warmUpDrain = await DrainAsync(dataSource, warmUpFrom, await MarkAsync(dataSource));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"warm-up: each worker number texted once ({warmUp} errors); processed at {warmUpDrain.Rate:F0}/s"));
 
         var results = new List<(Result Accepted, Drain Processed)>();
         foreach (var rate in rates)
         {
-            var from = await LastInboxIdAsync(dataSource);
-            var result = await MeasureAsync(rate, TimeSpan.FromSeconds(seconds), SendNext);
-            // The next rate starts on an empty inbox.
-            var drain = await DrainAsync(dataSource, from);
+            var from = await MarkAsync(dataSource);
+            var stolen = new StolenCpu();
+            var result = await MeasureAsync(rate, TimeSpan.FromSeconds(seconds), SendNext) with { Stolen = stolen.Share() };
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{rate}/s offered: {result.Throughput:F0}/s accepted, p50 {result.P50:F2} ms, p99 {result.P99:F2} ms, {result.Errors} errors; " +
-                $"{drain.Processed} processed at {drain.Rate:F0}/s, inbox drained {drain.AfterLastSeconds:F1} s after the last message was kept"));
+                $"{StolenCpu.Describe(result.Stolen)} by the host"));
+            // The next rate starts on an empty inbox.
+            var drain = await DrainAsync(dataSource, from, await MarkAsync(dataSource));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {drain.Processed} processed at {drain.Rate:F0}/s, inbox drained {drain.AfterLastSeconds:F1} s after the last message was kept"));
             results.Add((result, drain));
             await Task.Delay(TimeSpan.FromSeconds(2));
         }
 
+        var pgbenchStolen = new StolenCpu();
         var pgbenchTps = Option(args, "--pgbench", "") is { Length: > 0 } pgbench
             ? await RunPgbenchAsync(pgbench, Option(args, "--pg-port", "5432"), Option(args, "--pg-database", "wsr_bench"))
             : double.NaN;
+        var pgbenchSteal = pgbenchStolen.Share();
 
         Console.WriteLine();
-        Console.WriteLine("| offered (msg/s) | accepted (msg/s) | p50 (ms) | p99 (ms) | errors | processed (msg/s) | inbox drained after the last (s) |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
+        Console.WriteLine("| offered (msg/s) | accepted (msg/s) | p50 (ms) | p99 (ms) | errors | processed (msg/s) | inbox drained after the last (s) | CPU stolen by the host |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (var (result, drain) in results)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {result.Rate:N0} | {result.Throughput:N0} | {result.P50:F2} | {result.P99:F2} | {result.Errors} | {drain.Rate:N0} | {drain.AfterLastSeconds:F1} |"));
+                $"| {result.Rate:N0} | {result.Throughput:N0} | {result.P50:F2} | {result.P99:F2} | {result.Errors} | {drain.Rate:N0} | {drain.AfterLastSeconds:F1} | {result.Stolen:P1} |"));
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pgbench single-row INSERT, 16 clients | {pgbenchTps:N0} tps | | | | | |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pgbench single-row INSERT, 16 clients | {pgbenchTps:N0} tps | | | | | | {pgbenchSteal:P1} |"));
 
         var accepted = results.Select(r => r.Accepted).ToList();
         var sustained = accepted.Where(Sustained).Select(r => r.Rate).DefaultIfEmpty(0).Max();
@@ -106,25 +111,33 @@ public static partial class MessagingBench
         return 0;
     }
 
-    /// <summary>Messages kept after an inbox id, once all are processed: how fast, and how long after the last one was kept.</summary>
+    /// <summary>Messages processed after a mark, once all are processed: how fast, and how long after the last one was kept.</summary>
     private sealed record Drain(long Processed, double Rate, double AfterLastSeconds);
 
-    private static async Task<long> LastInboxIdAsync(NpgsqlDataSource dataSource)
+    /// <summary>A point in the run, in the database's terms: the last inbox and message ids, and its clock.</summary>
+    private sealed record Mark(long InboxId, long MessageId, DateTime At);
+
+    private static async Task<Mark> MarkAsync(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
-        return await connection.ExecuteScalarAsync<long>("SELECT coalesce(max(id), 0) FROM inbound_inbox");
+        return await connection.QuerySingleAsync<Mark>("""
+            SELECT (SELECT coalesce(max(id), 0) FROM inbound_inbox) AS "InboxId", (SELECT coalesce(max(id), 0) FROM messages) AS "MessageId",
+                   clock_timestamp() AS "At"
+            """);
     }
 
     /// <summary>
-    /// Waits until every message kept after <paramref name="fromId"/> is processed (or failed), then
-    /// reads the processing rate from the database's timestamps: messages / (last processed − first kept).
+    /// Waits until every message kept after <paramref name="from"/> is processed (gone from the inbox)
+    /// or failed, then reads the processing rate from the database's clock: inbound messages stored
+    /// since the mark / (the last one's time − the mark's); <paramref name="sent"/> is a mark taken once
+    /// every webhook of the rate was answered, so no later message was kept.
     /// </summary>
-    private static async Task<Drain> DrainAsync(NpgsqlDataSource dataSource, long fromId)
+    private static async Task<Drain> DrainAsync(NpgsqlDataSource dataSource, Mark from, Mark sent)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
         var deadline = Stopwatch.StartNew();
         while (await connection.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM inbound_inbox WHERE id > @fromId AND processed_at IS NULL AND failed_at IS NULL", new { fromId }) > 0)
+            "SELECT count(*) FROM inbound_inbox WHERE id > @InboxId AND failed_at IS NULL", from) > 0)
         {
             if (deadline.Elapsed > TimeSpan.FromMinutes(15))
             {
@@ -134,14 +147,17 @@ public static partial class MessagingBench
             await Task.Delay(100);
         }
         var (count, span, afterLast) = await connection.QuerySingleAsync<(long, double?, double?)>("""
-            SELECT count(*), extract(epoch FROM max(processed_at) - min(received_at))::float8,
-                   extract(epoch FROM max(processed_at) - max(received_at))::float8
-            FROM inbound_inbox WHERE id > @fromId AND processed_at IS NOT NULL
-            """, new { fromId });
+            SELECT count(*), extract(epoch FROM max(created_at) - @from)::float8, extract(epoch FROM max(created_at) - @sent)::float8
+            FROM messages WHERE direction = 'inbound' AND id > @fromId
+            """, new { from = from.At, sent = sent.At, fromId = from.MessageId });
         return new Drain(count, span is > 0 ? count / span.Value : double.NaN, afterLast ?? double.NaN);
     }
 
-    private sealed record Result(int Rate, int Requests, int Errors, double Throughput, double P50, double P99);
+    private sealed record Result(int Rate, int Requests, int Errors, double Throughput, double P50, double P99)
+    {
+        /// <summary>The share of the CPU the host took while the webhooks were sent (<see cref="StolenCpu"/>).</summary>
+        public double Stolen { get; init; }
+    }
 
     private static bool Sustained(Result result) =>
         result.P99 < P99TargetMs && result.Errors == 0 && result.Throughput >= 0.95 * result.Rate;
@@ -156,10 +172,7 @@ public static partial class MessagingBench
         for (var i = 0; i < total; i++)
         {
             var due = TimeSpan.FromSeconds((double)i / rate);
-            if (due > stopwatch.Elapsed)
-            {
-                await Task.Delay(due - stopwatch.Elapsed);
-            }
+            await Schedule.UntilAsync(stopwatch, due);
             var index = i;
             inFlight.Add(Task.Run(async () =>
             {

@@ -21,6 +21,7 @@ public sealed class Inbox
     private readonly PiiProtector pii;
     private readonly SharedStatement<Row, string> writes;
     private TaskCompletionSource arrival = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int keeping;
 
     public Inbox(NpgsqlDataSource dataSource, PiiProtector pii)
     {
@@ -39,6 +40,9 @@ public sealed class Inbox
     /// <summary>Completes when this instance next commits new rows (then a new task takes its place).</summary>
     public Task NextArrival => Volatile.Read(ref arrival).Task;
 
+    /// <summary>Whether a webhook of this instance is waiting for its message to be kept right now.</summary>
+    public bool IsKeeping => Volatile.Read(ref keeping) > 0;
+
     /// <summary>
     /// Keeps the message and returns once its row is committed: true if it is new, false for a
     /// MessageSid already in the inbox (a retried webhook), which changes nothing.
@@ -47,9 +51,17 @@ public sealed class Inbox
     {
         var payload = JsonSerializer.Serialize(new Payload(message.Channel, message.SenderE164, message.Body, message.NumMedia,
             [.. (message.Media ?? []).Select(media => new PayloadMedia(media.Url, media.ContentType))]));
-        var inserted = await writes.RunAsync(
-            new Row(message.MessageSid, SenderKey(message.SenderE164), pii.Encrypt(payload, PiiPurpose.InboxPayload)), cancellationToken);
-        return inserted is not null;
+        Interlocked.Increment(ref keeping);
+        try
+        {
+            var inserted = await writes.RunAsync(
+                new Row(message.MessageSid, SenderKey(message.SenderE164), pii.Encrypt(payload, PiiPurpose.InboxPayload)), cancellationToken);
+            return inserted is not null;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref keeping);
+        }
     }
 
     /// <summary>The stored message back, decrypted.</summary>

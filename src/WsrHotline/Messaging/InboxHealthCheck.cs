@@ -24,7 +24,7 @@ internal sealed class InboxHealthCheck(NpgsqlDataSource dataSource, StartupState
             var (failed, waiting, oldestSeconds) = await connection.QuerySingleAsync<(long, long, double?)>(new CommandDefinition("""
                 SELECT (SELECT count(*) FROM inbound_inbox WHERE failed_at IS NOT NULL),
                        count(*), extract(epoch FROM now() - min(received_at))::float8
-                FROM inbound_inbox WHERE processed_at IS NULL AND failed_at IS NULL
+                FROM inbound_inbox WHERE failed_at IS NULL
                 """, cancellationToken: cancellationToken));
             var backlog = FormattableString.Invariant($"{waiting} waiting, oldest {oldestSeconds ?? 0:F0} s");
             return failed > 0

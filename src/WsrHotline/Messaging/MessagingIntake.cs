@@ -130,7 +130,7 @@ public sealed class MessagingIntake(
             }, transaction, cancellationToken: cancellationToken));
         if (stored.MessageId is not { } messageId)
         {
-            // Only a message stored before the inbox existed (the inbox keeps one row per MessageSid).
+            // A webhook Twilio retried after its first copy was processed (and left the inbox).
             return IntakeOutcome.Duplicate;
         }
 

@@ -9,6 +9,15 @@ public sealed class MessagingOptions
     /// <summary>Messages this instance processes at once (each of a different sender; each holds a database connection while it works).</summary>
     public int InboxWorkers { get; set; } = 4;
 
+    /// <summary>Messages (of as many senders) one processing transaction takes at most: one claim and one commit for all of them.</summary>
+    public int InboxBatch { get; set; } = 16;
+
+    /// <summary>
+    /// Whether all processing loops but one wait while webhooks of this instance are waiting for their
+    /// messages to be kept: taking a text in is never slowed down by processing earlier ones.
+    /// </summary>
+    public bool InboxGiveWayToWebhooks { get; set; } = true;
+
     /// <summary>How often an idle processor looks for rows it was not told about (another instance's, or left by a restart).</summary>
     public TimeSpan InboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -11,14 +11,14 @@ public static class InboxWait
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
-    /// <summary>Waits until the message is processed or failed (at once if the webhook kept nothing).</summary>
+    /// <summary>Waits until the message is processed (gone from the inbox) or failed (at once if the webhook kept nothing).</summary>
     public static Task ProcessedAsync(NpgsqlDataSource dataSource, string messageSid) =>
-        UntilAsync(dataSource, "SELECT count(*) FROM inbound_inbox WHERE message_sid = @messageSid AND processed_at IS NULL AND failed_at IS NULL",
+        UntilAsync(dataSource, "SELECT count(*) FROM inbound_inbox WHERE message_sid = @messageSid AND failed_at IS NULL",
             new { messageSid }, $"message {messageSid}");
 
     /// <summary>Waits until no message in the inbox is left to process.</summary>
     public static Task DrainedAsync(NpgsqlDataSource dataSource) =>
-        UntilAsync(dataSource, "SELECT count(*) FROM inbound_inbox WHERE processed_at IS NULL AND failed_at IS NULL", null, "the inbox");
+        UntilAsync(dataSource, "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NULL", null, "the inbox");
 
     private static async Task UntilAsync(NpgsqlDataSource dataSource, string unfinishedSql, object? parameters, string what)
     {

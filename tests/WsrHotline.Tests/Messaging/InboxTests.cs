@@ -19,13 +19,17 @@ public sealed partial class InboxTests
         scenario.PostAsync(Incoming, ("MessageSid", sid), ("From", from), ("To", MessagingScenario.SmsNumber), ("Body", body), ("NumMedia", "0"));
 
     /// <summary>Another app instance over the scenario's database (or the same app after a restart), processing the inbox.</summary>
-    private static async Task<HotlineFactory> SecondInstanceAsync(MessagingScenario scenario)
+    private static async Task<HotlineFactory> SecondInstanceAsync(MessagingScenario scenario, int? inboxWorkers = null)
     {
         var factory = new HotlineFactory(PostgresServer.ConnectionStringFor(scenario.Database), settings =>
         {
             settings["Messaging:SenderEnabled"] = "false";
             settings["Messaging:MediaFetcherEnabled"] = "false";
             settings["Messaging:InboxPollInterval"] = "00:00:00.2";
+            if (inboxWorkers is { } workers)
+            {
+                settings["Messaging:InboxWorkers"] = workers.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
         });
         using var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await Hosting.HealthTests.WaitForReadyAsync(client)).StatusCode);
@@ -66,6 +70,13 @@ public sealed partial class InboxTests
 
         Assert.Equal(["case_opened"], (await scenario.RepliesAsync(worker)).Select(reply => reply.Purpose));
         Assert.Equal(1, await ScalarAsync<int>(scenario, "SELECT count(*) FROM complaints WHERE language_code = 'es'"));
+        // Processed, the text has left the inbox (its words live on in messages only) ...
+        Assert.Equal(0, await ScalarAsync<int>(scenario, "SELECT count(*) FROM inbound_inbox"));
+        // ... and Twilio retrying the webhook afterwards changes nothing.
+        Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, "SMinbox0001", worker, words)).StatusCode);
+        await InboxWait.DrainedAsync(scenario.DataSource);
+        Assert.Equal(1, await ScalarAsync<int>(scenario, "SELECT count(*) FROM messages WHERE direction = 'inbound'"));
+        Assert.Single(await scenario.RepliesAsync(worker));
         MessagingIntakeTests.AssertNoPii(scenario, worker, "en la finca");
     }
 
@@ -89,19 +100,21 @@ public sealed partial class InboxTests
     [Fact]
     public async Task Twenty_texts_from_one_sender_posted_at_once_are_processed_in_their_inbox_order()
     {
-        await using var scenario = await MessagingScenario.StartAsync();
+        // Kept while nobody processes, so their inbox order can be read before processing removes them.
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
         const string worker = "+15555550303";
-        await scenario.TextAsync(worker, "Hola, en la finca no nos pagan las horas extra.");
+        Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, "SMorder0000", worker, "Hola, en la finca no nos pagan las horas extra.")).StatusCode);
 
         var answers = await Task.WhenAll(Enumerable.Range(1, 20).Select(i => PostTextAsync(scenario, $"SMorder{i:D4}", worker, $"Y otra cosa más ({i}).")));
 
         Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
-        await InboxWait.DrainedAsync(scenario.DataSource);
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         var inboxOrder = (await connection.QueryAsync<string>("SELECT message_sid FROM inbound_inbox WHERE message_sid LIKE 'SMorder%' ORDER BY id")).ToList();
+        await using var processing = await SecondInstanceAsync(scenario);
+        await InboxWait.DrainedAsync(scenario.DataSource);
         var processedOrder = (await connection.QueryAsync<string>(
             "SELECT message_sid FROM messages WHERE direction = 'inbound' AND message_sid LIKE 'SMorder%' ORDER BY id")).ToList();
-        Assert.Equal(20, processedOrder.Count);
+        Assert.Equal(21, processedOrder.Count);
         Assert.Equal(inboxOrder, processedOrder);
         // The timeline, as an investigator reads it, has them in the same order, all on the one complaint.
         Assert.Equal(inboxOrder, await connection.QueryAsync<string>("""
@@ -109,6 +122,45 @@ public sealed partial class InboxTests
             WHERE kind = 'message.received' AND details->>'message_sid' LIKE 'SMorder%' ORDER BY id
             """));
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM complaints"));
+    }
+
+    [Fact]
+    public async Task A_batch_with_a_failing_text_is_rolled_back_and_its_texts_processed_one_by_one()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
+        var inbox = scenario.Factory.Services.GetRequiredService<Inbox>();
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        // Six senders' texts wait together, the third one unreadable (as after a lost PII key).
+        var senders = Enumerable.Range(0, 6).Select(i => $"+1555555033{i}").ToArray();
+        for (var i = 0; i < senders.Length; i++)
+        {
+            if (i == 2)
+            {
+                await connection.ExecuteAsync(
+                    "INSERT INTO inbound_inbox (message_sid, sender_key, payload_encrypted) VALUES ('SMbatchbroken', @key, 'k9:bm90IGEgcGF5bG9hZA==')",
+                    new { key = inbox.SenderKey(senders[i]) });
+                continue;
+            }
+            Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, $"SMbatch{i}", senders[i], "Hello, my boss did not pay my overtime hours.")).StatusCode);
+        }
+
+        // One processing loop: it claims all six in one batch.
+        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 1);
+        for (var wait = 0; wait < 100 && await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM inbound_inbox WHERE attempts = 0") > 0; wait++)
+        {
+            await Task.Delay(100);
+        }
+
+        // The five good texts are processed once each, with their replies; the broken one counts an attempt and waits.
+        Assert.Equal(["SMbatchbroken"], await connection.QueryAsync<string>("SELECT message_sid FROM inbound_inbox WHERE attempts = 1 AND failed_at IS NULL"));
+        Assert.Equal(5, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound' AND message_sid LIKE 'SMbatch%'"));
+        Assert.Equal(5, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM complaints"));
+        foreach (var sender in senders.Where((_, i) => i != 2))
+        {
+            Assert.Equal(["case_opened"], (await scenario.RepliesAsync(sender)).Select(reply => reply.Purpose));
+        }
+        Assert.Matches(@"\[4035\] Inbox processor: a batch of 6 messages failed at SMbatchbroken", processing.Logs.All);
+        Assert.All(ProcessedCounts(processing), pair => Assert.Equal(1, pair.Value));
     }
 
     [Fact]
@@ -145,9 +197,10 @@ public sealed partial class InboxTests
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         for (var s = 0; s < senders.Length; s++)
         {
+            // Each sender's webhooks went one after the other (each answered once kept): that is their inbox order.
             var pattern = $"SMtwo{s}x%";
             Assert.Equal(
-                await connection.QueryAsync<string>("SELECT message_sid FROM inbound_inbox WHERE message_sid LIKE @pattern ORDER BY id", new { pattern }),
+                Enumerable.Range(0, 8).Select(i => $"SMtwo{s}x{i:D2}"),
                 await connection.QueryAsync<string>("SELECT message_sid FROM messages WHERE message_sid LIKE @pattern ORDER BY id", new { pattern }));
         }
         // Each text got its one reply: the case number for the first, "received" for the others.
@@ -179,13 +232,13 @@ public sealed partial class InboxTests
         await scenario.TextAsync(other, "Hello, the supervisor shouts at us every day.");
 
         Assert.Equal(["case_opened"], (await scenario.RepliesAsync(other)).Select(reply => reply.Purpose));
-        Assert.Equal((null, (DateTime?)null), await connection.QuerySingleAsync<(DateTime?, DateTime?)>(
-            "SELECT processed_at, failed_at FROM inbound_inbox WHERE message_sid = 'SMbrokenlater'"));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<int>(
+            "SELECT count(*) FROM inbound_inbox WHERE message_sid = 'SMbrokenlater' AND failed_at IS NULL"));
 
         await InboxWait.DrainedAsync(scenario.DataSource);
-        var failed = await connection.QuerySingleAsync<(int Attempts, bool Failed, bool Processed, string LastError)>(
-            "SELECT attempts, failed_at IS NOT NULL, processed_at IS NOT NULL, last_error FROM inbound_inbox WHERE message_sid = 'SMbroken'");
-        Assert.Equal((3, true, false), (failed.Attempts, failed.Failed, failed.Processed));
+        var failed = await connection.QuerySingleAsync<(int Attempts, bool Failed, string LastError)>(
+            "SELECT attempts, failed_at IS NOT NULL, last_error FROM inbound_inbox WHERE message_sid = 'SMbroken'");
+        Assert.Equal((3, true), (failed.Attempts, failed.Failed));
         Assert.Matches("^[A-Za-z]+Exception$", failed.LastError);
         // Logged once the failure is committed: the line may trail the commit by a moment.
         for (var wait = 0; wait < 50 && !scenario.Factory.Logs.All.Contains("[4033] Message SMbroken", StringComparison.Ordinal); wait++)
