@@ -180,8 +180,8 @@ public sealed partial class InboxProcessor(
 /// <c>Messaging:InboxGiveWayToWebhooks</c>, every loop but the first pauses while a webhook of this
 /// instance is waiting for its message to be kept: under a flood, one loop goes on processing (in
 /// order, nothing lost) and the CPU goes to the webhooks; when the flood ends, all loops drain the
-/// backlog. (Measured on two cores at 1,000 texts/s: four loops at full speed took the webhooks' p99
-/// from under 25 ms to 30-70 ms; see README, Benchmarks.)
+/// backlog. (On two cores the loops compete with the webhooks for the CPU: at 1,000 texts/s the
+/// webhooks' p99 was 37-44 ms with four loops at full speed and 434 ms with sixteen; see README, Benchmarks.)
 /// </remarks>
 public sealed partial class InboxProcessorService(
     InboxProcessor processor, Inbox inbox, StartupState startup, IOptions<MessagingOptions> options, TimeProvider time,

@@ -19,7 +19,8 @@ public sealed partial class InboxTests
         scenario.PostAsync(Incoming, ("MessageSid", sid), ("From", from), ("To", MessagingScenario.SmsNumber), ("Body", body), ("NumMedia", "0"));
 
     /// <summary>Another app instance over the scenario's database (or the same app after a restart), processing the inbox.</summary>
-    private static async Task<HotlineFactory> SecondInstanceAsync(MessagingScenario scenario, int? inboxWorkers = null)
+    private static async Task<HotlineFactory> SecondInstanceAsync(
+        MessagingScenario scenario, int? inboxWorkers = null, Action<Dictionary<string, string?>>? adjust = null)
     {
         var factory = new HotlineFactory(PostgresServer.ConnectionStringFor(scenario.Database), settings =>
         {
@@ -30,6 +31,7 @@ public sealed partial class InboxTests
             {
                 settings["Messaging:InboxWorkers"] = workers.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
+            adjust?.Invoke(settings);
         });
         using var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await Hosting.HealthTests.WaitForReadyAsync(client)).StatusCode);
@@ -161,6 +163,64 @@ public sealed partial class InboxTests
         }
         Assert.Matches(@"\[4035\] Inbox processor: a batch of 6 messages failed at SMbatchbroken", processing.Logs.All);
         Assert.All(ProcessedCounts(processing), pair => Assert.Equal(1, pair.Value));
+    }
+
+    [Fact]
+    public async Task While_a_webhook_waits_to_keep_its_text_only_one_processing_loop_works_and_all_resume_after()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
+        // Four loops of one text each, woken only by this instance's own webhooks (no polling in the test's time).
+        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
+        {
+            s["Messaging:InboxBatch"] = "1";
+            s["Messaging:InboxPollInterval"] = "01:00:00";
+        });
+        var inbox = scenario.Factory.Services.GetRequiredService<Inbox>();
+        const string held = "+15555550340";
+
+        // A webhook of the processing instance that cannot keep its text yet: the inbox's per-sender lock is held here.
+        await using var holder = await scenario.DataSource.OpenConnectionAsync();
+        await using var holding = await holder.BeginTransactionAsync();
+        var holderPid = await holder.ExecuteScalarAsync<int>(
+            "SELECT pg_backend_pid() FROM (SELECT pg_advisory_xact_lock(4030, @key)) AS locked", new { key = unchecked((int)inbox.SenderKey(held)) }, holding);
+        var waiting = MessagingScenario.PostAsync(processing, Incoming,
+            ("MessageSid", "SMgiveway"), ("From", held), ("To", MessagingScenario.SmsNumber), ("Body", "Hello, the boss did not pay us."), ("NumMedia", "0"));
+        await using var watch = await scenario.DataSource.OpenConnectionAsync();
+        for (var wait = 0; wait < 100 && await watch.ExecuteScalarAsync<int>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'") == 0; wait++)
+        {
+            await Task.Delay(50);
+        }
+
+        // Twenty workers' texts wait (kept by the other instance), then one more text to the processing instance wakes its loops.
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, $"SMway{i:D2}", $"+155555504{i:D2}", "Hello, my boss did not pay my overtime hours.")).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await MessagingScenario.PostAsync(processing, Incoming,
+            ("MessageSid", "SMwaywake"), ("From", "+15555550399"), ("To", MessagingScenario.SmsNumber), ("Body", "Hello, we get no water in the field."), ("NumMedia", "0"))).StatusCode);
+
+        // Processing goes on, one transaction at a time.
+        var mostAtOnce = 0;
+        for (var sample = 0; sample < 150; sample++)
+        {
+            mostAtOnce = Math.Max(mostAtOnce, await watch.ExecuteScalarAsync<int>("""
+                SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), @holderPid) AND xact_start IS NOT NULL
+                  AND wait_event_type IS DISTINCT FROM 'Lock'
+                  AND (query LIKE '%inbound_inbox%' OR query LIKE '%caller_identities%' OR query LIKE '%case_timeline%'
+                       OR query LIKE '%console_events%' OR query LIKE '%INSERT INTO messages%' OR query LIKE 'WITH open AS%')
+                """, new { holderPid }));
+            await Task.Delay(10);
+        }
+        Assert.Equal(1, mostAtOnce);
+        Assert.True(await watch.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound' AND message_sid LIKE 'SMway%'") > 0);
+
+        // The webhook keeps its text once the lock is released, and every loop takes part in draining.
+        await holding.RollbackAsync();
+        Assert.Equal(HttpStatusCode.OK, (await waiting).StatusCode);
+        await InboxWait.DrainedAsync(scenario.DataSource);
+        Assert.Equal(22, await watch.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound'"));
     }
 
     [Fact]
