@@ -3,7 +3,7 @@
 # and a fresh database, open loop at increasing rates; after each rate, how fast the inbox processor
 # handled those messages (the webhook answers once a message is kept); beside pgbench's single-row
 # insert throughput on the same PostgreSQL in the same run.
-#   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10]
+#   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10] [--warm-up 10 (s at the first rate, unmeasured)]
 #   WSR_BENCH_INBOX_WORKERS=16 WSR_BENCH_INBOX_BATCH=1 WSR_BENCH_INBOX_GIVE_WAY=false ops/bench/messaging.sh ...
 #     (the processing settings, defaults 4, 16 and true: see Messaging:InboxWorkers, InboxBatch, InboxGiveWayToWebhooks)
 set -euo pipefail
