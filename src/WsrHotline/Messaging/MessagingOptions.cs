@@ -6,7 +6,7 @@ public sealed class MessagingOptions
     /// <summary>Whether this instance processes the inbox (every instance may: a sender's messages still go one at a time, in order).</summary>
     public bool InboxProcessorEnabled { get; set; } = true;
 
-    /// <summary>Messages this instance processes at once (each of a different sender; each holds a database connection while it works).</summary>
+    /// <summary>Processing loops of this instance (each takes its own texts, of different senders, and holds a database connection while it works).</summary>
     public int InboxWorkers { get; set; } = 4;
 
     /// <summary>Messages (of as many senders) one processing transaction takes at most: one claim and one commit for all of them.</summary>
@@ -14,7 +14,7 @@ public sealed class MessagingOptions
 
     /// <summary>
     /// Whether all processing loops but one wait while webhooks of this instance are waiting for their
-    /// messages to be kept: taking a text in is never slowed down by processing earlier ones.
+    /// messages to be kept, so that taking texts in gets the CPU first (one loop keeps processing).
     /// </summary>
     public bool InboxGiveWayToWebhooks { get; set; } = true;
 
