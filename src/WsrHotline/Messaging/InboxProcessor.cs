@@ -26,7 +26,8 @@ namespace WsrHotline.Messaging;
 /// <para><b>Several senders per transaction.</b> A claim takes up to <c>Messaging:InboxBatch</c> rows
 /// (each of a different sender, by the rule above) and processes them in one transaction: one claim
 /// and one commit for all of them instead of one each. A busy inbox fills the batch; an idle one
-/// processes a text as soon as it arrives, alone.</para>
+/// processes a text as soon as it arrives, alone. A batch holding a STATUS text with a PIN goes one by
+/// one instead (<see cref="MessagingIntake.CommitsOnItsOwn"/>).</para>
 /// <para><b>Failures.</b> A database outage (transient) leaves the rows as they were: they are tried again
 /// and count no attempt. Any other exception in a batch of several rolls the whole batch back, and its
 /// rows are then processed one by one, so one message's fault does not become its neighbours'. Alone,
@@ -55,7 +56,7 @@ public sealed partial class InboxProcessor(
     public async Task<bool> ProcessNextAsync(CancellationToken cancellationToken)
     {
         var claimed = await ProcessAsync(onlyId: null, cancellationToken);
-        if (claimed is { Count: > 1, Failed: true })
+        if (claimed.OneByOne)
         {
             foreach (var id in claimed.Ids)
             {
@@ -65,8 +66,8 @@ public sealed partial class InboxProcessor(
         return claimed.Count > 0;
     }
 
-    /// <summary>What one transaction claimed, and whether it failed as a whole (a batch of several).</summary>
-    private sealed record Outcome(IReadOnlyList<long> Ids, bool Failed)
+    /// <summary>What one transaction claimed, and whether those rows are to be processed again one by one (a batch of several, rolled back).</summary>
+    private sealed record Outcome(IReadOnlyList<long> Ids, bool OneByOne)
     {
         public int Count => Ids.Count;
     }
@@ -90,18 +91,29 @@ public sealed partial class InboxProcessor(
         if (rows.Count == 0)
         {
             await transaction.RollbackAsync(cancellationToken);
-            return new Outcome(ids, Failed: false);
+            return new Outcome(ids, OneByOne: false);
         }
         var processed = new List<(string MessageSid, string Channel, IntakeOutcome Outcome)>(rows.Count);
         Claimed? current = null;
         try
         {
+            var messages = new List<InboundMessage>(rows.Count);
             foreach (var row in rows)
             {
                 current = row;
-                var message = inbox.Read(row.MessageSid, row.PayloadEncrypted);
-                processed.Add((row.MessageSid, message.Channel,
-                    await intake.ReceiveAsync(connection, transaction, message, cancellationToken)));
+                messages.Add(inbox.Read(row.MessageSid, row.PayloadEncrypted));
+            }
+            if (rows.Count > 1 && messages.Any(MessagingIntake.CommitsOnItsOwn))
+            {
+                // A PIN check must run alone (see CommitsOnItsOwn): these go one by one.
+                await transaction.RollbackAsync(cancellationToken);
+                return new Outcome(ids, OneByOne: true);
+            }
+            for (var i = 0; i < rows.Count; i++)
+            {
+                current = rows[i];
+                processed.Add((rows[i].MessageSid, messages[i].Channel,
+                    await intake.ReceiveAsync(connection, transaction, messages[i], cancellationToken)));
             }
             await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM inbound_inbox WHERE id = ANY(@ids)", new { ids = ids.ToArray() }, transaction, cancellationToken: cancellationToken));
@@ -114,16 +126,16 @@ public sealed partial class InboxProcessor(
                 // Which message failed, and whether alone it would, is found one by one.
                 await transaction.RollbackAsync(cancellationToken);
                 LogBatchFailed(logger, rows.Count, current!.MessageSid, ex.GetType().Name);
-                return new Outcome(ids, Failed: true);
+                return new Outcome(ids, OneByOne: true);
             }
             await CountFailureAsync(connection, transaction, rows[0], ex.GetType().Name, cancellationToken);
-            return new Outcome(ids, Failed: false);
+            return new Outcome(ids, OneByOne: false);
         }
         foreach (var (messageSid, channel, outcome) in processed)
         {
             LogProcessed(logger, messageSid, channel, outcome);
         }
-        return new Outcome(ids, Failed: false);
+        return new Outcome(ids, OneByOne: false);
     }
 
     /// <summary>The database is unreachable or refused for a passing reason: the row stays as it was, for later.</summary>

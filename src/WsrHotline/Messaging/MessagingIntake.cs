@@ -55,9 +55,20 @@ public sealed class MessagingIntake(
     private sealed record OpenComplaint(long Id, string Status);
 
     /// <summary>
+    /// Whether handling the message commits something on its own, outside the caller's transaction: a
+    /// STATUS with a case number and PIN, whose check (<see cref="PinChecks"/>) commits at once so that
+    /// a lock-out holds whatever happens next. It locks that complaint's row from another connection, so
+    /// the message must be processed alone: in a transaction with other messages, one of them may
+    /// already hold that row (a text joining the same complaint), and the check would wait for a
+    /// commit that waits for the check.
+    /// </summary>
+    public static bool CommitsOnItsOwn(InboundMessage message) =>
+        MessageText.ParseCommand(message.Body) is { Command: Command.Status, Arguments.Length: >= 2 };
+
+    /// <summary>
     /// Handles one message inside the caller's transaction (<see cref="InboxProcessor"/>'s, which also
-    /// marks the inbox row processed in it); the caller commits. Nothing here commits on its own but
-    /// the PIN check of a STATUS message (see <see cref="PinChecks"/>).
+    /// deletes the inbox row in it); the caller commits. Nothing here commits on its own but the PIN
+    /// check of a STATUS message (<see cref="CommitsOnItsOwn"/>).
     /// </summary>
     public async Task<IntakeOutcome> ReceiveAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, CancellationToken cancellationToken)

@@ -166,6 +166,33 @@ public sealed partial class InboxTests
     }
 
     [Fact]
+    public async Task A_status_text_with_a_pin_waiting_beside_a_text_for_the_same_complaint_is_checked_alone()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
+        const string worker = "+15555550350";
+        const string otherPhone = "+15555550351";
+        await using (var opening = await SecondInstanceAsync(scenario))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, "SMpin0001", worker, "Hola, en la finca no nos pagan las horas extra.")).StatusCode);
+            await InboxWait.DrainedAsync(scenario.DataSource);
+        }
+        var (caseNumber, pin) = MessagingIntakeTests.CaseAndPin(scenario, "es", (await scenario.RepliesAsync(worker))[0].Body);
+
+        // While nobody processes, the worker writes again (joining the complaint, which locks its row) and
+        // asks for its status from another phone (the PIN check locks that row from a connection of its own).
+        Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, "SMpin0002", worker, "Y además nos quitaron el pasaporte.")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, "SMpin0003", otherPhone, $"ESTADO {caseNumber} {pin}")).StatusCode);
+        // One loop claims both at once; processed together, the check would wait for the batch's own commit.
+        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 1);
+        await InboxWait.DrainedAsync(scenario.DataSource);
+
+        Assert.Equal(["status"], (await scenario.RepliesAsync(otherPhone)).Select(reply => reply.Purpose));
+        Assert.Equal(["case_opened", "received"], (await scenario.RepliesAsync(worker)).Select(reply => reply.Purpose));
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT pin_failed_attempts FROM complaints WHERE case_number = @caseNumber", new { caseNumber }));
+    }
+
+    [Fact]
     public async Task While_a_webhook_waits_to_keep_its_text_only_one_processing_loop_works_and_all_resume_after()
     {
         await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
