@@ -85,7 +85,7 @@ public static class VoiceBench
 
     private const int WarmUpSteps = 200;
 
-    /// <param name="Slow">Requests over the paced target, as (start in seconds from the phase's start, latency in ms).</param>
+    /// <param name="Slow">Paced requests over the paced target, as (start in seconds from the phase's start, latency in ms); none for full-load phases.</param>
     private sealed record Result(int Requests, int Errors, double Throughput, double P50, double P99, DateTime StartedUtc, IReadOnlyList<(double At, double Ms)> Slow)
     {
         /// <summary>The share of the CPU the host took during the phase (<see cref="StolenCpu"/>).</summary>
@@ -184,7 +184,9 @@ public static class VoiceBench
                 }
                 var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 own.Add(ms);
-                if (ms >= PacedTargetMs)
+                // Paced phases only: at full load nearly every request is over, and collecting them
+                // would load the load generator.
+                if (pause > TimeSpan.Zero && ms >= PacedTargetMs)
                 {
                     slow.Add((at, ms));
                 }
