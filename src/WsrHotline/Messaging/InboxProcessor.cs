@@ -80,8 +80,15 @@ public sealed partial class InboxProcessor(
         // The savepoint goes in the claim's round trip: a lone message's failed attempt rolls back to it
         // and is counted while the row is still locked, so no other worker tries it before its failure
         // is recorded.
+        // The claim is planned afresh each time (force_custom_plan), for the inbox as it is now. The
+        // data source prepares repeated statements, and PostgreSQL may then keep one generic plan for
+        // them; one made while the inbox was nearly empty (a nested loop that scans the whole inbox
+        // for every row) stayed in use as a flood filled it: claims took 1-26 s each and processing
+        // all but stopped (auto_explain, messaging benchmark). Planning costs about half a millisecond
+        // per claim of up to InboxBatch texts.
         var which = onlyId is null ? "ORDER BY i.id LIMIT @limit" : "AND i.id = @onlyId";
         var rows = (await connection.QueryAsync<Claimed>(new CommandDefinition($"""
+            SET LOCAL plan_cache_mode = force_custom_plan;
             {DueRows}
             {which}
             FOR UPDATE SKIP LOCKED;
