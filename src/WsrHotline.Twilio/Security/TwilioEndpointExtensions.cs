@@ -16,14 +16,18 @@ public static class TwilioEndpointExtensions
 
         // Minimal APIs bind parameters (a JSON body included) before endpoint filters run, so the raw
         // body must be buffered before the endpoint's own delegate starts, or the filter could not
-        // hash it. "Finally" conventions see the fully built request delegate.
+        // hash it. "Finally" conventions see the fully built request delegate. A form post is not
+        // buffered: its signature covers the parsed form, which ASP.NET Core reads once and caches.
         builder.Finally(endpoint =>
         {
             if (endpoint.RequestDelegate is { } inner)
             {
                 endpoint.RequestDelegate = httpContext =>
                 {
-                    httpContext.Request.EnableBuffering();
+                    if (!httpContext.Request.HasFormContentType)
+                    {
+                        httpContext.Request.EnableBuffering();
+                    }
                     return inner(httpContext);
                 };
             }

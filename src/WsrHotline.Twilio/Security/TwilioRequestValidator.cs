@@ -32,14 +32,17 @@ public sealed class TwilioRequestValidator
         }
 
         var parameterList = parameters.ToList();
-        var isValid = false;
         foreach (var candidate in UrlVariants(url))
         {
-            // No early exit: every variant is checked so timing does not reveal which one matched.
-            isValid |= SignaturesEqual(TwilioRequestSigner.Sign(authToken, candidate, parameterList), signature);
+            // Each comparison takes the same time whatever the signature. Stopping at a match tells only
+            // which spelling of the public URL Twilio signed; a forged signature is compared with every one.
+            if (SignaturesEqual(TwilioRequestSigner.Sign(authToken, candidate, parameterList), signature))
+            {
+                return true;
+            }
         }
 
-        return isValid;
+        return false;
     }
 
     /// <summary>
