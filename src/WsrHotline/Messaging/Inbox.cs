@@ -43,6 +43,9 @@ public sealed class Inbox
     /// <summary>Whether a webhook of this instance is waiting for its message to be kept right now.</summary>
     public bool IsKeeping => Volatile.Read(ref keeping) > 0;
 
+    /// <summary>How many webhooks of this instance are waiting for their messages to be kept right now.</summary>
+    public int Keeping => Volatile.Read(ref keeping);
+
     /// <summary>
     /// Keeps the message and returns once its row is committed: true if it is new, false for a
     /// MessageSid already in the inbox (a retried webhook), which changes nothing.

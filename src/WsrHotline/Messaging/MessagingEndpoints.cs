@@ -40,6 +40,8 @@ public static partial class MessagingEndpoints
                 "Messaging:InboxWorkers must be 1-64, Messaging:InboxBatch 1-100 and Messaging:InboxMaxAttempts at least 1.")
             .Validate(o => o.InboxPollInterval > TimeSpan.Zero && o.InboxRetryBaseDelay >= TimeSpan.Zero,
                 "Messaging:InboxPollInterval must be positive and Messaging:InboxRetryBaseDelay not negative (e.g. 00:00:01, 00:00:10).")
+            .Validate(o => o.InboxFloodWebhooks >= 1 && o.InboxFloodProcessingInterval > TimeSpan.Zero,
+                "Messaging:InboxFloodWebhooks must be at least 1 and Messaging:InboxFloodProcessingInterval positive (e.g. 8, 00:00:01).")
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MessagingOptions>, WhatsAppTemplatesValidation>();
         services.AddSingleton<MessagingIntake>();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using WsrHotline.Messaging;
 using WsrHotline.Tests.Infrastructure;
 
@@ -192,22 +193,14 @@ public sealed partial class InboxTests
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT pin_failed_attempts FROM complaints WHERE case_number = @caseNumber", new { caseNumber }));
     }
 
-    [Fact]
-    public async Task While_a_webhook_waits_to_keep_its_text_only_one_processing_loop_works_and_all_resume_after()
+    /// <summary>A webhook of <paramref name="processing"/> that cannot keep its text yet: the inbox's per-sender lock is held by the returned transaction.</summary>
+    private static async Task<(NpgsqlConnection Holder, NpgsqlTransaction Holding, int HolderPid, Task<HttpResponseMessage> Waiting)> HoldAWebhookAsync(
+        MessagingScenario scenario, HotlineFactory processing)
     {
-        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
-        // Four loops of one text each, woken only by this instance's own webhooks (no polling in the test's time).
-        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
-        {
-            s["Messaging:InboxBatch"] = "1";
-            s["Messaging:InboxPollInterval"] = "01:00:00";
-        });
-        var inbox = scenario.Factory.Services.GetRequiredService<Inbox>();
         const string held = "+15555550340";
-
-        // A webhook of the processing instance that cannot keep its text yet: the inbox's per-sender lock is held here.
-        await using var holder = await scenario.DataSource.OpenConnectionAsync();
-        await using var holding = await holder.BeginTransactionAsync();
+        var inbox = scenario.Factory.Services.GetRequiredService<Inbox>();
+        var holder = await scenario.DataSource.OpenConnectionAsync();
+        var holding = await holder.BeginTransactionAsync();
         var holderPid = await holder.ExecuteScalarAsync<int>(
             "SELECT pg_backend_pid() FROM (SELECT pg_advisory_xact_lock(4030, @key)) AS locked", new { key = unchecked((int)inbox.SenderKey(held)) }, holding);
         var waiting = MessagingScenario.PostAsync(processing, Incoming,
@@ -220,17 +213,37 @@ public sealed partial class InboxTests
             await Task.Delay(50);
         }
         Assert.Equal(1, await watch.ExecuteScalarAsync<int>(webhookBlocked));
+        return (holder, holding, holderPid, waiting);
+    }
 
-        // Twenty workers' texts wait (kept by the other instance), then one more text to the processing instance wakes its loops.
+    /// <summary>Twenty workers' texts wait (kept by the scenario's instance), then one more text to the processing instance wakes its loops.</summary>
+    private static async Task QueueTwentyTextsAndWakeAsync(MessagingScenario scenario, HotlineFactory processing)
+    {
         for (var i = 0; i < 20; i++)
         {
             Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, $"SMway{i:D2}", $"+155555504{i:D2}", "Hello, my boss did not pay my overtime hours.")).StatusCode);
         }
         Assert.Equal(HttpStatusCode.OK, (await MessagingScenario.PostAsync(processing, Incoming,
             ("MessageSid", "SMwaywake"), ("From", "+15555550399"), ("To", MessagingScenario.SmsNumber), ("Body", "Hello, we get no water in the field."), ("NumMedia", "0"))).StatusCode);
+    }
+
+    [Fact]
+    public async Task While_a_webhook_waits_to_keep_its_text_only_one_processing_loop_works_and_all_resume_after()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
+        // Four loops of one text each, woken only by this instance's own webhooks (no polling in the test's time).
+        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
+        {
+            s["Messaging:InboxBatch"] = "1";
+            s["Messaging:InboxPollInterval"] = "01:00:00";
+        });
+        var (holder, holding, holderPid, waiting) = await HoldAWebhookAsync(scenario, processing);
+        await using var _ = holder;
+        await QueueTwentyTextsAndWakeAsync(scenario, processing);
 
         // Processing goes on, one transaction at a time. (A processing transaction has a transaction id from
         // its claim on; the live-event relays' reads of console_events and the jobs' Quartz bookkeeping are not counted.)
+        await using var watch = await scenario.DataSource.OpenConnectionAsync();
         var mostAtOnce = 0;
         for (var sample = 0; sample < 150; sample++)
         {
@@ -251,6 +264,43 @@ public sealed partial class InboxTests
         Assert.Equal(HttpStatusCode.OK, (await waiting).StatusCode);
         await InboxWait.DrainedAsync(scenario.DataSource);
         Assert.Equal(22, await watch.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound'"));
+    }
+
+    [Fact]
+    public async Task During_a_flood_of_webhooks_the_last_loop_processes_one_batch_per_interval_and_all_resume_after()
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
+        // A "flood" of one waiting webhook; batches of one text; the last loop processes one every 2 s meanwhile.
+        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
+        {
+            s["Messaging:InboxBatch"] = "1";
+            s["Messaging:InboxPollInterval"] = "01:00:00";
+            s["Messaging:InboxFloodWebhooks"] = "1";
+            s["Messaging:InboxFloodProcessingInterval"] = "00:00:02";
+        });
+        var (holder, holding, _, waiting) = await HoldAWebhookAsync(scenario, processing);
+        await using var _ = holder;
+        await QueueTwentyTextsAndWakeAsync(scenario, processing);
+        var woken = System.Diagnostics.Stopwatch.StartNew();
+
+        // In 3 s at most two texts (one after 2 s; a slow machine only makes it fewer), and processing never stops.
+        const string processedSql = "SELECT count(*) FROM messages WHERE direction = 'inbound' AND message_sid LIKE 'SMway%'";
+        if (TimeSpan.FromSeconds(3) - woken.Elapsed is { Ticks: > 0 } rest)
+        {
+            await Task.Delay(rest);
+        }
+        Assert.InRange(await ScalarAsync<long>(scenario, processedSql), 0, 2);
+        for (var wait = 0; wait < 100 && await ScalarAsync<long>(scenario, processedSql) < 3; wait++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.InRange(await ScalarAsync<long>(scenario, processedSql), 3, 6);
+
+        // Once the webhook has kept its text, every loop drains the rest.
+        await holding.RollbackAsync();
+        Assert.Equal(HttpStatusCode.OK, (await waiting).StatusCode);
+        await InboxWait.DrainedAsync(scenario.DataSource);
+        Assert.Equal(22, await ScalarAsync<long>(scenario, "SELECT count(*) FROM messages WHERE direction = 'inbound'"));
     }
 
     [Fact]
