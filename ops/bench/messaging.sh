@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Messaging benchmark: signed inbound SMS webhooks against the real app (Release, Production settings)
 # and a fresh database, open loop at increasing rates; after each rate, how fast the inbox processor
-# handled those messages (the webhook answers once a message is kept); beside pgbench's single-row
-# insert throughput on the same PostgreSQL in the same run.
+# handled those messages (the webhook answers once a message is kept). Then the throughput at
+# saturation, closed loop with wrk (each connection sends again once answered), beside pgbench's
+# single-row insert throughput (closed loop too) on the same PostgreSQL in the same run.
 #   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10] [--warm-up 10 (s at the first rate, unmeasured)]
+#                          [--connections 64 (wrk connections; a list measures each)] [--saturation-seconds (default --seconds)]
+#                          [--attempts 3 (pgbench + saturation measured again while the host steals > 5 %; 0: open loop only)]
 #   WSR_BENCH_INBOX_WORKERS=16 WSR_BENCH_INBOX_BATCH=1 WSR_BENCH_INBOX_GIVE_WAY=false ops/bench/messaging.sh ...
 #     (the processing settings, defaults 4, 16 and true: see Messaging:InboxWorkers, InboxBatch, InboxGiveWayToWebhooks)
 set -euo pipefail
@@ -15,6 +18,11 @@ token="bench-token-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 # shellcheck source=ops/bench/common.sh
 . ops/bench/common.sh
+# wrk (Debian's package) drives the saturation phase.
+if ! command -v wrk >/dev/null; then
+  echo "[bench] installing wrk (apt-get)" >&2
+  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
 bench_prepare
 # pgbench's scratch table: not part of the hotline's schema.
 "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" \
@@ -32,6 +40,7 @@ bench_wait_ready
 echo "Replies are queued in each message's processing transaction but not sent (Messaging__SenderEnabled=false)."
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
   --app "http://127.0.0.1:$app_port" --token "$token" --db "$bench_db" "$@" \
+  --wrk "$(command -v wrk)" --wrk-script ops/bench/messaging-wrk.lua \
   --pgbench "$pg_bin/pgbench" --pg-port "$port" --pg-database "$bench_db_name"
 q() { "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "$1"; }
 # Processing deletes a message's inbox row in the transaction that stores it in messages.
