@@ -221,9 +221,10 @@ public sealed partial class InboxProcessorService(
     {
         var settings = options.Value;
         var interval = settings.InboxPollInterval;
-        var last = !givesWay;
+        // The first loop is the one that goes on while webhooks wait; it gives way to a flood only.
+        var isFirst = !givesWay;
         givesWay &= settings.InboxGiveWayToWebhooks;
-        var floodWait = last && settings.InboxGiveWayToWebhooks ? settings.InboxFloodProcessingInterval : TimeSpan.Zero;
+        var floodWait = isFirst && settings.InboxGiveWayToWebhooks ? settings.InboxFloodProcessingInterval : TimeSpan.Zero;
         while (!stoppingToken.IsCancellationRequested)
         {
             // Taken before looking, so that a row kept while this loop looks is not missed.
@@ -234,7 +235,7 @@ public sealed partial class InboxProcessorService(
                 {
                     await Task.Delay(GiveWayPause, time, stoppingToken);
                 }
-                // The last loop gives way to a flood only, and only for a while: replies never stop.
+                // A flood holds the first loop back too, but only for a while: replies never stop.
                 var flood = time.GetTimestamp();
                 while (inbox.Keeping >= settings.InboxFloodWebhooks && time.GetElapsedTime(flood) < floodWait)
                 {

@@ -20,12 +20,12 @@ public sealed class MessagingOptions
 
     /// <summary>
     /// With <see cref="InboxGiveWayToWebhooks"/>: while at least this many webhooks wait at once (a
-    /// flood), the last processing loop gives way too, but for no longer than
+    /// flood), the one processing loop still running gives way too, but for no longer than
     /// <see cref="InboxFloodProcessingInterval"/> at a time.
     /// </summary>
     public int InboxFloodWebhooks { get; set; } = 8;
 
-    /// <summary>During a flood, the longest the last processing loop waits before processing a batch anyway.</summary>
+    /// <summary>During a flood, the longest the one processing loop still running waits before processing a batch anyway.</summary>
     public TimeSpan InboxFloodProcessingInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How often an idle processor looks for rows it was not told about (another instance's, or left by a restart).</summary>

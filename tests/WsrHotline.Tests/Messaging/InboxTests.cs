@@ -270,7 +270,7 @@ public sealed partial class InboxTests
     public async Task During_a_flood_of_webhooks_the_last_loop_processes_one_batch_per_interval_and_all_resume_after()
     {
         await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
-        // A "flood" of one waiting webhook; batches of one text; the last loop processes one every 2 s meanwhile.
+        // A "flood" of one waiting webhook; batches of one text; the first loop (the others give way) processes one every 2 s meanwhile.
         await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
         {
             s["Messaging:InboxBatch"] = "1";
