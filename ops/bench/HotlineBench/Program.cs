@@ -19,6 +19,7 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: HotlineBench bare --port N --token T | voice --app URL --bare URL --token T [--calls 200] [--seconds 20]\n" +
         "     | messaging --app URL --token T --db CONNECTION [--rates 250,500,1000,2000] [--seconds 10] [--warm-up 10] [--pgbench PATH --pg-port N --pg-database DB]\n" +
+        "         [--wrk PATH --wrk-script LUA] [--connections 64] [--saturation-seconds N] [--attempts 3]\n" +
         "     | console --app URL --token T --db CONNECTION [--connections 200] [--staff 10] [--rate 20] [--seconds 30] [--burst 100]");
     return 2;
 }

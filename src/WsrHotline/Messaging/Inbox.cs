@@ -40,9 +40,6 @@ public sealed class Inbox
     /// <summary>Completes when this instance next commits new rows (then a new task takes its place).</summary>
     public Task NextArrival => Volatile.Read(ref arrival).Task;
 
-    /// <summary>Whether a webhook of this instance is waiting for its message to be kept right now.</summary>
-    public bool IsKeeping => Volatile.Read(ref keeping) > 0;
-
     /// <summary>How many webhooks of this instance are waiting for their messages to be kept right now.</summary>
     public int Keeping => Volatile.Read(ref keeping);
 

@@ -231,7 +231,7 @@ public sealed partial class InboxProcessorService(
             var arrival = inbox.NextArrival;
             try
             {
-                while (givesWay && inbox.IsKeeping)
+                while (givesWay && inbox.Keeping > 0)
                 {
                     await Task.Delay(GiveWayPause, time, stoppingToken);
                 }

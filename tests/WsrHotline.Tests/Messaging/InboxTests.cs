@@ -193,6 +193,18 @@ public sealed partial class InboxTests
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT pin_failed_attempts FROM complaints WHERE case_number = @caseNumber", new { caseNumber }));
     }
 
+    /// <summary>
+    /// The processing instance of the giving-way tests: four loops of one text each, woken only by this
+    /// instance's own webhooks (no polling in the test's time).
+    /// </summary>
+    private static Task<HotlineFactory> GivingWayInstanceAsync(MessagingScenario scenario, Action<Dictionary<string, string?>>? adjust = null) =>
+        SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
+        {
+            s["Messaging:InboxBatch"] = "1";
+            s["Messaging:InboxPollInterval"] = "01:00:00";
+            adjust?.Invoke(s);
+        });
+
     /// <summary>A webhook of <paramref name="processing"/> that cannot keep its text yet: the inbox's per-sender lock is held by the returned transaction.</summary>
     private static async Task<(NpgsqlConnection Holder, NpgsqlTransaction Holding, int HolderPid, Task<HttpResponseMessage> Waiting)> HoldAWebhookAsync(
         MessagingScenario scenario, HotlineFactory processing)
@@ -231,12 +243,7 @@ public sealed partial class InboxTests
     public async Task While_a_webhook_waits_to_keep_its_text_only_one_processing_loop_works_and_all_resume_after()
     {
         await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
-        // Four loops of one text each, woken only by this instance's own webhooks (no polling in the test's time).
-        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
-        {
-            s["Messaging:InboxBatch"] = "1";
-            s["Messaging:InboxPollInterval"] = "01:00:00";
-        });
+        await using var processing = await GivingWayInstanceAsync(scenario);
         var (holder, holding, holderPid, waiting) = await HoldAWebhookAsync(scenario, processing);
         await using var _ = holder;
         await QueueTwentyTextsAndWakeAsync(scenario, processing);
@@ -270,11 +277,9 @@ public sealed partial class InboxTests
     public async Task During_a_flood_of_webhooks_the_last_loop_processes_one_batch_per_interval_and_all_resume_after()
     {
         await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
-        // A "flood" of one waiting webhook; batches of one text; the first loop (the others give way) processes one every 2 s meanwhile.
-        await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
+        // A "flood" of one waiting webhook: the first loop (the others give way) processes one text every 2 s meanwhile.
+        await using var processing = await GivingWayInstanceAsync(scenario, s =>
         {
-            s["Messaging:InboxBatch"] = "1";
-            s["Messaging:InboxPollInterval"] = "01:00:00";
             s["Messaging:InboxFloodWebhooks"] = "1";
             s["Messaging:InboxFloodProcessingInterval"] = "00:00:02";
         });
