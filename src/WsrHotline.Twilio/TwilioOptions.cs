@@ -26,6 +26,20 @@ public sealed class TwilioOptions
     public string ApiBaseUrl { get; set; } = "https://api.twilio.com";
 
     /// <summary>
+    /// The hosts a worker's attachment is downloaded from, comma-separated: a name, or <c>*.</c> and a
+    /// domain for any host under it; https on the default port only. A media URL (and every redirect)
+    /// elsewhere is refused before any connection. Anything under <see cref="ApiBaseUrl"/> is allowed
+    /// too (the simulator's stand-in in the local run and tests). The defaults are Twilio's: the
+    /// MediaUrl's host, the media CDN that secured media redirects to, and the S3 host of media
+    /// stored before HTTP authentication was required. Add a regional API host here (e.g.
+    /// <c>api.dublin.ie1.twilio.com</c>) if the account uses one.
+    /// </summary>
+    public string MediaAllowedHosts { get; set; } = DefaultMediaAllowedHosts;
+
+    /// <summary>The default of <see cref="MediaAllowedHosts"/>.</summary>
+    public const string DefaultMediaAllowedHosts = "api.twilio.com,*.twiliocdn.com,s3-external-1.amazonaws.com";
+
+    /// <summary>
     /// Whether webhooks must carry a valid <c>X-Twilio-Signature</c>.
     /// Turn off only for local development; in production a forged webhook could inject fake reports.
     /// </summary>

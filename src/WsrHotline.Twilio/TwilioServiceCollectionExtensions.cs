@@ -27,18 +27,27 @@ public static class TwilioServiceCollectionExtensions
                 "Twilio:ApiBaseUrl must be an absolute http(s) URL such as https://api.twilio.com.")
             .Validate(o => string.IsNullOrWhiteSpace(o.PublicBaseUrl) || IsAbsoluteHttpUrl(o.PublicBaseUrl),
                 "Twilio:PublicBaseUrl must be an absolute http(s) URL such as https://hotline.example.org, or empty.")
+            .Validate(o => MediaHosts.ParsePatterns(o.MediaAllowedHosts).All(MediaHosts.IsValidPattern),
+                "Twilio:MediaAllowedHosts must be a comma-separated list of host names, each optionally starting with '*.' " +
+                $"(no addresses, ports or bare wildcards); the default is {TwilioOptions.DefaultMediaAllowedHosts}.")
             .Validate(o => o.MaxAttempts >= 1,
                 "Twilio:MaxAttempts must be at least 1.")
             .ValidateOnStart();
 
+        services.AddSingleton<MediaHosts>();
         services.AddHttpClient<TwilioRestClient>((provider, client) =>
             {
                 var options = provider.GetRequiredService<IOptions<TwilioOptions>>().Value;
                 client.BaseAddress = new Uri(options.ApiBaseUrl.TrimEnd('/') + "/");
                 client.Timeout = options.RequestTimeout;
             })
-            // Redirects are followed by hand so that Twilio credentials are only ever sent to Twilio hosts.
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+            // Redirects are followed by hand so that Twilio credentials are only ever sent to Twilio hosts
+            // and every hop is checked against the media hosts; every connection is checked at connect time.
+            .ConfigurePrimaryHttpMessageHandler(provider => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                ConnectCallback = provider.GetRequiredService<MediaHosts>().ConnectAsync,
+            });
 
         return services;
     }
