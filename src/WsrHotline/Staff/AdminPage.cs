@@ -10,13 +10,14 @@ namespace WsrHotline.Staff;
 
 /// <summary>
 /// The admins' page, <c>/admin</c>: every staff member (role, team, languages, lock-out, last
-/// sign-in) and an unlock button for a locked account. Admins only; the unlock form carries the
+/// sign-in) and an unlock button for an account locked from some address (see <see cref="StaffSignIn"/>:
+/// the button clears that e-mail's counters, from every address). Admins only; the unlock form carries the
 /// antiforgery token and is checked by the console API's filter.
 /// </summary>
 public static partial class AdminPage
 {
     private sealed record StaffRow(int Id, string DisplayName, string Email, string Role, string? Team, string Languages,
-        bool Active, DateTime? LockedUntil, DateTime? LastSignInAt);
+        bool Active, DateTime? LastSignInAt);
 
     public static WebApplication MapStaffAdmin(this WebApplication app)
     {
@@ -29,23 +30,30 @@ public static partial class AdminPage
     }
 
     private static async Task<IResult> PageAsync(HttpContext http, NpgsqlDataSource dataSource, IAntiforgery antiforgery, TimeProvider time,
-        CancellationToken cancellationToken)
+        StaffSignIn signIn, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var staff = await connection.QueryAsync<StaffRow>(new CommandDefinition("""
+        var staff = (await connection.QueryAsync<StaffRow>(new CommandDefinition("""
             SELECT s.id, s.display_name, s.email, s.role, s.team,
                    coalesce(string_agg(l.language_code, ', ' ORDER BY l.language_code), '') AS languages,
-                   s.active, s.locked_until, s.last_sign_in_at
+                   s.active, s.last_sign_in_at
             FROM staff s LEFT JOIN staff_languages l ON l.staff_id = s.id
             GROUP BY s.id ORDER BY s.role, s.display_name
-            """, cancellationToken: cancellationToken));
-        var tokens = antiforgery.GetAndStoreTokens(http);
+            """, cancellationToken: cancellationToken))).ToList();
         var now = time.GetUtcNow().UtcDateTime;
+        var keys = staff.ToDictionary(s => s.Id, s => signIn.AccountKey(s.Email));
+        var locks = (await connection.QueryAsync<(string AccountKey, DateTime LockedUntil, int Addresses)>(new CommandDefinition("""
+            SELECT account_key, max(locked_until), count(*)::int FROM sign_in_throttle
+            WHERE scope = 'pair' AND account_key = ANY(@keys) AND locked_until > @now
+            GROUP BY account_key
+            """, new { keys = keys.Values.ToArray(), now }, cancellationToken: cancellationToken)))
+            .ToDictionary(l => l.AccountKey, StringComparer.Ordinal);
+        var tokens = antiforgery.GetAndStoreTokens(http);
         var e = HtmlEncoder.Default;
         var rows = new StringBuilder();
         foreach (var s in staff)
         {
-            var locked = s.LockedUntil > now;
+            var locked = locks.TryGetValue(keys[s.Id], out var lockout);
             var unlock = locked
                 ? $"""
                   <form method="post" action="/admin/staff/{s.Id}/unlock">
@@ -60,7 +68,7 @@ public static partial class AdminPage
                   <td>{e.Encode(s.Role)}{(s.Active ? "" : " (inactive)")}</td>
                   <td>{e.Encode(s.Team ?? "—")}</td>
                   <td>{e.Encode(s.Languages)}</td>
-                  <td>{(locked ? "locked until " + Utc(s.LockedUntil) : "—")}{unlock}</td>
+                  <td>{(locked ? $"locked from {lockout.Addresses} address(es) until {Utc(lockout.LockedUntil)}" : "—")}{unlock}</td>
                   <td>{(s.LastSignInAt is null ? "never" : Utc(s.LastSignInAt))}</td>
                 </tr>
                 """);
@@ -80,16 +88,20 @@ public static partial class AdminPage
         return Results.Content(SignInEndpoints.Html("Staff · WSR Hotline", body, "admin-page"), "text/html; charset=utf-8");
     }
 
-    private static async Task<IResult> UnlockAsync(int id, HttpContext http, NpgsqlDataSource dataSource, ILoggerFactory loggers,
+    private static async Task<IResult> UnlockAsync(int id, HttpContext http, NpgsqlDataSource dataSource, StaffSignIn signIn, ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var updated = await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE staff SET locked_until = NULL, failed_sign_ins = 0 WHERE id = @id", new { id }, cancellationToken: cancellationToken));
-        if (updated == 0)
+        var email = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT email FROM staff WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+        if (email is null)
         {
             return Results.Problem($"There is no staff member {id}.", statusCode: StatusCodes.Status404NotFound);
         }
+        // The e-mail's pairs and its count over all addresses; an address locked for spraying stays locked.
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM sign_in_throttle WHERE scope IN ('pair', 'account') AND account_key = @key",
+            new { key = signIn.AccountKey(email) }, cancellationToken: cancellationToken));
         var logger = loggers.CreateLogger("WsrHotline.Staff.AdminPage");
         var adminId = http.User.StaffId();
         LogUnlocked(logger, adminId, id);

@@ -31,7 +31,7 @@ public static class CreateAdminCommand
         await using var transaction = await connection.BeginTransactionAsync();
         var id = await connection.ExecuteScalarAsync<int>("""
             INSERT INTO staff (email, display_name, role) VALUES (@email, @displayName, 'admin')
-            ON CONFLICT (lower(email)) DO UPDATE SET role = 'admin', active = true, failed_sign_ins = 0, locked_until = NULL
+            ON CONFLICT (lower(email)) DO UPDATE SET role = 'admin', active = true
             RETURNING id
             """, new { email, displayName }, transaction);
         await connection.ExecuteAsync("UPDATE staff SET password_hash = @hash WHERE id = @id",

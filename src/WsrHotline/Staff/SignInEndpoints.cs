@@ -21,7 +21,7 @@ public static class SignInEndpoints
             {
                 return Page(context, antiforgery, returnUrl, "Enter your e-mail and password.", StatusCodes.Status400BadRequest);
             }
-            var (outcome, principal) = await signIn.CheckAsync(email, password, cancellationToken);
+            var (outcome, principal) = await signIn.CheckAsync(email, password, context.Connection.RemoteIpAddress, cancellationToken);
             switch (outcome)
             {
                 case SignInOutcome.SignedIn:
@@ -29,18 +29,21 @@ public static class SignInEndpoints
                     return Results.Redirect(LocalOrHome(returnUrl, principal!));
                 case SignInOutcome.LockedOut:
                     return Page(context, antiforgery, returnUrl,
-                        "Too many wrong passwords: this account is locked for a while. Try again later or ask an admin.",
+                        "Too many failed sign-ins: signing in from here is paused for a while. Try again later or ask an admin.",
                         StatusCodes.Status429TooManyRequests);
                 default:
                     return Page(context, antiforgery, returnUrl, "That e-mail and password do not match.", StatusCodes.Status401Unauthorized);
             }
         });
 
+        // The console's and dashboard's sign-out forms carry the token (from /console/api/me): without
+        // it, any site could sign a staff member out in the middle of a call.
         app.MapPost("/signout", async (HttpContext context) =>
         {
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return Results.Redirect("/signin");
-        }).RequireAuthorization(StaffPolicies.Investigator);
+        }).RequireAuthorization(StaffPolicies.Investigator)
+            .AddEndpointFilter(LiveConsole.ConsoleApi.RequireAntiforgeryOnChanges);
 
         app.MapGet("/signin/denied", () => Results.Content(
             Html("Not allowed", "<main><h1>Not allowed</h1><p>Your role cannot open that page.</p><p><a href=\"/console\">Back to the console</a></p></main>"),
@@ -50,9 +53,38 @@ public static class SignInEndpoints
 
     /// <summary>Only a local path is followed after sign-in, so the form cannot send anyone elsewhere.</summary>
     private static string LocalOrHome(string? returnUrl, System.Security.Claims.ClaimsPrincipal user) =>
-        returnUrl is { Length: > 1 } && returnUrl[0] == '/' && returnUrl[1] != '/' && returnUrl[1] != '\\'
-            ? returnUrl
-            : user.SeesEverything() ? "/dashboard" : "/console";
+        IsLocalPath(returnUrl) ? returnUrl! : user.SeesEverything() ? "/dashboard" : "/console";
+
+    /// <summary>
+    /// A path of this site: it starts with one <c>/</c> and holds no control character, no backslash
+    /// and no <c>//</c>, neither as written nor once percent-decoded (however many times). Browsers
+    /// drop tabs and newlines from a URL and read <c>\</c> as <c>/</c>, so <c>/\t/evil.example</c> or
+    /// <c>/\evil.example</c> would otherwise leave the site.
+    /// </summary>
+    public static bool IsLocalPath(string? returnUrl)
+    {
+        if (returnUrl is not ['/', ..])
+        {
+            return false;
+        }
+        var spelling = returnUrl;
+        for (var decodings = 0; decodings < 5; decodings++)
+        {
+            if (spelling.Contains("//", StringComparison.Ordinal) || spelling.Contains('\\', StringComparison.Ordinal)
+                || spelling.Any(char.IsControl) || spelling.Any(c => c is '\u2028' or '\u2029' or '\uFEFF'))
+            {
+                return false;
+            }
+            var decoded = Uri.UnescapeDataString(spelling);
+            if (decoded == spelling)
+            {
+                return true;
+            }
+            spelling = decoded;
+        }
+        // Encoded five times over: no one's genuine return address.
+        return false;
+    }
 
     private static IResult Page(HttpContext context, IAntiforgery antiforgery, string? returnUrl, string? message, int status = StatusCodes.Status200OK)
     {

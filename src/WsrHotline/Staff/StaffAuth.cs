@@ -6,11 +6,26 @@ namespace WsrHotline.Staff;
 /// <summary>Options of staff sign-in (section <c>StaffSignIn</c>).</summary>
 public sealed class StaffSignInOptions
 {
-    /// <summary>Wrong passwords in a row before the account is locked.</summary>
+    /// <summary>Failed sign-ins for one e-mail from one source address before that pair is locked (see <see cref="StaffSignIn"/>).</summary>
     public int MaxFailedAttempts { get; set; } = 5;
 
-    /// <summary>How long a locked account stays locked.</summary>
+    /// <summary>Failed sign-ins from one source address, over every e-mail, before the address is locked.</summary>
+    public int AddressMaxFailedAttempts { get; set; } = 20;
+
+    /// <summary>
+    /// How long a lock lasts, and the window failures are counted in (a count starts afresh this long
+    /// after its first failure).
+    /// </summary>
     public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Failed sign-ins for one e-mail from all addresses together before its answers are slowed (never locked).</summary>
+    public int AccountSlowdownAfter { get; set; } = 10;
+
+    /// <summary>The first slowdown; it doubles with each further failure.</summary>
+    public TimeSpan AccountSlowdownStep { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest slowdown.</summary>
+    public TimeSpan AccountSlowdownMax { get; set; } = TimeSpan.FromSeconds(4);
 
     /// <summary>How long a sign-in lasts without activity (a shift, with margin).</summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(12);
@@ -55,6 +70,11 @@ public static class StaffAuthExtensions
                 "StaffSignIn:MaxFailedAttempts must be between 3 and 20.")
             .Validate(options => options.LockoutDuration >= TimeSpan.FromMinutes(1),
                 "StaffSignIn:LockoutDuration must be at least 00:01:00.")
+            .Validate(options => options.AddressMaxFailedAttempts >= options.MaxFailedAttempts,
+                "StaffSignIn:AddressMaxFailedAttempts must be at least StaffSignIn:MaxFailedAttempts.")
+            .Validate(options => options.AccountSlowdownAfter >= 1 && options.AccountSlowdownStep >= TimeSpan.Zero
+                                 && options.AccountSlowdownMax >= options.AccountSlowdownStep && options.AccountSlowdownMax <= TimeSpan.FromSeconds(30),
+                "StaffSignIn:AccountSlowdownAfter must be at least 1 and AccountSlowdownStep <= AccountSlowdownMax <= 00:00:30.")
             .ValidateOnStart();
 
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)

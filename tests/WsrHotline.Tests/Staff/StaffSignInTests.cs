@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Dapper;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -20,12 +21,12 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     public async Task InitializeAsync()
     {
         await using var connection = await DataSource.OpenConnectionAsync();
-        await connection.ExecuteAsync("DELETE FROM staff_languages; DELETE FROM staff_presence; DELETE FROM console_connections; DELETE FROM staff");
+        await connection.ExecuteAsync("DELETE FROM staff_languages; DELETE FROM staff_presence; DELETE FROM console_connections; DELETE FROM staff; DELETE FROM sign_in_throttle");
     }
 
     public async Task DisposeAsync() => await _factory.DisposeAsync();
 
-    private NpgsqlDataSource DataSource => _factory.Services.GetRequiredService<NpgsqlDataSource>();
+    private NpgsqlDataSource DataSource => database.DataSource;
 
     private HttpClient Client() => _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
 
@@ -89,47 +90,267 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     }
 
     [Fact]
-    public async Task Five_wrong_passwords_lock_the_account_even_for_the_right_one_and_an_unknown_email_reads_the_same()
+    public async Task Five_failures_lock_the_email_from_that_address_even_for_the_right_password_until_the_lockout_is_over()
     {
-        var id = await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
-        using var client = Client();
+        var time = new FakeTime(DateTimeOffset.UtcNow);
+        await using var app = _factory.WithSourceAddresses(time);
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+        using var client = app.ClientFrom("198.51.100.7");
 
-        var unknown = await SignInAsync(client, "nobody@test.example", "whatever");
         var wrong = new List<HttpStatusCode>();
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            wrong.Add((await SignInAsync(client, "carlos@test.example", "Tr0ub4dor&3 guess")).StatusCode);
+            using var answer = await StaffSession.PostSignInFormAsync(client, "carlos@test.example", "Tr0ub4dor&3 guess");
+            wrong.Add(answer.StatusCode);
         }
-        var rightButLocked = await SignInAsync(client, "carlos@test.example", Password);
+        using var rightButLocked = await StaffSession.PostSignInFormAsync(client, "carlos@test.example", Password);
 
-        Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
         Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.Unauthorized, 4), HttpStatusCode.TooManyRequests], wrong);
         Assert.Equal(HttpStatusCode.TooManyRequests, rightButLocked.StatusCode);
-        Assert.Contains("locked", await rightButLocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("paused", await rightButLocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        // Fifteen minutes later (moved in the database): the right password works and the count starts again.
-        await using (var connection = await DataSource.OpenConnectionAsync())
-        {
-            await connection.ExecuteAsync("UPDATE staff SET locked_until = now() - interval '1 second' WHERE id = @id", new { id });
-        }
-        Assert.Equal(HttpStatusCode.Redirect, (await SignInAsync(client, "carlos@test.example", Password)).StatusCode);
-        await using var check = await DataSource.OpenConnectionAsync();
-        Assert.Equal(0, await check.ExecuteScalarAsync<int>("SELECT failed_sign_ins FROM staff WHERE id = @id", new { id }));
+        time.Advance(TimeSpan.FromMinutes(15));
+        using var later = await StaffSession.PostSignInFormAsync(client, "carlos@test.example", Password);
+        Assert.Equal(HttpStatusCode.Redirect, later.StatusCode);
         Assert.DoesNotContain(Password, _factory.Logs.All, StringComparison.Ordinal);
         Assert.DoesNotContain("Tr0ub4dor&3 guess", _factory.Logs.All, StringComparison.Ordinal);
+        Assert.DoesNotContain("carlos@test.example", _factory.Logs.All, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
-    public async Task After_sign_in_only_a_local_return_address_is_followed()
+    public async Task An_unknown_email_answers_exactly_like_a_known_one_through_a_lock_sequence()
+    {
+        await using var app = _factory.WithSourceAddresses();
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+
+        async Task<List<string>> SequenceAsync(string email, string address)
+        {
+            using var client = app.ClientFrom(address);
+            var answers = new List<string>();
+            foreach (var password in new[] { "wrong 1", "wrong 2", "wrong 3", "wrong 4", "wrong 5", "wrong 6", Password })
+            {
+                using var response = await StaffSession.PostSignInFormAsync(client, email, password);
+                answers.Add($"{(int)response.StatusCode} {Alert().Match(await response.Content.ReadAsStringAsync()).Value}");
+            }
+            return answers;
+        }
+
+        var known = await SequenceAsync("carlos@test.example", "198.51.100.11");
+        var unknown = await SequenceAsync("nobody@test.example", "198.51.100.12");
+
+        Assert.Equal(known, unknown);
+        Assert.Equal(7, known.Count);
+        Assert.StartsWith("401 ", known[0], StringComparison.Ordinal);
+        Assert.StartsWith("429 ", known[^1], StringComparison.Ordinal);
+        // Counted alike in the database too: a pair row locked for each e-mail.
+        await using var connection = await DataSource.OpenConnectionAsync();
+        Assert.Equal([5, 5], await connection.QueryAsync<int>(
+            "SELECT failures FROM sign_in_throttle WHERE scope = 'pair' AND locked_until > now() ORDER BY address"));
+    }
+
+    [Fact]
+    public async Task A_locked_answer_takes_about_as_long_as_a_password_check()
+    {
+        await using var app = _factory.WithSourceAddresses();
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "lucia@test.example", "investigator", Password, "es");
+
+        async Task<double> TimedAsync(HttpClient client, string email, string password)
+        {
+            var page = await client.GetStringAsync(new Uri("/signin", UriKind.Relative));
+            using var form = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["__RequestVerificationToken"] = FormToken().Match(page).Groups[1].Value, ["email"] = email, ["password"] = password,
+            });
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            using var response = await client.PostAsync(new Uri("/signin", UriKind.Relative), form);
+            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            Assert.NotEqual(HttpStatusCode.Redirect, response.StatusCode);
+            return elapsed;
+        }
+
+        // Lock lucia's e-mail from one address.
+        using var locker = app.ClientFrom("198.51.100.21");
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            await TimedAsync(locker, "lucia@test.example", "wrong");
+        }
+        var checks = new List<double>();
+        var locked = new List<double>();
+        for (var round = 0; round < 7; round++)
+        {
+            // A password check: carlos's e-mail from a new address each time (never locked, never slowed).
+            using var fresh = app.ClientFrom($"198.51.100.{100 + round}");
+            checks.Add(await TimedAsync(fresh, "carlos@test.example", "wrong"));
+            locked.Add(await TimedAsync(locker, "lucia@test.example", Password));
+        }
+
+        var checkMedian = checks.Order().ElementAt(checks.Count / 2);
+        var lockedMedian = locked.Order().ElementAt(locked.Count / 2);
+        Assert.True(lockedMedian >= 0.5 * checkMedian,
+            $"A locked answer took {lockedMedian:F1} ms (median), a password check {checkMedian:F1} ms: the lock shows in the time.");
+    }
+
+    [Fact]
+    public async Task A_stranger_failing_fifty_times_does_not_stop_the_investigator_signing_in_from_their_own_address()
+    {
+        await using var app = _factory.WithSourceAddresses();
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+        using var stranger = app.ClientFrom("203.0.113.66");
+
+        var answers = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            using var response = await StaffSession.PostSignInFormAsync(stranger, "carlos@test.example", $"guess {attempt}");
+            answers.Add(response.StatusCode);
+        }
+        using var carlos = app.ClientFrom("198.51.100.30");
+        using var signedIn = await StaffSession.PostSignInFormAsync(carlos, "carlos@test.example", Password);
+        using var strangerWithThePassword = await StaffSession.PostSignInFormAsync(stranger, "carlos@test.example", Password);
+
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await carlos.GetAsync(new Uri("/console/api/me", UriKind.Relative))).StatusCode);
+        // Four wrong, the fifth locks the pair, and the pair stays locked whatever the stranger tries.
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.Unauthorized, 4), .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 46)], answers);
+        Assert.Equal(HttpStatusCode.TooManyRequests, strangerWithThePassword.StatusCode);
+    }
+
+    [Fact]
+    public async Task Failures_from_many_addresses_slow_the_email_but_never_lock_its_owner_out()
+    {
+        await using var app = _factory.WithWebHostBuilder(builder =>
+        {
+            builder.UseSetting("StaffSignIn:AccountSlowdownAfter", "10");
+            builder.UseSetting("StaffSignIn:AccountSlowdownStep", "00:00:00.020");
+            builder.UseSetting("StaffSignIn:AccountSlowdownMax", "00:00:00.200");
+        }).WithSourceAddresses();
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+
+        for (var address = 1; address <= 6; address++)
+        {
+            using var attacker = app.ClientFrom($"203.0.113.{address}");
+            for (var attempt = 0; attempt < 5; attempt++)
+            {
+                using var _ = await StaffSession.PostSignInFormAsync(attacker, "carlos@test.example", "guess");
+            }
+        }
+        using var carlos = app.ClientFrom("198.51.100.31");
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var signedIn = await StaffSession.PostSignInFormAsync(carlos, "carlos@test.example", Password);
+
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        // 30 failures in all: slowed by the longest delay, not refused.
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(started) >= TimeSpan.FromMilliseconds(200), "The sign-in of a much-attacked e-mail was not slowed.");
+    }
+
+    [Fact]
+    public async Task One_address_failing_over_many_emails_is_locked_and_another_address_is_not()
+    {
+        await using var app = _factory.WithSourceAddresses();
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+        using var sprayer = app.ClientFrom("203.0.113.99");
+
+        for (var email = 0; email < 20; email++)
+        {
+            using var _ = await StaffSession.PostSignInFormAsync(sprayer, $"someone{email}@test.example", "Winter2026!");
+        }
+        using var sprayed = await StaffSession.PostSignInFormAsync(sprayer, "carlos@test.example", Password);
+        using var carlos = app.ClientFrom("198.51.100.32");
+        using var signedIn = await StaffSession.PostSignInFormAsync(carlos, "carlos@test.example", Password);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, sprayed.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+    }
+
+    [Fact]
+    public async Task Sign_out_needs_the_antiforgery_token()
+    {
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+        using var session = await StaffSession.SignInAsync(_factory, "carlos@test.example", Password);
+
+        using var forged = await session.Client.PostAsync(new Uri("/signout", UriKind.Relative), new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await session.GetAsync("/console/api/me")).StatusCode);
+
+        using var signedOut = await session.Client.PostAsync(new Uri("/signout", UriKind.Relative),
+            new FormUrlEncodedContent([new("__RequestVerificationToken", session.CsrfToken)]));
+        Assert.Equal(HttpStatusCode.Redirect, signedOut.StatusCode);
+        Assert.Equal("/signin", signedOut.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await session.GetAsync("/console/api/me")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("//evil.example/phish")]
+    [InlineData("///evil.example")]
+    [InlineData("/\\evil.example")]
+    [InlineData("\\\\evil.example")]
+    [InlineData("/\t/evil.example/phish")]
+    [InlineData("/\n/evil.example")]
+    [InlineData("/\r\n/evil.example")]
+    [InlineData("/\0/evil.example")]
+    [InlineData("\t//evil.example")]
+    [InlineData(" //evil.example")]
+    [InlineData("/%09/evil.example/phish")]
+    [InlineData("%2F%09%2Fevil.example%2Fphish")]
+    [InlineData("%2F%2Fevil.example")]
+    [InlineData("/%2F/evil.example")]
+    [InlineData("/%2f%2fevil.example")]
+    [InlineData("/%5Cevil.example")]
+    [InlineData("/%5c%5cevil.example")]
+    [InlineData("/%252F%252Fevil.example")]
+    [InlineData("/%25252F/evil.example")]
+    [InlineData("/%0D%0A/evil.example")]
+    [InlineData("/%00/evil.example")]
+    [InlineData("/console\u2028//evil.example")]
+    [InlineData("/console/%2F%2Fevil.example")]
+    [InlineData("https://evil.example")]
+    [InlineData("http:evil.example")]
+    [InlineData("evil.example")]
+    [InlineData("javascript:alert(1)")]
+    public async Task After_sign_in_a_return_address_that_could_leave_the_site_is_replaced_by_the_console(string returnUrl)
     {
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
         using var client = Client();
 
-        var elsewhere = await SignInAsync(client, "carlos@test.example", Password, returnUrl: "//evil.example/console");
-        var local = await SignInAsync(client, "carlos@test.example", Password, returnUrl: "/console#case/7");
+        using var signedIn = await SignInAsync(client, "carlos@test.example", Password, returnUrl: returnUrl);
 
-        Assert.Equal("/console", elsewhere.Headers.Location!.OriginalString);
-        Assert.Equal("/console#case/7", local.Headers.Location!.OriginalString);
+        // A form value with a NUL may be refused outright (400); anything else signs in to the console.
+        if (signedIn.StatusCode != HttpStatusCode.BadRequest || !returnUrl.Contains('\0', StringComparison.Ordinal))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+            Assert.Equal("/console", signedIn.Headers.Location!.OriginalString);
+        }
+    }
+
+    [Theory]
+    [InlineData("/console?case=12345678")]
+    [InlineData("/console#case/7")]
+    [InlineData("/console/api/me")]
+    [InlineData("/admin")]
+    [InlineData("/")]
+    public async Task After_sign_in_a_local_path_is_followed(string returnUrl)
+    {
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+        using var client = Client();
+
+        using var signedIn = await SignInAsync(client, "carlos@test.example", Password, returnUrl: returnUrl);
+
+        Assert.Equal(returnUrl, signedIn.Headers.Location!.OriginalString);
+    }
+
+    [Fact]
+    public async Task The_probes_return_address_through_the_sign_in_page_goes_to_the_console()
+    {
+        await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
+        using var client = Client();
+
+        // The page carries the query's returnUrl into its form, as a browser would post it.
+        var page = await client.GetStringAsync(new Uri("/signin?returnUrl=%2F%09%2Fevil.example%2Fphish", UriKind.Relative));
+        var carried = WebUtility.HtmlDecode(ReturnField().Match(page).Groups[1].Value);
+        Assert.Equal("/\t/evil.example/phish", carried);
+        using var signedIn = await SignInAsync(client, "carlos@test.example", Password, returnUrl: carried);
+
+        Assert.Equal("/console", signedIn.Headers.Location!.OriginalString);
     }
 
     [Fact]
@@ -150,4 +371,10 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
 
     [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
     private static partial Regex FormToken();
+
+    [GeneratedRegex("name=\"returnUrl\" value=\"([^\"]*)\"")]
+    private static partial Regex ReturnField();
+
+    [GeneratedRegex("<p class=\"error\" role=\"alert\">[^<]*</p>")]
+    private static partial Regex Alert();
 }
