@@ -1,4 +1,5 @@
 using Dapper;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
 using WsrHotline.Pii;
@@ -22,7 +23,7 @@ public sealed record CallRow(
     bool ConsoleOfferSettled);
 
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
-public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time)
+public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOptions<Twilio.TwilioOptions> twilio, TimeProvider time)
 {
     internal const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
@@ -140,16 +141,28 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, Tim
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Stores the recording reference (its address encrypted: it plays the worker's voice). Idempotent.</summary>
+    /// <summary>
+    /// Stores the recording reference (its address encrypted: it plays the worker's voice). Idempotent.
+    /// Without a RecordingSid there is nothing to store; without a RecordingUrl (Twilio always sends
+    /// one) the recording's address is Twilio's for that sid, so the voicemail can still be played.
+    /// </summary>
     public async Task<bool> StoreRecordingAsync(long callId, string recordingSid, string recordingUrl, CancellationToken cancellationToken)
     {
+        if (string.IsNullOrEmpty(recordingSid))
+        {
+            return false;
+        }
+        if (string.IsNullOrEmpty(recordingUrl))
+        {
+            recordingUrl = $"{twilio.Value.ApiBaseUrl.TrimEnd('/')}/2010-04-01/Accounts/{twilio.Value.AccountSid}/Recordings/{recordingSid}";
+        }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var changed = await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE calls SET recording_sid = @recordingSid, recording_url_encrypted = @encrypted,
                              voicemail_at = coalesce(voicemail_at, now())
             WHERE id = @callId AND recording_sid IS DISTINCT FROM @recordingSid
             """,
-            new { callId, recordingSid, encrypted = string.IsNullOrEmpty(recordingUrl) ? null : pii.Encrypt(recordingUrl, PiiPurpose.RecordingUrl) },
+            new { callId, recordingSid, encrypted = pii.Encrypt(recordingUrl, PiiPurpose.RecordingUrl) },
             cancellationToken: cancellationToken));
         return changed > 0;
     }

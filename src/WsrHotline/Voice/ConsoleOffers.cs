@@ -40,7 +40,7 @@ public sealed partial class ConsoleOffers(
     /// <summary>The Twilio client identity of a staff member's browser.</summary>
     public static string ClientIdentity(int staffId) => $"staff-{staffId}";
 
-    private sealed record OfferRow(long Id, long? ComplaintId, string? CaseNumber, int? AnsweredBy, DateTime? ConsoleOfferedAt, DateTime? ConsoleOfferUntil);
+    private sealed record OfferRow(long Id, long? ComplaintId, string? CaseNumber, string? RestrictedTeam, int? AnsweredBy, DateTime? ConsoleOfferedAt, DateTime? ConsoleOfferUntil);
 
     /// <summary>Called by the queue's wait URL before any phone tier rings.</summary>
     public async Task<ConsoleOfferState> OfferAsync(long callId, string language, CancellationToken cancellationToken)
@@ -48,7 +48,7 @@ public sealed partial class ConsoleOffers(
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var call = await connection.QuerySingleAsync<OfferRow>(new CommandDefinition("""
-            SELECT c.id, c.complaint_id, k.case_number, c.answered_by, c.console_offered_at, c.console_offer_until
+            SELECT c.id, c.complaint_id, k.case_number, k.restricted_team, c.answered_by, c.console_offered_at, c.console_offer_until
             FROM calls c LEFT JOIN complaints k ON k.id = c.complaint_id WHERE c.id = @callId
             """, new { callId }, cancellationToken: cancellationToken));
 
@@ -70,14 +70,17 @@ public sealed partial class ConsoleOffers(
     private async Task<ConsoleOfferState> StartOfferAsync(NpgsqlConnection connection, OfferRow call, string language, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var available = (await connection.QueryAsync<int>(new CommandDefinition("""
-            SELECT p.staff_id FROM staff_presence p
+        var available = (await connection.QueryAsync<(int StaffId, string Role, string? Team)>(new CommandDefinition("""
+            SELECT p.staff_id, s.role, s.team FROM staff_presence p
             JOIN staff s ON s.id = p.staff_id AND s.active
             JOIN staff_languages l ON l.staff_id = p.staff_id AND l.language_code = @language
             WHERE p.status = 'available'
               AND EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = p.staff_id AND c.last_seen_at > @fresh)
             ORDER BY p.staff_id
-            """, new { language, fresh = now - ConsoleInstance.ConnectionFreshness }, transaction, cancellationToken: cancellationToken))).ToArray();
+            """, new { language, fresh = now - ConsoleInstance.ConnectionFreshness }, transaction, cancellationToken: cancellationToken)))
+            // A call about a restricted case rings only those who may open the case.
+            .Where(s => LiveConsole.CaseAccess.CanOpen(Staff.StaffSignIn.Principal(s.StaffId, "", s.Role, s.Team), call.RestrictedTeam))
+            .Select(s => s.StaffId).ToArray();
         var until = now + options.Value.ConsoleOfferDuration;
         // Offered once per call, whatever the number of wait requests: no one available means "not offered".
         var started = await connection.ExecuteAsync(new CommandDefinition("""

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Ivr;
+using WsrHotline.Spool;
 using WsrHotline.Twilio;
 
 namespace WsrHotline.Voice;
@@ -34,10 +35,11 @@ public sealed record VoiceBudget(TimeSpan Budget);
 /// </summary>
 public sealed partial class DatabaseOutageFilter(
     IOptions<VoiceOptions> options,
-    VoiceSpool spool,
+    WebhookSpool spool,
     EmergencyTwiml emergency,
     IvrFlowProvider flows,
     VoiceUrls urls,
+    Database.DatabaseOutages outages,
     ILogger<DatabaseOutageFilter> logger) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -57,7 +59,7 @@ public sealed partial class DatabaseOutageFilter(
             http.RequestAborted = clientAborted;
             return answer;
         }
-        catch (Exception ex) when (IsDatabaseFailure(ex) && !clientAborted.IsCancellationRequested)
+        catch (Exception ex) when ((DatabaseFailures.IsDatabaseFailure(ex) || ex is OperationCanceledException) && !clientAborted.IsCancellationRequested)
         {
             if (ex is PostgresException { IsTransient: false } rejected)
             {
@@ -66,6 +68,7 @@ public sealed partial class DatabaseOutageFilter(
             }
             else
             {
+                outages.ReportDown();
                 LogOutage(logger, http.Request.Path.Value ?? "", ex.GetType().Name,
                     (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, ex);
             }
@@ -82,10 +85,6 @@ public sealed partial class DatabaseOutageFilter(
             };
         }
     }
-
-    private static bool IsDatabaseFailure(Exception ex) =>
-        ex is NpgsqlException or TimeoutException or OperationCanceledException
-        || (ex is InvalidOperationException && ex.InnerException is NpgsqlException or TimeoutException);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Error,
         Message = "Voice webhook {Path} failed in the database (SQLSTATE {SqlState}): kept in the spool, caller routed the emergency way")]

@@ -1,4 +1,5 @@
 using WsrHotline.Ivr;
+using WsrHotline.Spool;
 using WsrHotline.Twilio;
 
 namespace WsrHotline.Voice;
@@ -11,7 +12,6 @@ public static class VoiceEndpoints
             .BindConfiguration("Voice")
             .Validate(options => options.DatabaseBudget > TimeSpan.Zero && options.StepDatabaseBudget > TimeSpan.Zero,
                 "Voice:DatabaseBudget and Voice:StepDatabaseBudget must be positive (e.g. 00:00:00.8 and 00:00:03).")
-            .Validate(options => !string.IsNullOrWhiteSpace(options.SpoolPath), "Voice:SpoolPath must name a folder that survives restarts.")
             .ValidateOnStart();
         services.AddSingleton<CallStore>();
         services.AddSingleton<CallStarts>();
@@ -19,11 +19,9 @@ public static class VoiceEndpoints
         services.AddSingleton<CallLegs>();
         services.AddSingleton<ConsoleOffers>();
         services.AddSingleton<VoiceUrls>();
-        services.AddSingleton<VoiceSpool>();
         services.AddSingleton<EmergencyTwiml>();
         services.AddSingleton<VoiceFlow>();
         services.AddSingleton<DatabaseOutageFilter>();
-        services.AddHostedService<VoiceSpoolReplayer>();
         return services;
     }
 
@@ -40,7 +38,8 @@ public static class VoiceEndpoints
 
         var firstAnswer = endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<VoiceOptions>>().Value.DatabaseBudget;
         voice.MapPost("/incoming", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
-            Run(http, flows, flow.IncomingAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency), new VoiceBudget(firstAnswer));
+            Run(http, flows, flow.IncomingAsync))
+            .WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency), new VoiceBudget(firstAnswer), Replay((flow, request) => flow.IncomingAsync(request)));
         voice.MapPost("/language", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.LanguageChosenAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency));
         voice.MapPost("/step/{step}", (string step, HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
@@ -62,14 +61,16 @@ public static class VoiceEndpoints
         voice.MapPost("/console-bridge", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.ConsoleBridgeAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Acknowledge));
         voice.MapPost("/leg-status", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
-            Run(http, flows, flow.LegStatusAsync));
+            Run(http, flows, flow.LegStatusAsync)).WithMetadata(Replay((flow, request) => flow.LegStatusAsync(request)));
 
         voice.MapPost("/recorded", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
-            Run(http, flows, flow.RecordedAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Goodbye));
+            Run(http, flows, flow.RecordedAsync))
+            // Kept because the database failed it: the caller heard goodbye, the voicemail is stored as on the emergency path.
+            .WithMetadata(new OnDatabaseOutage(OutageAnswer.Goodbye), Replay((flow, request) => flow.ReplayEmergencyVoicemailAsync(request)));
         voice.MapPost("/recording", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
-            Run(http, flows, flow.RecordingAsync));
+            Run(http, flows, flow.RecordingAsync)).WithMetadata(Replay((flow, request) => flow.RecordingAsync(request)));
         voice.MapPost("/status", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
-            Run(http, flows, flow.StatusAsync));
+            Run(http, flows, flow.StatusAsync)).WithMetadata(Replay((flow, request) => flow.StatusAsync(request)));
 
         voice.MapPost("/status/case", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.StatusCaseNumberAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency));
@@ -80,17 +81,40 @@ public static class VoiceEndpoints
             Run(http, flows, request => Task.FromResult(flow.EmergencyScreen(request))));
         voice.MapPost("/emergency/screen-result", (HttpContext http, IvrFlowProvider flows) =>
             Run(http, flows, request => Task.FromResult(VoiceFlow.EmergencyScreenResult(request))));
-        voice.MapPost("/emergency/dial-result", (HttpContext http, VoiceFlow flow, VoiceSpool spool, IvrFlowProvider flows) =>
-            Run(http, flows, request => flow.EmergencyDialResultAsync(request, spool)));
-        voice.MapPost("/emergency/recorded", (HttpContext http, VoiceFlow flow, VoiceSpool spool, IvrFlowProvider flows) =>
-            Run(http, flows, request => flow.EmergencyRecordedAsync(request, spool)));
+        voice.MapPost("/emergency/dial-result", (HttpContext http, VoiceFlow flow, WebhookSpool spool, IvrFlowProvider flows) =>
+            Run(http, flows, request => flow.EmergencyDialResultAsync(request, spool)))
+            .WithMetadata(Replay((flow, request) => flow.ReplayEmergencyDialResultAsync(request)));
+        voice.MapPost("/emergency/recorded", (HttpContext http, VoiceFlow flow, WebhookSpool spool, IvrFlowProvider flows) =>
+            Run(http, flows, request => flow.EmergencyRecordedAsync(request, spool)))
+            .WithMetadata(Replay((flow, request) => flow.ReplayEmergencyVoicemailAsync(request)));
         return endpoints;
     }
 
+    /// <summary>
+    /// How a webhook of this endpoint that the spool kept is stored once the database is back (the
+    /// answer is not used: the call has moved on). Endpoints without it are menu steps, with nothing
+    /// durable to store.
+    /// </summary>
+    private static ReplayFromSpool Replay(Func<VoiceFlow, VoiceRequest, Task> replay) => new(async http =>
+    {
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var flows = http.RequestServices.GetRequiredService<IvrFlowProvider>();
+        await replay(http.RequestServices.GetRequiredService<VoiceFlow>(), new VoiceRequest(http.Request, new VoiceForm(form), flows.Current));
+    });
+
     private static async Task<IResult> Run(HttpContext http, IvrFlowProvider flows, Func<VoiceRequest, Task<IResult>> handler)
     {
-        // The signature filter has read (and cached) the form already.
+        // Twilio posts every voice webhook as a form with the call's CallSid (a signed JSON or empty body
+        // is not one); the signature filter has read (and cached) the form already.
+        if (!http.Request.HasFormContentType)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Twilio posts a form with a CallSid here.");
+        }
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        if (string.IsNullOrEmpty(form["CallSid"]))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "CallSid is required.");
+        }
         return await handler(new VoiceRequest(http.Request, new VoiceForm(form), flows.Current));
     }
 }

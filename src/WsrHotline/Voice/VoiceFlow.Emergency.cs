@@ -1,5 +1,6 @@
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.Spool;
 using WsrHotline.Twilio;
 
 namespace WsrHotline.Voice;
@@ -16,7 +17,7 @@ public sealed partial class VoiceFlow
         // An empty document ends the screening and bridges the call; anything but 1 declines it.
         Twiml(request.Form.Digits == "1" ? new VoiceResponse() : new VoiceResponse().Hangup());
 
-    public async Task<IResult> EmergencyDialResultAsync(VoiceRequest request, VoiceSpool spool)
+    public async Task<IResult> EmergencyDialResultAsync(VoiceRequest request, WebhookSpool spool)
     {
         await spool.KeepAsync(request.Http, request.Form.Fields);
         if (request.Form.Fields["DialCallStatus"] == "completed")
@@ -26,7 +27,7 @@ public sealed partial class VoiceFlow
         return Twiml(EmergencyTwiml.Voicemail(new VoiceResponse(), request.Flow, path => urls.For(request.Http, path), urls.AudioBase(request.Http)));
     }
 
-    public async Task<IResult> EmergencyRecordedAsync(VoiceRequest request, VoiceSpool spool)
+    public async Task<IResult> EmergencyRecordedAsync(VoiceRequest request, WebhookSpool spool)
     {
         await spool.KeepAsync(request.Http, request.Form.Fields);
         return Twiml(EmergencyTwiml.Goodbye(request.Flow, urls.AudioBase(request.Http)));

@@ -112,7 +112,7 @@ public sealed partial class VoiceFlow(
         return Twiml(await RenderStepAsync(request, call, next, language ?? call.LanguageCode ?? request.Flow.DefaultLanguage.Code, attempt, again));
     }
 
-    private VoiceResponse LanguageMenu(VoiceRequest request, int attempt)
+    private VoiceResponse LanguageMenu(VoiceRequest request, int attempt, VoiceResponse? into = null)
     {
         var gather = new Gather
         {
@@ -122,7 +122,7 @@ public sealed partial class VoiceFlow(
             Action = urls.For(request.Http, "language", ("attempt", attempt)),
         };
         // Each language greets and offers itself in its own words: nobody meets an English-only menu.
-        return new VoiceResponse().Gather(gather.AddPrompt(request.Flow.RenderLanguageMenu(request.Flow.StartStep, urls.AudioBase(request.Http))));
+        return (into ?? new VoiceResponse()).Gather(gather.AddPrompt(request.Flow.RenderLanguageMenu(request.Flow.StartStep, urls.AudioBase(request.Http))));
     }
 
     /// <summary>
@@ -173,6 +173,9 @@ public sealed partial class VoiceFlow(
                 case IvrStepType.Hangup:
                     Prompts(request, response, language, step.Prompts);
                     return response.Hangup();
+                case IvrStepType.LanguageMenu:
+                    // The start step named in a URL (no flow leads back to it): the language menu again.
+                    return LanguageMenu(request, attempt, response);
                 default:
                     throw new InvalidOperationException($"IVR step type '{step.Type}' has no interpreter here.");
             }

@@ -20,12 +20,6 @@ public sealed class VoiceOptions
     public TimeSpan CallbackDue { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>
-    /// Where webhooks that arrive while the database is down are kept (encrypted) until it is back.
-    /// Relative paths resolve against the content root. Must survive a restart.
-    /// </summary>
-    public string SpoolPath { get; set; } = "voice-spool";
-
-    /// <summary>
     /// How long a call rings in the consoles of available investigators of its language before the
     /// on-call phone tiers take over (nobody available: the tiers ring at once).
     /// </summary>

@@ -4,6 +4,7 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using WsrHotline.Simulator;
+using WsrHotline.Spool;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
 using WsrHotline.Voice;
@@ -60,7 +61,7 @@ public sealed class VoiceOutageTests
         await second.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(CallState.Completed, second.State);
         Assert.Empty(first.Errors.Concat(second.Errors));
-        var spool = scenario.Hotline.Factory.Services.GetRequiredService<VoiceSpool>();
+        var spool = scenario.Hotline.Factory.Services.GetRequiredService<WebhookSpool>();
         Assert.NotEmpty(spool.Pending());
         Assert.All(spool.Pending(), file => Assert.DoesNotContain("5555550199", File.ReadAllText(file), StringComparison.Ordinal));
 
