@@ -30,10 +30,10 @@ public sealed class Inbox
         writes = new SharedStatement<Row, string>(InsertAsync, row => row.MessageSid);
     }
 
-    private sealed record Row(string MessageSid, long SenderKey, string Payload);
+    private sealed record Row(string MessageSid, long SenderKey, string Payload, DateTimeOffset? ReceivedAt, DateTimeOffset? HeldUntil);
 
     /// <summary>What is encrypted into <c>payload_encrypted</c>.</summary>
-    private sealed record Payload(string Channel, string Sender, string Body, int NumMedia, List<PayloadMedia> Media);
+    private sealed record Payload(string Channel, string Sender, string Body, int NumMedia, List<PayloadMedia> Media, string? To = null, bool Unconfigured = false);
 
     private sealed record PayloadMedia(string Url, string ContentType);
 
@@ -50,12 +50,13 @@ public sealed class Inbox
     public async Task<bool> KeepAsync(InboundMessage message, CancellationToken cancellationToken)
     {
         var payload = JsonSerializer.Serialize(new Payload(message.Channel, message.SenderE164, message.Body, message.NumMedia,
-            [.. (message.Media ?? []).Select(media => new PayloadMedia(media.Url, media.ContentType))]));
+            [.. (message.Media ?? []).Select(media => new PayloadMedia(media.Url, media.ContentType))], message.To, message.ToUnconfiguredNumber));
         Interlocked.Increment(ref keeping);
         try
         {
             var inserted = await writes.RunAsync(
-                new Row(message.MessageSid, SenderKey(message.SenderE164), pii.Encrypt(payload, PiiPurpose.InboxPayload)), cancellationToken);
+                new Row(message.MessageSid, SenderKey(message.SenderE164), pii.Encrypt(payload, PiiPurpose.InboxPayload),
+                    message.Spooled?.ReceivedAt, message.Spooled?.HeldUntil), cancellationToken);
             return inserted is not null;
         }
         finally
@@ -70,7 +71,11 @@ public sealed class Inbox
         var payload = JsonSerializer.Deserialize<Payload>(pii.Decrypt(payloadEncrypted, PiiPurpose.InboxPayload))
             ?? throw new JsonException("The inbox payload is empty.");
         return new InboundMessage(messageSid, payload.Channel, payload.Sender, payload.Body, payload.NumMedia,
-            [.. payload.Media.Select(media => new InboundMedia(media.Url, media.ContentType))]);
+            [.. payload.Media.Select(media => new InboundMedia(media.Url, media.ContentType))])
+        {
+            To = payload.To,
+            ToUnconfiguredNumber = payload.Unconfigured,
+        };
     }
 
     /// <summary>The sender's ordering key: 8 bytes of the keyed lookup hash of their number (the same on every channel).</summary>
@@ -101,8 +106,9 @@ public sealed class Inbox
                     },
                 },
                 new NpgsqlBatchCommand("""
-                    INSERT INTO inbound_inbox (message_sid, sender_key, payload_encrypted)
-                    SELECT * FROM unnest(@sids, @keys, @payloads)
+                    INSERT INTO inbound_inbox (message_sid, sender_key, payload_encrypted, received_at, next_attempt_at)
+                    SELECT sid, sender, payload, coalesce(received, clock_timestamp()), held
+                    FROM unnest(@sids, @keys, @payloads, @received, @held) AS r (sid, sender, payload, received, held)
                     ON CONFLICT (message_sid) DO NOTHING
                     RETURNING message_sid
                     """)
@@ -112,6 +118,8 @@ public sealed class Inbox
                         new NpgsqlParameter<string[]>("sids", [.. rows.Select(row => row.MessageSid)]) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
                         new NpgsqlParameter<long[]>("keys", [.. rows.Select(row => row.SenderKey)]),
                         new NpgsqlParameter<string[]>("payloads", [.. rows.Select(row => row.Payload)]) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
+                        new NpgsqlParameter<DateTime?[]>("received", [.. rows.Select(row => row.ReceivedAt?.UtcDateTime)]) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+                        new NpgsqlParameter<DateTime?[]>("held", [.. rows.Select(row => row.HeldUntil?.UtcDateTime)]) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
                     },
                 },
             },

@@ -15,14 +15,17 @@ namespace WsrHotline.Messaging;
 /// <remarks>
 /// <para><b>One sender at a time, in arrival order; senders in parallel; any number of instances.</b>
 /// A worker claims, with <c>FOR UPDATE SKIP LOCKED</c>, the lowest unfinished rows whose senders have
-/// no unfinished row with a lower id. So only a sender's oldest unfinished message can be claimed,
-/// and while a worker holds it (locked, its processing not committed) every other worker, here or on
-/// another instance, skips it and sees it as unfinished, so it takes none of that sender's later
-/// messages. Two workers cannot claim one row: the second skips it while it is locked, and finds it
-/// gone once the first has committed.</para>
-/// <para>This relies on a sender's ids being in commit order: a message must not commit with a lower id
-/// after a later one was processed. <see cref="Inbox"/> ensures it with a per-sender advisory lock taken
-/// before the ids are drawn.</para>
+/// no unfinished row received earlier (<c>received_at</c>, then id). So only a sender's oldest unfinished
+/// message can be claimed, and while a worker holds it (locked, its processing not committed) every
+/// other worker, here or on another instance, skips it and sees it as unfinished, so it takes none of
+/// that sender's later messages. Two workers cannot claim one row: the second skips it while it is
+/// locked, and finds it gone once the first has committed.</para>
+/// <para>This relies on a sender's rows being received in commit order: a message must not commit as
+/// received earlier after a later one was processed. <see cref="Inbox"/> ensures it for live webhooks
+/// with a per-sender advisory lock taken before <c>received_at</c> is read from the clock. A text
+/// replayed from an instance's outage spool keeps the time it first arrived, and waits
+/// <c>Spool:ReplaySettle</c> before it is due, so that the texts every instance kept are in the inbox,
+/// each in its place, before any is processed.</para>
 /// <para><b>Several senders per transaction.</b> A claim takes up to <c>Messaging:InboxBatch</c> rows
 /// (each of a different sender, by the rule above) and processes them in one transaction: one claim
 /// and one commit for all of them instead of one each. A busy inbox fills the batch; an idle one
@@ -49,7 +52,7 @@ public sealed partial class InboxProcessor(
           AND (i.next_attempt_at IS NULL OR i.next_attempt_at <= @now)
           AND NOT EXISTS (
               SELECT 1 FROM inbound_inbox earlier
-              WHERE earlier.sender_key = i.sender_key AND earlier.id < i.id AND earlier.failed_at IS NULL)
+              WHERE earlier.sender_key = i.sender_key AND (earlier.received_at, earlier.id) < (i.received_at, i.id) AND earlier.failed_at IS NULL)
         """;
 
     /// <summary>Processes the next due messages (up to <c>InboxBatch</c>, of as many senders), if any; false when there were none.</summary>

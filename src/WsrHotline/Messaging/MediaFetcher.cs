@@ -140,8 +140,14 @@ public sealed partial class MediaFetcher(
     {
         // Never the exception's message: it may quote the address.
         var apiError = ex as TwilioApiException;
-        var error = apiError is null ? ex.GetType().Name : $"twilio: HTTP {apiError.HttpStatus}, error {apiError.ErrorCode}";
-        if (row.Attempts < options.Value.MediaMaxAttempts && ex is not (CryptographicException or UriFormatException))
+        var error = ex switch
+        {
+            TwilioApiException api => $"twilio: HTTP {api.HttpStatus}, error {api.ErrorCode}",
+            // Not a Twilio media address (or a redirect away from one): never fetched, and never tried again.
+            TwilioUrlRefusedException refused => $"refused: {refused.Reason} not allowed",
+            _ => ex.GetType().Name,
+        };
+        if (row.Attempts < options.Value.MediaMaxAttempts && ex is not (CryptographicException or UriFormatException or TwilioUrlRefusedException))
         {
             var delay = options.Value.MediaRetryBaseDelay * Math.Pow(2, row.Attempts - 1);
             await using var retry = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -245,7 +251,8 @@ public sealed partial class MediaFetcher(
     }
 
     private static bool IsDownloadFailure(Exception ex) =>
-        ex is TwilioApiException or HttpRequestException or IOException or OperationCanceledException or CryptographicException or UriFormatException;
+        ex is TwilioApiException or TwilioUrlRefusedException or HttpRequestException or IOException or OperationCanceledException
+            or CryptographicException or UriFormatException;
 
     [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "Media {MediaId} of message {MessageId} stored ({ContentType}, {Bytes} bytes, attempt {Attempt})")]
     private static partial void LogStored(ILogger logger, long mediaId, long messageId, string contentType, int bytes, int attempt);

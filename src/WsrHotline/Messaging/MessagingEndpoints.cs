@@ -5,6 +5,7 @@ using WsrHotline.Database;
 using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
+using WsrHotline.Spool;
 using WsrHotline.Twilio;
 
 namespace WsrHotline.Messaging;
@@ -40,6 +41,8 @@ public static partial class MessagingEndpoints
                 "Messaging:InboxWorkers must be 1-64, Messaging:InboxBatch 1-100 and Messaging:InboxMaxAttempts at least 1.")
             .Validate(o => o.InboxPollInterval > TimeSpan.Zero && o.InboxRetryBaseDelay >= TimeSpan.Zero,
                 "Messaging:InboxPollInterval must be positive and Messaging:InboxRetryBaseDelay not negative (e.g. 00:00:01, 00:00:10).")
+            .Validate(o => o.WebhookDatabaseBudget > TimeSpan.Zero,
+                "Messaging:WebhookDatabaseBudget must be positive (e.g. 00:00:10: well under Twilio's 15 s webhook timeout).")
             .Validate(o => o.InboxFloodWebhooks >= 1 && o.InboxFloodProcessingInterval > TimeSpan.Zero,
                 "Messaging:InboxFloodWebhooks must be at least 1 and Messaging:InboxFloodProcessingInterval positive (e.g. 8, 00:00:01).")
             .ValidateOnStart();
@@ -65,15 +68,33 @@ public static partial class MessagingEndpoints
     public static IEndpointRouteBuilder MapMessagingIntake(this IEndpointRouteBuilder endpoints)
     {
         var messaging = endpoints.MapGroup(Prefix).RequireTwilioSignature();
-        messaging.MapPost("/incoming", IncomingAsync);
-        messaging.MapPost("/status", StatusAsync);
+        messaging.MapPost("/incoming", IncomingAsync).WithMetadata(new ReplayFromSpool(http => IncomingAsync(
+            http, Service<Inbox>(http), Service<WebhookSpool>(http), Service<StartupState>(http),
+            Service<IOptions<HotlineOptions>>(http), Service<IOptions<MessagingOptions>>(http), Service<DatabaseOutages>(http),
+            Service<ILoggerFactory>(http))));
+        messaging.MapPost("/status", StatusAsync).WithMetadata(new ReplayFromSpool(http => StatusAsync(
+            http, Service<NpgsqlDataSource>(http), Service<WebhookSpool>(http), Service<StartupState>(http),
+            Service<IOptions<MessagingOptions>>(http), Service<ILoggerFactory>(http))));
         return endpoints;
     }
 
+    private static T Service<T>(HttpContext http) where T : notnull => http.RequestServices.GetRequiredService<T>();
+
+    /// <summary>
+    /// Keeps the text in the inbox, or in the outage spool (answered 200 all the same, so Twilio does not
+    /// give up on it) when the database is down or not migrated yet, and while anything waits in the
+    /// spool: a text that arrives as the database comes back goes after the ones kept during the outage,
+    /// so a sender's texts keep their order. The spool replays it through this same code.
+    /// </summary>
     private static async Task<IResult> IncomingAsync(
-        HttpContext http, Inbox inbox, StartupState startup, IOptions<HotlineOptions> hotline, ILoggerFactory loggers)
+        HttpContext http, Inbox inbox, WebhookSpool spool, StartupState startup, IOptions<HotlineOptions> hotline,
+        IOptions<MessagingOptions> options, DatabaseOutages outages, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(MessagingEndpoints).FullName!);
+        if (NotAForm(http) is { } notAForm)
+        {
+            return notAForm;
+        }
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var sid = form["MessageSid"].ToString();
         var from = form["From"].ToString();
@@ -84,14 +105,11 @@ public static partial class MessagingEndpoints
         }
 
         var to = form["To"].ToString();
-        string? channel = string.Equals(to, hotline.Value.SmsNumber, StringComparison.Ordinal) ? Channels.Sms
-            : string.Equals(to, hotline.Value.WhatsAppSender, StringComparison.OrdinalIgnoreCase) ? Channels.WhatsApp
-            : null;
-        if (channel is null)
+        var (channel, configured) = HotlineNumbers.Classify(to, hotline.Value);
+        if (!configured)
         {
-            // Not our number: a misconfigured webhook. Nothing stored; the address is not logged.
-            LogUnknownTo(logger, sid);
-            return Empty();
+            // Signed by Twilio for this account, so one of its numbers: kept and flagged, never dropped (the number is not logged).
+            LogUnknownTo(logger, sid, channel);
         }
         if (CallerNumber.Normalize(from) is not { } sender)
         {
@@ -99,11 +117,13 @@ public static partial class MessagingEndpoints
             return Empty();
         }
 
-        if (!startup.Migrated)
+        var replaying = http.IsSpoolReplay();
+        if (!replaying && (!startup.Migrated || spool.Waiting > 0))
         {
-            // Until the start-up step has migrated and synced the languages, a complaint cannot be stored.
-            LogDatabaseUnavailable(logger, sid, "not migrated yet");
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The hotline is starting.");
+            // Not migrated yet (a complaint cannot be stored), or texts kept earlier wait in the spool: this one goes after them.
+            await spool.KeepAsync(http.Request, form);
+            LogSpooled(logger, sid, startup.Migrated ? "the spool is draining" : "not migrated yet");
+            return Empty();
         }
         var numMedia = int.TryParse(form["NumMedia"], NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : 0;
         var media = Attachments(form, numMedia);
@@ -111,25 +131,41 @@ public static partial class MessagingEndpoints
         {
             LogMediaMissing(logger, sid, numMedia, media.Count);
         }
+        using var budget = Budget(http, options.Value, replaying);
         try
         {
             // Answered once the row is committed; the inbox processor does the rest (and queues the replies).
-            var isNew = await inbox.KeepAsync(new InboundMessage(sid, channel, sender, form["Body"].ToString(), numMedia, media), http.RequestAborted);
+            var isNew = await inbox.KeepAsync(new InboundMessage(sid, channel, sender, form["Body"].ToString(), numMedia, media)
+            {
+                To = to.Length == 0 ? null : to,
+                ToUnconfiguredNumber = !configured,
+                // Replayed from the spool: in the sender's order as first received, processed once every instance's spool is in.
+                Spooled = http.Spooled(),
+            }, budget.Token);
             LogKept(logger, sid, channel, isNew);
             return Empty();
         }
-        catch (Exception ex) when (IsOutage(ex))
+        catch (Exception ex) when (!replaying && IsDatabaseFailure(ex, http))
         {
-            // Nothing was committed: a 503 makes Twilio try the fallback URL or report the failure,
-            // and a redelivery of the same MessageSid is kept as new.
-            LogDatabaseUnavailable(logger, sid, (ex as PostgresException)?.SqlState ?? ex.GetType().Name);
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The hotline's database is unavailable.");
+            // Kept on disk and answered 200 (Twilio does not retry a text answered 503). Should the row
+            // have been committed after all (past the budget), the replay finds its MessageSid and changes nothing.
+            // The outage also starts a reconciliation run once the database is back (Reconciliation/).
+            outages.ReportDown();
+            await spool.KeepAsync(http.Request, form);
+            LogDatabaseUnavailable(logger, sid, DatabaseFailures.Describe(ex));
+            return Empty();
         }
     }
 
-    private static async Task<IResult> StatusAsync(HttpContext http, NpgsqlDataSource dataSource, ILoggerFactory loggers)
+    /// <summary>A delivery report; kept in the spool like a text when the database fails (statuses only move up, so order does not matter).</summary>
+    private static async Task<IResult> StatusAsync(
+        HttpContext http, NpgsqlDataSource dataSource, WebhookSpool spool, StartupState startup, IOptions<MessagingOptions> options, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(MessagingEndpoints).FullName!);
+        if (NotAForm(http) is { } notAForm)
+        {
+            return notAForm;
+        }
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var sid = form["MessageSid"].ToString();
         var status = form["MessageStatus"].ToString();
@@ -138,20 +174,49 @@ public static partial class MessagingEndpoints
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "MessageSid and MessageStatus are required.");
         }
         int? errorCode = int.TryParse(form["ErrorCode"], NumberStyles.None, CultureInfo.InvariantCulture, out var code) ? code : null;
+        var replaying = http.IsSpoolReplay();
+        if (!replaying && !startup.Migrated)
+        {
+            await spool.KeepAsync(http.Request, form);
+            LogSpooled(logger, sid, "not migrated yet");
+            return Empty();
+        }
+        using var budget = Budget(http, options.Value, replaying);
         try
         {
-            var applied = await DeliveryStatus.ApplyAsync(dataSource, sid, status, errorCode, http.RequestAborted);
+            var applied = await DeliveryStatus.ApplyAsync(dataSource, sid, status, errorCode, budget.Token);
             LogDelivery(logger, sid, status, errorCode, applied);
             return Empty();
         }
-        catch (Exception ex) when (IsOutage(ex))
+        catch (Exception ex) when (!replaying && IsDatabaseFailure(ex, http))
         {
-            LogDatabaseUnavailable(logger, sid, (ex as PostgresException)?.SqlState ?? ex.GetType().Name);
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The hotline's database is unavailable.");
+            await spool.KeepAsync(http.Request, form);
+            LogDatabaseUnavailable(logger, sid, DatabaseFailures.Describe(ex));
+            return Empty();
         }
     }
 
+    /// <summary>The request's time for the database (a replay has no Twilio waiting, and waits as long as it takes).</summary>
+    private static CancellationTokenSource Budget(HttpContext http, MessagingOptions options, bool replaying)
+    {
+        var budget = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        if (!replaying)
+        {
+            budget.CancelAfter(options.WebhookDatabaseBudget);
+        }
+        return budget;
+    }
+
+    /// <summary>The database failed, refused or took longer than the budget (not Twilio hanging up).</summary>
+    private static bool IsDatabaseFailure(Exception ex, HttpContext http) =>
+        (DatabaseFailures.IsDatabaseFailure(ex) || ex is OperationCanceledException) && !http.RequestAborted.IsCancellationRequested;
+
     private static TwimlResult Empty() => new(new MessagingResponse());
+
+    /// <summary>Twilio posts messaging webhooks as forms: a signed JSON or empty body is not one (400, not a 500 from reading it).</summary>
+    private static IResult? NotAForm(HttpContext http) => http.Request.HasFormContentType
+        ? null
+        : Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Twilio posts a form here.");
 
     /// <summary>
     /// <c>MediaUrl{N}</c> and <c>MediaContentType{N}</c> for N below NumMedia (at most 10): the ones with
@@ -171,23 +236,23 @@ public static partial class MessagingEndpoints
         return media;
     }
 
-    /// <summary>The database is unreachable or refused for a passing reason (not a bug in our SQL, which must surface as a 500).</summary>
-    private static bool IsOutage(Exception ex) => ex is NpgsqlException { IsTransient: true } or TimeoutException;
-
     [LoggerMessage(EventId = 4031, Level = LogLevel.Debug, Message = "Message {MessageSid} on {Channel} kept in the inbox (new: {IsNew})")]
     private static partial void LogKept(ILogger logger, string messageSid, string channel, bool isNew);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Message webhook without MessageSid or From (MessageSid given: {HasSid}, From given: {HasFrom}); refused")]
     private static partial void LogMissingFields(ILogger logger, bool hasSid, bool hasFrom);
 
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Message {MessageSid} was sent to a number that is neither Hotline:SmsNumber nor Hotline:WhatsAppSender; nothing stored (check the number's webhook)")]
-    private static partial void LogUnknownTo(ILogger logger, string messageSid);
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Message {MessageSid} on {Channel} was sent to a number that is none of Hotline:TollFreeNumber, SmsNumber, WhatsAppSender; kept, answered from that number and flagged for an admin (check the number's webhook or the settings)")]
+    private static partial void LogUnknownTo(ILogger logger, string messageSid, string channel);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Message {MessageSid} on {Channel} has a withheld or invalid sender; nothing stored")]
     private static partial void LogWithheldSender(ILogger logger, string messageSid, string channel);
 
-    [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Message {MessageSid}: database unavailable ({Error}); answered 503, nothing stored")]
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Message webhook {MessageSid}: the database failed it ({Error}); kept in the outage spool, answered 200")]
     private static partial void LogDatabaseUnavailable(ILogger logger, string messageSid, string error);
+
+    [LoggerMessage(EventId = 4040, Level = LogLevel.Information, Message = "Message webhook {MessageSid} kept in the outage spool ({Reason}), answered 200")]
+    private static partial void LogSpooled(ILogger logger, string messageSid, string reason);
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Message {MessageSid} announced {NumMedia} attachment(s) but carried {Usable} usable MediaUrl(s); the others are not kept")]
     private static partial void LogMediaMissing(ILogger logger, string messageSid, int numMedia, int usable);

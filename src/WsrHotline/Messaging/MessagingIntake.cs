@@ -19,7 +19,20 @@ public sealed class InboundMedia(string url, string contentType)
 }
 
 /// <summary>An inbound SMS or WhatsApp message, as the webhook gives it; the sender already normalised.</summary>
-public sealed record InboundMessage(string MessageSid, string Channel, string SenderE164, string Body, int NumMedia, IReadOnlyList<InboundMedia>? Media = null);
+public sealed record InboundMessage(string MessageSid, string Channel, string SenderE164, string Body, int NumMedia, IReadOnlyList<InboundMedia>? Media = null)
+{
+    /// <summary>The hotline number the worker texted (Twilio's <c>To</c>): replies go from it. Null: the channel's configured number.</summary>
+    public string? To { get; init; }
+
+    /// <summary>The text came to a number the configuration does not name (<see cref="HotlineNumbers.Classify"/>): flagged for an admin.</summary>
+    public bool ToUnconfiguredNumber { get; init; }
+
+    /// <summary>
+    /// Replayed from the outage spool: when the text first reached the hotline (its place in the
+    /// sender's order) and until when it waits before processing (<c>Spool:ReplaySettle</c>). Null: live.
+    /// </summary>
+    public (DateTimeOffset ReceivedAt, DateTimeOffset HeldUntil)? Spooled { get; init; }
+}
 
 /// <summary>What a message led to, for the log (never the words).</summary>
 public enum IntakeOutcome
@@ -87,9 +100,10 @@ public sealed class MessagingIntake(
                 ON CONFLICT (phone_lookup) DO UPDATE SET preferred_language = caller_identities.preferred_language
                 RETURNING id
             )
-            INSERT INTO conversations (caller_identity_id, channel)
-            SELECT id, @Channel FROM found UNION ALL SELECT id, @Channel FROM created
-            ON CONFLICT (caller_identity_id, channel) DO UPDATE SET last_inbound_at = now()
+            INSERT INTO conversations (caller_identity_id, channel, hotline_number)
+            SELECT id, @Channel, @To FROM found UNION ALL SELECT id, @Channel, @To FROM created
+            ON CONFLICT (caller_identity_id, channel) DO UPDATE
+            SET last_inbound_at = now(), hotline_number = COALESCE(EXCLUDED.hotline_number, conversations.hotline_number)
             RETURNING id, caller_identity_id, language_code, opted_out_at
             """,
             new
@@ -97,6 +111,7 @@ public sealed class MessagingIntake(
                 lookup = pii.LookupHash(message.SenderE164, PiiPurpose.CallerPhone),
                 encrypted = pii.Encrypt(message.SenderE164, PiiPurpose.CallerPhone),
                 message.Channel,
+                message.To,
             }, transaction, cancellationToken: cancellationToken));
         var identityId = conversation.CallerIdentityId;
 
@@ -116,9 +131,9 @@ public sealed class MessagingIntake(
                 ORDER BY opened_at DESC LIMIT 1
             ), inserted AS (
                 INSERT INTO messages (message_sid, direction, channel, caller_identity_id, conversation_id, body_encrypted,
-                                      num_media, status, purpose, complaint_id)
+                                      num_media, status, purpose, complaint_id, to_unconfigured_number)
                 VALUES (@MessageSid, 'inbound', @Channel, @identityId, @conversationId, @body, @NumMedia, 'received', @purpose,
-                        CASE WHEN @joinOpen THEN (SELECT id FROM open) END)
+                        CASE WHEN @joinOpen THEN (SELECT id FROM open) END, @ToUnconfiguredNumber)
                 ON CONFLICT (message_sid) DO NOTHING
                 RETURNING id, complaint_id
             ), touched AS (
@@ -137,6 +152,7 @@ public sealed class MessagingIntake(
                 body = body.Length == 0 ? null : pii.Encrypt(body, PiiPurpose.MessageBody),
                 message.NumMedia,
                 purpose,
+                message.ToUnconfiguredNumber,
                 joinOpen = purpose == "complaint" && conversation.LanguageCode is not null,
             }, transaction, cancellationToken: cancellationToken));
         if (stored.MessageId is not { } messageId)
@@ -158,6 +174,7 @@ public sealed class MessagingIntake(
             _ => await turn.ComplaintTextAsync(),
         };
         await turn.KeepMediaAsync(message.Media ?? [], options.Value, pii);
+        await turn.FlagUnconfiguredNumberAsync();
         await turn.QueueRepliesAsync(pii);
         await turn.AnnounceAsync();
         return outcome;
@@ -357,6 +374,16 @@ public sealed class MessagingIntake(
                 }
             }
         }
+
+        /// <summary>
+        /// A text to a number the configuration does not name: a timeline entry on its complaint, for an
+        /// admin to see (the dashboard counts the messages). The number itself is not written there.
+        /// </summary>
+        public Task FlagUnconfiguredNumberAsync() =>
+            message.ToUnconfiguredNumber && complaintId is { } complaint
+                ? Timeline.AppendAsync(connection, transaction, complaint, TimelineActor.System, null, "message.unconfigured_number",
+                    new { message_sid = message.MessageSid, message_id = messageId, channel = message.Channel }, cancellationToken)
+                : Task.CompletedTask;
 
         /// <summary>Writes the queued replies; to a worker who opted out they are kept as 'suppressed', never sent.</summary>
         public async Task QueueRepliesAsync(PiiProtector pii)

@@ -3,6 +3,13 @@ namespace WsrHotline.Messaging;
 /// <summary>Section <c>Messaging</c>: how replies to workers' texts are sent, and how their attachments are kept.</summary>
 public sealed class MessagingOptions
 {
+    /// <summary>
+    /// How long a messaging webhook waits for PostgreSQL before the text (or delivery report) is kept
+    /// in the outage spool instead and answered: well inside Twilio's 15 s, so that a database that
+    /// hangs rather than refuses still gets its texts answered 200 and kept.
+    /// </summary>
+    public TimeSpan WebhookDatabaseBudget { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Whether this instance processes the inbox (every instance may: a sender's messages still go one at a time, in order).</summary>
     public bool InboxProcessorEnabled { get; set; } = true;
 
@@ -43,7 +50,7 @@ public sealed class MessagingOptions
     /// <summary>How often the sender looks for replies to send when it found none.</summary>
     public TimeSpan SendInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How many replies one claim takes.</summary>
+    /// <summary>How many replies one round of the sender sends at most (claimed and handed over one at a time).</summary>
     public int SendBatchSize { get; set; } = 20;
 
     /// <summary>Attempts in all before a reply is given up as failed.</summary>
@@ -53,8 +60,10 @@ public sealed class MessagingOptions
     public TimeSpan SendRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// How long a claimed reply may stay unsent: a claim older than this belonged to a sender that
-    /// stopped mid-send, and the reply is marked failed rather than sent again (it may have gone out).
+    /// The lease of a reply a sender holds, renewed when it is handed over to Twilio. When it runs out
+    /// the sender is taken to have stopped: a reply only claimed is put back and sent; one being handed
+    /// over is marked failed, not sent again (it may have gone out). Longer than a POST to Twilio with
+    /// its retries (Twilio:RequestTimeout, MaxAttempts).
     /// </summary>
     public TimeSpan SendLease { get; set; } = TimeSpan.FromMinutes(2);
 

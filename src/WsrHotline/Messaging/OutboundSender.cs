@@ -11,10 +11,20 @@ using WsrHotline.Twilio;
 namespace WsrHotline.Messaging;
 
 /// <summary>
-/// Sends the replies the intake queued. A row is claimed ('claimed', with a lease) in one short
-/// transaction with <c>FOR UPDATE SKIP LOCKED</c>, so any number of instances share the queue and
-/// none sends a row another has claimed. Sending is at most once: a claim whose sender stopped
-/// mid-send is marked failed, never sent again, because Twilio may already have taken it.
+/// Sends the replies the intake queued, one at a time, at most once each:
+/// <list type="number">
+/// <item>claim one due reply (<c>FOR UPDATE SKIP LOCKED</c>, <c>pending</c> → <c>claimed</c>, with a lease), so any
+/// number of instances share the queue and none sends a reply another holds;</item>
+/// <item>decide what goes (suppressed after STOP, a WhatsApp template outside the 24-hour window);</item>
+/// <item>mark it <c>handing_over</c> in its own commit, just before its POST to Twilio;</item>
+/// <item>POST, then record the outcome.</item>
+/// </list>
+/// A sender that dies (kill -9, a lost database) leaves at most one reply handed over whose outcome is
+/// unknown: when its lease runs out it is marked failed, never resent, since Twilio may have taken it
+/// (its Messages API has no idempotency key). A reply still only <c>claimed</c> was never attempted:
+/// when its lease runs out it is put back and goes out. An error resends a reply only when it proves
+/// Twilio did not take it (429, or no connection made); a 5xx, a timeout or a connection lost mid-request
+/// may have reached Twilio, and fails the reply instead (on the complaint's timeline).
 /// A WhatsApp reply outside the 24-hour window goes as the configured template, never as free text.
 /// </summary>
 public sealed partial class OutboundSender(
@@ -28,48 +38,55 @@ public sealed partial class OutboundSender(
     TimeProvider time,
     ILogger<OutboundSender> logger)
 {
+    /// <summary>A reply this sender holds; <see cref="ClaimLease"/>, as stored, identifies the claim.</summary>
     private sealed record Claimed(
         long Id, string Channel, long? ComplaintId, long ConversationId, string BodyEncrypted, string Purpose,
-        int Attempts, string PhoneEncrypted, bool OptedOut, DateTime LastInboundAt, string? LanguageCode, string? CaseNumber);
+        int Attempts, string PhoneEncrypted, bool OptedOut, DateTime LastInboundAt, string? LanguageCode, string? CaseNumber, string? HotlineNumber,
+        DateTime ClaimLease);
 
     /// <summary>WhatsApp allows free text only this long after the worker's last message.</summary>
     public static readonly TimeSpan WhatsAppWindow = TimeSpan.FromHours(24);
 
-    /// <summary>Sends one batch of due replies; returns how many were claimed.</summary>
+    /// <summary>How long to wait before writing again to a database that failed a write this sender must make.</summary>
+    private static readonly TimeSpan RewriteDelay = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Sends due replies, one after the other, up to <see cref="MessagingOptions.SendBatchSize"/>; returns how many it claimed.</summary>
     public async Task<int> SendDueAsync(CancellationToken cancellationToken)
     {
-        await FailInterruptedAsync(cancellationToken);
-        var claimed = await ClaimAsync(cancellationToken);
-        foreach (var row in claimed)
+        await ExpireLeasesAsync(cancellationToken);
+        // A round takes each reply once: one put back for a retry waits for the next round.
+        var tried = new List<long>();
+        while (tried.Count < options.Value.SendBatchSize && await ClaimAsync(tried, cancellationToken) is { } row)
         {
+            tried.Add(row.Id);
             await SendAsync(row, cancellationToken);
         }
-        return claimed.Count;
+        return tried.Count;
     }
 
-    private async Task<List<Claimed>> ClaimAsync(CancellationToken cancellationToken)
+    private async Task<Claimed?> ClaimAsync(List<long> tried, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<Claimed>(new CommandDefinition("""
+        return await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition("""
             WITH due AS (
                 SELECT id FROM messages
-                WHERE direction = 'outbound' AND status = 'pending' AND next_attempt_at <= @now
+                WHERE direction = 'outbound' AND status = 'pending' AND next_attempt_at <= @now AND id <> ALL(@tried)
                 ORDER BY next_attempt_at, id
-                LIMIT @batch
+                LIMIT 1
                 FOR UPDATE SKIP LOCKED
             )
             UPDATE messages m
-            SET status = 'claimed', lease_until = @leaseUntil, attempts = m.attempts + 1, updated_at = now()
+            SET status = 'claimed', lease_until = @leaseUntil, updated_at = now()
             FROM due, conversations c, caller_identities ci
             WHERE m.id = due.id AND c.id = m.conversation_id AND ci.id = m.caller_identity_id
             RETURNING m.id, m.channel, m.complaint_id, m.conversation_id, m.body_encrypted, m.purpose, m.attempts,
                       ci.phone_encrypted, c.opted_out_at IS NOT NULL AS opted_out, c.last_inbound_at, c.language_code,
-                      (SELECT case_number FROM complaints WHERE id = m.complaint_id) AS case_number
+                      (SELECT case_number FROM complaints WHERE id = m.complaint_id) AS case_number, c.hotline_number,
+                      m.lease_until AS claim_lease
             """,
-            new { now, batch = options.Value.SendBatchSize, leaseUntil = now + options.Value.SendLease },
+            new { now, tried = tried.ToArray(), leaseUntil = now + options.Value.SendLease },
             cancellationToken: cancellationToken));
-        return [.. rows.OrderBy(row => row.Id)];
     }
 
     private async Task SendAsync(Claimed row, CancellationToken cancellationToken)
@@ -77,7 +94,7 @@ public sealed partial class OutboundSender(
         // STOP's own confirmation is the one text that goes to a worker who has just opted out.
         if (row.OptedOut && row.Purpose != Replies.StoppedPurpose)
         {
-            await FinishAsync(row.Id, "suppressed", null, null, null, cancellationToken);
+            await FinishClaimAsync(row, "suppressed", null, null, failed: false, cancellationToken);
             LogSuppressed(logger, row.Id);
             return;
         }
@@ -97,31 +114,40 @@ public sealed partial class OutboundSender(
                     ? $"outside the WhatsApp 24-hour window and no approved template for purpose '{row.Purpose}' in language '{language}' " +
                       $"(set Messaging:WhatsAppTemplates:{row.Purpose}:{language} or Messaging:WhatsAppTemplates:{WhatsAppTemplates.DefaultPurpose}:{language})"
                     : $"outside the WhatsApp 24-hour window: the template {template.Key} needs the case number, and this reply belongs to no complaint";
-                await FinishAsync(row.Id, "failed", TwilioErrorCodes.WhatsAppOutsideSessionWindow, reason, row, cancellationToken);
+                await FinishClaimAsync(row, "failed", TwilioErrorCodes.WhatsAppOutsideSessionWindow, reason, failed: true, cancellationToken);
                 LogOutsideWhatsAppWindow(logger, row.Id, row.Purpose, language);
                 return;
             }
         }
         var number = pii.Decrypt(row.PhoneEncrypted, PiiPurpose.CallerPhone);
         var publicBase = twilioOptions.Value.PublicBaseUrl;
+        var message = new OutboundMessage
+        {
+            To = whatsApp ? "whatsapp:" + number : number,
+            // From the number the worker texted (the toll-free one on the posters, say), else the channel's own.
+            From = row.HotlineNumber ?? (whatsApp ? hotline.Value.WhatsAppSender : hotline.Value.SmsNumber),
+            Body = template is null ? pii.Decrypt(row.BodyEncrypted, PiiPurpose.MessageBody) : null,
+            ContentSid = template?.Template.ContentSid,
+            // A template without variables needs none.
+            ContentVariables = variables is "{}" ? null : variables,
+            StatusCallback = string.IsNullOrEmpty(publicBase) ? null : new Uri(publicBase.TrimEnd('/') + MessagingEndpoints.Prefix + "/status"),
+        };
+
+        if (await HandOverAsync(row, cancellationToken) is not { } handedOver)
+        {
+            // The claim ran out and another sender may hold the reply now: it is theirs.
+            LogClaimLost(logger, row.Id);
+            return;
+        }
         try
         {
-            var sent = await twilio.SendMessageAsync(new OutboundMessage
-            {
-                To = whatsApp ? "whatsapp:" + number : number,
-                From = whatsApp ? hotline.Value.WhatsAppSender : hotline.Value.SmsNumber,
-                Body = template is null ? pii.Decrypt(row.BodyEncrypted, PiiPurpose.MessageBody) : null,
-                ContentSid = template?.Template.ContentSid,
-                // A template without variables needs none.
-                ContentVariables = variables is "{}" ? null : variables,
-                StatusCallback = string.IsNullOrEmpty(publicBase) ? null : new Uri(publicBase.TrimEnd('/') + MessagingEndpoints.Prefix + "/status"),
-            }, cancellationToken);
-            await RecordSentAsync(row, sent, template, cancellationToken);
-            LogSent(logger, row.Id, sent.Sid, row.Attempts);
+            var sent = await twilio.SendMessageAsync(message, cancellationToken);
+            await RecordSentAsync(handedOver, sent, template, cancellationToken);
+            LogSent(logger, row.Id, sent.Sid, handedOver.Attempts);
         }
         catch (TwilioApiException ex) when (ex.IsOptOut)
         {
-            await FinishAsync(row.Id, "failed", ex.ErrorCode, "twilio: recipient opted out (21610)", row, cancellationToken);
+            await FinishAsync(handedOver, "failed", ex.ErrorCode, "twilio: recipient opted out (21610)", cancellationToken);
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await DeliveryStatus.OptOutAsync(connection, row.ConversationId, row.ComplaintId, "twilio_21610", cancellationToken);
             LogOptedOutByTwilio(logger, row.Id);
@@ -131,93 +157,193 @@ public sealed partial class OutboundSender(
             // Never the exception's message: Twilio's error texts quote the number.
             var apiError = ex as TwilioApiException;
             var error = apiError is null ? $"{ex.GetType().Name}" : $"twilio: HTTP {apiError.HttpStatus}, error {apiError.ErrorCode}";
-            var retriable = apiError is null || apiError.HttpStatus >= 500 || apiError.HttpStatus == 429;
-            if (retriable && row.Attempts < options.Value.SendMaxAttempts)
+            if (!TwilioRestClient.ProvesNotTaken(ex))
             {
-                var delay = options.Value.SendRetryBaseDelay * Math.Pow(2, row.Attempts - 1);
-                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-                await connection.ExecuteAsync(new CommandDefinition("""
-                    UPDATE messages SET status = 'pending', next_attempt_at = @next, lease_until = NULL, last_error = @error,
-                                        updated_at = now()
-                    WHERE id = @id
-                    """, new { id = row.Id, next = time.GetUtcNow() + delay, error }, cancellationToken: cancellationToken));
-                LogWillRetry(logger, row.Id, row.Attempts, apiError?.HttpStatus, apiError?.ErrorCode, delay);
+                await FinishAsync(handedOver, "failed", apiError?.ErrorCode,
+                    $"uncertain: {error}; Twilio may have taken it, so it is not resent", cancellationToken);
+                LogUncertain(logger, row.Id, handedOver.Attempts, apiError?.HttpStatus, apiError?.ErrorCode);
+            }
+            else if (apiError is null || apiError.HttpStatus == 429)
+            {
+                if (handedOver.Attempts < options.Value.SendMaxAttempts)
+                {
+                    var delay = options.Value.SendRetryBaseDelay * Math.Pow(2, handedOver.Attempts - 1);
+                    await RewriteAsync(handedOver, "'pending', next_attempt_at = @next", new { next = time.GetUtcNow() + delay }, error, cancellationToken);
+                    LogWillRetry(logger, row.Id, handedOver.Attempts, apiError?.HttpStatus, apiError?.ErrorCode, delay);
+                }
+                else
+                {
+                    await FinishAsync(handedOver, "failed", apiError?.ErrorCode, error, cancellationToken);
+                    LogGaveUp(logger, row.Id, handedOver.Attempts, apiError?.HttpStatus, apiError?.ErrorCode);
+                }
             }
             else
             {
-                await FinishAsync(row.Id, "failed", apiError?.ErrorCode, error, row, cancellationToken);
-                LogGaveUp(logger, row.Id, row.Attempts, apiError?.HttpStatus, apiError?.ErrorCode);
+                // Twilio refused it (a 4xx other than 429): trying again would be refused again.
+                await FinishAsync(handedOver, "failed", apiError.ErrorCode, error, cancellationToken);
+                LogGaveUp(logger, row.Id, handedOver.Attempts, apiError.HttpStatus, apiError.ErrorCode);
             }
+        }
+    }
+
+    /// <summary>
+    /// Marks the claimed reply <c>handing_over</c> (one more attempt, a new lease) in its own commit;
+    /// null when the claim is no longer this sender's. When that write fails, this sender has not
+    /// posted the reply and says so as soon as the database answers again: it goes back to pending.
+    /// </summary>
+    private async Task<Claimed?> HandOverAsync(Claimed row, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            var attempts = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition("""
+                UPDATE messages SET status = 'handing_over', attempts = attempts + 1, lease_until = @leaseUntil, updated_at = now()
+                WHERE id = @Id AND status = 'claimed' AND lease_until = @ClaimLease
+                RETURNING attempts
+                """, new { row.Id, row.ClaimLease, leaseUntil = time.GetUtcNow() + options.Value.SendLease }, cancellationToken: cancellationToken));
+            return attempts is { } n ? row with { Attempts = n } : null;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException)
+        {
+            // Whether the commit happened is unknown; either way nothing was posted.
+            await PersistAsync(row.Id, async connection => await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE messages SET status = 'pending', lease_until = NULL, updated_at = now()
+                WHERE id = @Id AND status IN ('claimed', 'handing_over') AND attempts IN (@Attempts, @Attempts + 1)
+                """, new { row.Id, row.Attempts }, cancellationToken: cancellationToken)), cancellationToken);
+            throw;
         }
     }
 
     /// <summary>Twilio took the reply: its sid and first status; a template is on the complaint's timeline (<c>message.template</c>).</summary>
-    private async Task RecordSentAsync(Claimed row, MessageResource sent, WhatsAppTemplates.Choice? template, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE messages SET message_sid = @Sid, status = @status, status_rank = @rank, error_code = @ErrorCode, content_sid = @contentSid,
-                                sent_at = now(), lease_until = NULL, updated_at = now()
-            WHERE id = @id
-            """,
-            new
+    private Task RecordSentAsync(Claimed row, MessageResource sent, WhatsAppTemplates.Choice? template, CancellationToken cancellationToken) =>
+        PersistAsync(row.Id, async connection =>
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            // Guarded by the attempt: an outcome is written only by the sender that made that attempt.
+            var updated = await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE messages SET message_sid = @Sid, status = @status, status_rank = @rank, error_code = @ErrorCode, content_sid = @contentSid,
+                                    sent_at = now(), lease_until = NULL, updated_at = now()
+                WHERE id = @id AND attempts = @attempts
+                """,
+                new
+                {
+                    id = row.Id,
+                    attempts = row.Attempts,
+                    sent.Sid,
+                    status = string.IsNullOrEmpty(sent.Status) ? "queued" : sent.Status,
+                    rank = DeliveryStatus.Rank(sent.Status),
+                    sent.ErrorCode,
+                    contentSid = template?.Template.ContentSid,
+                }, transaction, cancellationToken: cancellationToken));
+            if (updated > 0 && template is not null && row.ComplaintId is { } complaintId)
             {
-                id = row.Id,
-                sent.Sid,
-                status = string.IsNullOrEmpty(sent.Status) ? "queued" : sent.Status,
-                rank = DeliveryStatus.Rank(sent.Status),
-                sent.ErrorCode,
-                contentSid = template?.Template.ContentSid,
-            }, transaction, cancellationToken: cancellationToken));
-        if (template is not null && row.ComplaintId is { } complaintId)
+                // The worker got the template's words, not the reply's: the console must be able to tell.
+                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.template",
+                    new { message_id = row.Id, message_sid = sent.Sid, purpose = row.Purpose, template = template.Key, content_sid = template.Template.ContentSid },
+                    cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>Ends a reply that was claimed but never handed over (suppressed, or failed before any POST).</summary>
+    private Task FinishClaimAsync(Claimed row, string status, int? errorCode, string? error, bool failed, CancellationToken cancellationToken) =>
+        EndAsync(row, "status = 'claimed' AND lease_until = @claimLease", status, errorCode, error, failed, cancellationToken);
+
+    /// <summary>Ends a reply after the POST of this attempt; a failure is on the complaint's timeline (kind <c>message.failed</c>).</summary>
+    private Task FinishAsync(Claimed row, string status, int? errorCode, string? error, CancellationToken cancellationToken) =>
+        EndAsync(row, "attempts = @attempts", status, errorCode, error, failed: true, cancellationToken);
+
+    private Task EndAsync(Claimed row, string guard, string status, int? errorCode, string? error, bool failed, CancellationToken cancellationToken) =>
+        PersistAsync(row.Id, async connection =>
         {
-            // The worker got the template's words, not the reply's: the console must be able to tell.
-            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.template",
-                new { message_id = row.Id, message_sid = sent.Sid, purpose = row.Purpose, template = template.Key, content_sid = template.Template.ContentSid },
-                cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var updated = await connection.ExecuteAsync(new CommandDefinition($"""
+                UPDATE messages SET status = @status, error_code = @errorCode, last_error = @error, lease_until = NULL, updated_at = now()
+                WHERE id = @id AND {guard}
+                """, new { id = row.Id, attempts = row.Attempts, claimLease = row.ClaimLease, status, errorCode, error }, transaction,
+                cancellationToken: cancellationToken));
+            if (updated > 0 && failed && row.ComplaintId is { } complaintId)
+            {
+                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.failed",
+                    new { message_id = row.Id, purpose = row.Purpose, attempts = row.Attempts, error_code = errorCode, error }, cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>Puts a handed-over reply back (a retry), guarded by its attempt.</summary>
+    private Task RewriteAsync(Claimed row, string set, object values, string error, CancellationToken cancellationToken) =>
+        PersistAsync(row.Id, async connection =>
+        {
+            var parameters = new DynamicParameters(values);
+            parameters.AddDynamicParams(new { id = row.Id, attempts = row.Attempts, error });
+            await connection.ExecuteAsync(new CommandDefinition($"""
+                UPDATE messages SET status = {set}, lease_until = NULL, last_error = @error, updated_at = now()
+                WHERE id = @id AND attempts = @attempts
+                """, parameters, cancellationToken: cancellationToken));
+        }, cancellationToken);
+
+    /// <summary>
+    /// A write only this sender can make (it alone knows what happened to its attempt): while the
+    /// database is unreachable it is tried again, for as long as the reply's lease, so a short outage
+    /// or a PostgreSQL restart right after a POST does not turn a sent reply into an unknown one.
+    /// </summary>
+    private async Task PersistAsync(long id, Func<NpgsqlConnection, Task> write, CancellationToken cancellationToken)
+    {
+        var giveUpAt = time.GetUtcNow() + options.Value.SendLease;
+        while (true)
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+                await write(connection);
+                return;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException
+                                       && time.GetUtcNow() + RewriteDelay < giveUpAt)
+            {
+                LogRewriting(logger, id, ex.GetType().Name);
+                await Task.Delay(RewriteDelay, time, cancellationToken);
+            }
         }
-        await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Ends a row; a failure is on the complaint's timeline (kind <c>message.failed</c>).</summary>
-    private async Task FinishAsync(long id, string status, int? errorCode, string? error, Claimed? failed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Leases run out: a reply still 'claimed' was never posted and is put back; one 'handing_over' may
+    /// have reached Twilio and is marked failed, not resent.
+    /// </summary>
+    private async Task ExpireLeasesAsync(CancellationToken cancellationToken)
     {
+        var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE messages SET status = @status, error_code = @errorCode, last_error = @error, lease_until = NULL, updated_at = now()
-            WHERE id = @id
-            """, new { id, status, errorCode, error }, transaction, cancellationToken: cancellationToken));
-        if (failed?.ComplaintId is { } complaintId)
-        {
-            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.failed",
-                new { message_id = id, purpose = failed.Purpose, attempts = failed.Attempts, error_code = errorCode, error }, cancellationToken);
-        }
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    /// <summary>Claims older than their lease: the sender stopped mid-send. Marked failed, not resent.</summary>
-    private async Task FailInterruptedAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var interrupted = (await connection.QueryAsync<(long Id, long? ComplaintId, string Purpose)>(new CommandDefinition("""
-            UPDATE messages SET status = 'failed', lease_until = NULL, updated_at = now(),
-                                last_error = 'interrupted: the sender stopped while sending; not resent, it may have gone out'
+        var putBack = (await connection.QueryAsync<long>(new CommandDefinition("""
+            UPDATE messages SET status = 'pending', lease_until = NULL, updated_at = now()
             WHERE direction = 'outbound' AND status = 'claimed' AND lease_until < @now
-            RETURNING id, complaint_id, purpose
-            """, new { now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken))).ToList();
-        foreach (var (id, complaintId, purpose) in interrupted)
+            RETURNING id
+            """, new { now }, transaction, cancellationToken: cancellationToken))).ToList();
+        var interrupted = (await connection.QueryAsync<(long Id, long? ComplaintId, string Purpose, int Attempts)>(new CommandDefinition("""
+            UPDATE messages SET status = 'failed', lease_until = NULL, updated_at = now(),
+                                last_error = 'interrupted: the sender stopped while handing it to Twilio; not resent, it may have gone out'
+            WHERE direction = 'outbound' AND status = 'handing_over' AND lease_until < @now
+            RETURNING id, complaint_id, purpose, attempts
+            """, new { now }, transaction, cancellationToken: cancellationToken))).ToList();
+        foreach (var (id, complaintId, purpose, attempts) in interrupted)
         {
             if (complaintId is { } complaint)
             {
                 await Timeline.AppendAsync(connection, transaction, complaint, TimelineActor.System, null, "message.failed",
-                    new { message_id = id, purpose, error = "interrupted" }, cancellationToken);
+                    new { message_id = id, purpose, attempts, error = "interrupted" }, cancellationToken);
             }
-            LogInterrupted(logger, id);
         }
         await transaction.CommitAsync(cancellationToken);
+        foreach (var id in putBack)
+        {
+            LogPutBack(logger, id);
+        }
+        foreach (var (id, _, _, _) in interrupted)
+        {
+            LogInterrupted(logger, id);
+        }
     }
 
     [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Reply {MessageId} sent as {MessageSid} (attempt {Attempt})")]
@@ -238,8 +364,20 @@ public sealed partial class OutboundSender(
     [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "Reply {MessageId} not sent: the worker's last WhatsApp message is more than 24 hours old, free text is not allowed then, and there is no usable template for purpose {Purpose} in {Language}")]
     private static partial void LogOutsideWhatsAppWindow(ILogger logger, long messageId, string purpose, string language);
 
-    [LoggerMessage(EventId = 4015, Level = LogLevel.Error, Message = "Reply {MessageId} was claimed by a sender that stopped mid-send; marked failed, not resent")]
+    [LoggerMessage(EventId = 4015, Level = LogLevel.Error, Message = "Reply {MessageId} was being handed to Twilio by a sender that stopped; marked failed, not resent (it may have gone out)")]
     private static partial void LogInterrupted(ILogger logger, long messageId);
+
+    [LoggerMessage(EventId = 4040, Level = LogLevel.Warning, Message = "Reply {MessageId} was claimed by a sender that stopped before handing it over; put back to be sent")]
+    private static partial void LogPutBack(ILogger logger, long messageId);
+
+    [LoggerMessage(EventId = 4041, Level = LogLevel.Error, Message = "Reply {MessageId} failed: Twilio may have taken it (attempt {Attempt}, HTTP {HttpStatus}, Twilio error {ErrorCode}), so it is not resent")]
+    private static partial void LogUncertain(ILogger logger, long messageId, int attempt, int? httpStatus, int? errorCode);
+
+    [LoggerMessage(EventId = 4042, Level = LogLevel.Warning, Message = "Reply {MessageId}: the database failed the sender's write ({Error}); writing again")]
+    private static partial void LogRewriting(ILogger logger, long messageId, string error);
+
+    [LoggerMessage(EventId = 4043, Level = LogLevel.Warning, Message = "Reply {MessageId}: its claim ran out before it was handed over; left to the sender that holds it now")]
+    private static partial void LogClaimLost(ILogger logger, long messageId);
 }
 
 /// <summary>Runs <see cref="OutboundSender"/> until the app stops, once the database is migrated.</summary>

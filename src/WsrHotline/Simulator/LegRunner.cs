@@ -534,7 +534,7 @@ internal sealed partial class LegRunner(VoiceSimulator simulator, SimulatedCall 
         }
 
         var seconds = (int)Math.Round((Now - startedAt).TotalSeconds);
-        var recordingSid = simulator.AddRecording(seconds);
+        var recordingSid = simulator.AddRecording(call.Sid, seconds);
         var recordingUrl = simulator.Webhooks.RecordingUrl(recordingSid);
         call.Add(new Recorded(Now, recordingSid, recordingUrl, seconds, digits));
 

@@ -55,6 +55,12 @@ public sealed record TextMedia(string ContentType, ReadOnlyMemory<byte> Content)
     /// <summary>The HTTP status of those failed downloads (500; 404 as for a file Twilio has deleted).</summary>
     public int FailStatus { get; init; } = 500;
 
+    /// <summary>
+    /// Where the stand-in redirects a download of the file (302), as Twilio redirects its media URLs to
+    /// its CDN; null serves the file itself. The app follows a redirect only to an allowed media host.
+    /// </summary>
+    public Uri? RedirectTo { get; init; }
+
     /// <summary>A photo: a few bytes with a JPEG header (not a picture anyone can see).</summary>
     public static TextMedia Photo(int size = 2_000) => new("image/jpeg", Sample(size, 0xFF, 0xD8, 0xFF, 0xE0));
 

@@ -22,7 +22,166 @@ internal static class TwilioApiStandIn
         accounts.MapGet("/Calls/{callSid}.json", FetchCall);
         accounts.MapPost("/Messages.json", CreateMessageAsync);
         accounts.MapGet("/Messages/{messageSid}/Media/{mediaSid}", DownloadMedia);
+        accounts.MapGet("/Messages.json", ListMessages);
+        accounts.MapGet("/Messages/{messageSid}/Media.json", ListMedia);
+        accounts.MapGet("/Recordings.json", ListRecordings);
     }
+
+    /// <summary>
+    /// GET Messages.json: every message of the account, newest first as Twilio lists them, filtered by
+    /// <c>To</c>, <c>From</c>, <c>DateSent&gt;</c> and <c>DateSent&lt;</c> (on or after / on or before:
+    /// a date or an ISO 8601 time), paged by <c>PageSize</c> (50, at most 1000) and <c>Page</c> with <c>next_page_uri</c>.
+    /// </summary>
+    private static IResult ListMessages(string accountSid, HttpRequest request, VoiceSimulator simulator)
+    {
+        if (Unauthorized(accountSid, request, simulator) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var query = request.Query;
+        if (!TryBound(query["DateSent>"], out var after) || !TryBound(query["DateSent<"], out var before))
+        {
+            return Error(400, 20001, "DateSent must be a date (YYYY-MM-DD) or an ISO 8601 date and time.");
+        }
+
+        var to = query["To"].ToString();
+        var from = query["From"].ToString();
+        var matching = simulator.MessageLog
+            .Where(m => (to.Length == 0 || m.To == to) && (from.Length == 0 || m.From == from)
+                && (after is null || m.At >= after) && (before is null || m.At <= before))
+            .OrderByDescending(m => m.At)
+            .Select(m => (object)new Dictionary<string, object?>
+            {
+                ["sid"] = m.Sid,
+                ["account_sid"] = simulator.Settings.AccountSid,
+                ["from"] = m.From,
+                ["to"] = m.To,
+                ["body"] = m.Body,
+                ["direction"] = m.Direction,
+                ["status"] = m.Direction == "inbound" ? "received" : "sent",
+                ["num_media"] = m.Media.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["num_segments"] = "1",
+                ["date_created"] = Rfc2822(m.At),
+                ["date_updated"] = Rfc2822(m.At),
+                ["date_sent"] = Rfc2822(m.At),
+                ["api_version"] = "2010-04-01",
+                ["uri"] = $"/2010-04-01/Accounts/{simulator.Settings.AccountSid}/Messages/{m.Sid}.json",
+            })
+            .ToList();
+        return Page(request, simulator, "Messages.json", "messages", matching);
+    }
+
+    /// <summary>GET Messages/{Sid}/Media.json: the message's attachments, each with its <c>uri</c> (the file is that without <c>.json</c>).</summary>
+    private static IResult ListMedia(string accountSid, string messageSid, HttpRequest request, VoiceSimulator simulator)
+    {
+        if (Unauthorized(accountSid, request, simulator) is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (simulator.MessageLog.FirstOrDefault(m => m.Sid == messageSid) is not { } message)
+        {
+            return NotFound(request);
+        }
+
+        var media = message.Media.Select(m => (object)new Dictionary<string, object?>
+        {
+            ["sid"] = m.MediaSid,
+            ["account_sid"] = simulator.Settings.AccountSid,
+            ["parent_sid"] = message.Sid,
+            ["content_type"] = m.ContentType,
+            ["date_created"] = Rfc2822(message.At),
+            ["uri"] = $"/2010-04-01/Accounts/{simulator.Settings.AccountSid}/Messages/{message.Sid}/Media/{m.MediaSid}.json",
+        }).ToList();
+        return Page(request, simulator, $"Messages/{messageSid}/Media.json", "media_list", media);
+    }
+
+    /// <summary>GET Recordings.json: the recordings made, newest first, filtered by <c>DateCreated&gt;</c>, <c>DateCreated&lt;</c> and <c>CallSid</c>, paged.</summary>
+    private static IResult ListRecordings(string accountSid, HttpRequest request, VoiceSimulator simulator)
+    {
+        if (Unauthorized(accountSid, request, simulator) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var query = request.Query;
+        if (!TryBound(query["DateCreated>"], out var after) || !TryBound(query["DateCreated<"], out var before))
+        {
+            return Error(400, 20001, "DateCreated must be a date (YYYY-MM-DD) or an ISO 8601 date and time.");
+        }
+
+        var callSid = query["CallSid"].ToString();
+        var recordings = simulator.Recordings
+            .Where(r => (callSid.Length == 0 || r.CallSid == callSid) && (after is null || r.At >= after) && (before is null || r.At <= before))
+            .OrderByDescending(r => r.At)
+            .Select(r => (object)new Dictionary<string, object?>
+            {
+                ["sid"] = r.Sid,
+                ["account_sid"] = simulator.Settings.AccountSid,
+                ["call_sid"] = r.CallSid,
+                ["duration"] = r.DurationSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["status"] = "completed",
+                ["channels"] = 1,
+                ["source"] = "RecordVerb",
+                ["date_created"] = Rfc2822(r.At),
+                ["date_updated"] = Rfc2822(r.At),
+                ["start_time"] = Rfc2822(r.At),
+                ["api_version"] = "2010-04-01",
+                // Where the simulator serves the audio (Twilio's is api.twilio.com/…/Recordings/RE…).
+                ["media_url"] = simulator.Webhooks.RecordingUrl(r.Sid).AbsoluteUri,
+                ["uri"] = $"/2010-04-01/Accounts/{simulator.Settings.AccountSid}/Recordings/{r.Sid}.json",
+            })
+            .ToList();
+        return Page(request, simulator, "Recordings.json", "recordings", recordings);
+    }
+
+    /// <summary>One page of a list in Twilio's shape: the items under <paramref name="listName"/>, <c>next_page_uri</c> when more follow.</summary>
+    private static IResult Page(HttpRequest request, VoiceSimulator simulator, string path, string listName, List<object> items)
+    {
+        var size = int.TryParse(request.Query["PageSize"], out var requested) ? Math.Clamp(requested, 1, 1000) : 50;
+        var page = int.TryParse(request.Query["Page"], out var number) ? Math.Max(0, number) : 0;
+        var uri = $"/2010-04-01/Accounts/{simulator.Settings.AccountSid}/{path}";
+        string PageUri(int n) => uri + "?" + string.Join('&', request.Query
+            .Where(q => q.Key is not ("Page" or "PageSize" or "PageToken"))
+            .Select(q => Uri.EscapeDataString(q.Key) + "=" + Uri.EscapeDataString(q.Value.ToString()))
+            .Append($"PageSize={size}&Page={n}"));
+        var hasNext = (page + 1) * size < items.Count;
+        return Results.Json(new Dictionary<string, object?>
+        {
+            [listName] = items.Skip(page * size).Take(size).ToList(),
+            ["page"] = page,
+            ["page_size"] = size,
+            ["start"] = page * size,
+            ["end"] = Math.Min(items.Count, (page + 1) * size) - 1,
+            ["uri"] = PageUri(page),
+            ["first_page_uri"] = PageUri(0),
+            ["previous_page_uri"] = page > 0 ? PageUri(page - 1) : null,
+            ["next_page_uri"] = hasNext ? PageUri(page + 1) : null,
+        });
+    }
+
+    /// <summary>A list filter's bound: empty (none), a date (midnight UTC) or an ISO 8601 time.</summary>
+    private static bool TryBound(StringValues value, out DateTimeOffset? bound)
+    {
+        bound = null;
+        var text = value.ToString();
+        if (text.Length == 0)
+        {
+            return true;
+        }
+
+        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            bound = parsed;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static string Rfc2822(DateTimeOffset at) => at.ToUniversalTime().ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// GET a worker's attachment, as Twilio serves MediaUrl{N} with HTTP Basic authentication for media
@@ -37,6 +196,11 @@ internal static class TwilioApiStandIn
         }
 
         var (status, file) = simulator.DownloadMedia(messageSid, Path.GetFileNameWithoutExtension(mediaSid));
+        if (file?.RedirectTo is { } location)
+        {
+            return Results.Redirect(location.AbsoluteUri);
+        }
+
         return file is not null
             ? Results.File(file.Content.ToArray(), file.ContentType)
             : status == 404 ? NotFound(request) : Error(status, 20500, "Internal server error (simulated).");

@@ -15,6 +15,7 @@ public sealed partial class VoiceSimulator
     private readonly ConcurrentDictionary<string, TextDelivery> textDeliveries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ServedMedia> media = new(StringComparer.Ordinal);
     private readonly List<PendingDelivery> pendingDeliveries = [];
+    private readonly ConcurrentQueue<LoggedMessage> messageLog = new();
 
     private sealed record PendingDelivery(TaskCompletionSource Go, Task Done);
 
@@ -53,9 +54,12 @@ public sealed partial class VoiceSimulator
     /// A worker texts the hotline: posts the signed "A message comes in" webhook with Twilio's
     /// parameters and returns what the app answered. <paramref name="to"/> defaults to the channel's
     /// hotline number; <paramref name="textMedia"/> is served by the simulator for the app to fetch.
+    /// With <paramref name="webhookLost"/> the text reaches Twilio (its Messages list has it) but its
+    /// webhook never reaches the hotline, as after an outage Twilio gave up on: status 0.
     /// </summary>
     public async Task<TextSent> TextAsync(
-        string from, string body, string channel = TextChannels.Sms, string? to = null, IReadOnlyList<TextMedia>? textMedia = null)
+        string from, string body, string channel = TextChannels.Sms, string? to = null, IReadOnlyList<TextMedia>? textMedia = null,
+        bool webhookLost = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(from);
         ArgumentNullException.ThrowIfNull(body);
@@ -92,16 +96,28 @@ public sealed partial class VoiceSimulator
         }
 
         text.MediaUrls = mediaUrls;
+        var hotlineNumber = parameters.Single(p => p.Key == "To").Value;
+        messageLog.Enqueue(new LoggedMessage(sid, TextChannels.Address(number, channel), hotlineNumber, body, "inbound", text.At,
+            [.. mediaUrls.Select((url, i) => (url.Segments[^1], attachments[i].ContentType))]));
 
         if (channel == TextChannels.WhatsApp)
         {
             parameters.Add(new("WaId", number.TrimStart('+')));
         }
 
+        if (webhookLost)
+        {
+            text.Status = "webhook lost";
+            return new TextSent(sid, 0, "");
+        }
+
         var (status, answer) = await Webhooks.PostAsync(Webhooks.AppUrl(Settings.MessagingUrl), parameters, "incoming message");
         text.Status = status is >= 200 and < 300 ? "received" : $"http {status}";
         return new TextSent(sid, status, answer);
     }
+
+    /// <summary>Every message Twilio would list for the account: workers' texts to the hotline (inbound) and its replies, oldest first.</summary>
+    internal IReadOnlyList<LoggedMessage> MessageLog => [.. messageLog];
 
     /// <summary>A media file a worker's text carried, for the app to download.</summary>
     public TextMedia? FindMedia(string mediaSid) => media.GetValueOrDefault(mediaSid)?.File;
@@ -164,6 +180,7 @@ public sealed partial class VoiceSimulator
             ContentVariables = contentVariables,
         };
         Inbox(TextChannels.Number(to), TextChannels.Of(to)).Add(text);
+        messageLog.Enqueue(new LoggedMessage(text.Sid, from, to, body, "outbound-api", text.At, []));
         LogOutboundTextRegistered(Logger, text.Sid);
 
         var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -249,3 +266,7 @@ public sealed partial class VoiceSimulator
         Message = "Simulated Twilio API created message {MessageSid}")]
     private static partial void LogOutboundTextRegistered(ILogger logger, string messageSid);
 }
+
+/// <summary>A message as the stand-in's Messages list gives it (inbound: a worker's text; outbound-api: the hotline's reply).</summary>
+internal sealed record LoggedMessage(
+    string Sid, string From, string To, string Body, string Direction, DateTimeOffset At, IReadOnlyList<(string MediaSid, string ContentType)> Media);

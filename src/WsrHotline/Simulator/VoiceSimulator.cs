@@ -79,7 +79,7 @@ public sealed partial class VoiceSimulator : IDisposable
     private readonly ConcurrentDictionary<string, SimulatedCall> calls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SimulatedPhone> phones = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SimulatedQueue> queues = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int> recordings = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, MadeRecording> recordings = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<Action> pendingRestWork = new();
     private readonly ConcurrentQueue<Exception> faults = new();
     private readonly List<SimulatedCall> callOrder = [];
@@ -426,16 +426,29 @@ public sealed partial class VoiceSimulator : IDisposable
         }
     }
 
-    internal string AddRecording(int durationSeconds)
+    internal string AddRecording(string callSid, int durationSeconds)
     {
         var sid = NewSid("RE");
-        recordings[sid] = durationSeconds;
+        recordings[sid] = new MadeRecording(sid, callSid, durationSeconds, DateTimeOffset.UtcNow);
         return sid;
+    }
+
+    /// <summary>
+    /// A recording Twilio made on a call whose recording callbacks never reached the hotline (an outage):
+    /// only the REST stand-in's Recordings list knows it. Returns its RecordingSid.
+    /// </summary>
+    public string AddLostRecording(string callSid, int durationSeconds)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(callSid);
+        return AddRecording(callSid, durationSeconds);
     }
 
     /// <summary>The length of a recording made in this simulator, or null.</summary>
     public int? RecordingDuration(string recordingSid) =>
-        recordings.TryGetValue(recordingSid, out var seconds) ? seconds : null;
+        recordings.TryGetValue(recordingSid, out var made) ? made.DurationSeconds : null;
+
+    /// <summary>Every recording made, oldest first (the stand-in's Recordings list).</summary>
+    internal IReadOnlyList<MadeRecording> Recordings => [.. recordings.Values.OrderBy(r => r.At)];
 
     internal void Enqueue(Action restWork) => pendingRestWork.Enqueue(restWork);
 
@@ -469,3 +482,6 @@ internal sealed class SimulatedQueue(string name, string sid)
 
     public int AverageWaitSeconds => CompletedWaits.Count == 0 ? 0 : (int)Math.Round(CompletedWaits.Average());
 }
+
+/// <summary>A recording the simulator made, as its Recordings list gives it.</summary>
+internal sealed record MadeRecording(string Sid, string CallSid, int DurationSeconds, DateTimeOffset At);

@@ -35,7 +35,8 @@ public sealed class MessagingSenderTests
         await using var scenario = await MessagingScenario.StartAsync();
         const string worker = "+15555550151";
         await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
-        scenario.Answer = n => n == 1 ? (500, 20500) : (201, null);
+        // 429: Twilio did not take it, so it may go again.
+        scenario.Answer = n => n == 1 ? (429, 20429) : (201, null);
 
         await scenario.Sender.SendDueAsync(CancellationToken.None);
         Assert.Equal(("pending", 1), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.Attempts)).Single());
@@ -44,8 +45,8 @@ public sealed class MessagingSenderTests
         Assert.Single(scenario.Sent);
         Assert.Equal(("queued", 2), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.Attempts)).Single());
 
-        // Always failing: after Messaging:SendMaxAttempts (6) it is failed, on the complaint's timeline.
-        scenario.Answer = _ => (503, null);
+        // Always refused so: after Messaging:SendMaxAttempts (6) it is failed, on the complaint's timeline.
+        scenario.Answer = _ => (429, null);
         await scenario.TextAsync(worker, "He also shouted at us.");
         for (var i = 0; i < 8; i++)
         {
@@ -80,21 +81,72 @@ public sealed class MessagingSenderTests
         MessagingIntakeTests.AssertNoPii(scenario, worker, "overtime");
     }
 
+    [Theory]
+    [InlineData(500, 20500)]
+    [InlineData(503, null)]
+    public async Task A_twilio_5xx_may_have_sent_the_reply_so_it_is_failed_and_never_sent_again(int status, int? errorCode)
+    {
+        await using var scenario = await MessagingScenario.StartAsync(adjust: settings => settings["Twilio:MaxAttempts"] = "4");
+        const string worker = "+15555550158";
+        await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
+        var requests = 0;
+        scenario.Answer = _ => { Interlocked.Increment(ref requests); return (status, errorCode); };
+
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+        await scenario.Sender.SendDueAsync(CancellationToken.None);
+
+        // One POST, not Twilio:MaxAttempts (4) of them: the REST client does not repeat it either.
+        Assert.Equal(1, requests);
+        var reply = (await scenario.RepliesAsync(worker)).Single();
+        Assert.Equal(("failed", 1, errorCode), (reply.Status, reply.Attempts, reply.ErrorCode));
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        Assert.StartsWith("uncertain:", await connection.ExecuteScalarAsync<string>(
+            "SELECT details->>'error' FROM case_timeline WHERE kind = 'message.failed'"), StringComparison.Ordinal);
+        MessagingIntakeTests.AssertNoPii(scenario, worker, "overtime");
+    }
+
     [Fact]
-    public async Task A_reply_claimed_by_a_sender_that_stopped_is_not_sent_again()
+    public async Task A_reply_being_handed_over_by_a_sender_that_stopped_is_not_sent_again()
     {
         await using var scenario = await MessagingScenario.StartAsync();
         const string worker = "+15555550153";
         await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
-        // As a sender leaves it when the process dies between claiming and recording Twilio's answer.
-        await connection.ExecuteAsync("UPDATE messages SET status = 'claimed', attempts = 1, lease_until = now() - interval '1 second' WHERE direction = 'outbound'");
+        // As a sender leaves it when the process dies between handing it over and recording Twilio's answer.
+        await connection.ExecuteAsync("UPDATE messages SET status = 'handing_over', attempts = 1, lease_until = now() - interval '1 second' WHERE direction = 'outbound'");
 
         await scenario.Sender.SendDueAsync(CancellationToken.None);
 
         Assert.Empty(scenario.Sent);
         Assert.Equal("failed", (await scenario.RepliesAsync(worker)).Single().Status);
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
+    }
+
+    [Fact]
+    public async Task Replies_a_stopped_sender_had_claimed_but_not_handed_over_go_out_once_when_its_lease_runs_out()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550159";
+        await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
+        await scenario.TextAsync(worker, "He also shouted at us.");
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        var replies = await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'outbound'");
+        Assert.True(replies >= 2, $"{replies} replies");
+        // As a dead sender leaves them: claimed, never handed over; one lease still running.
+        await connection.ExecuteAsync("""
+            UPDATE messages SET status = 'claimed', lease_until = now() - interval '1 second' WHERE direction = 'outbound';
+            UPDATE messages SET lease_until = now() + interval '1 hour' WHERE id = (SELECT max(id) FROM messages WHERE direction = 'outbound')
+            """);
+
+        Assert.Equal(replies - 1, await scenario.Sender.SendDueAsync(CancellationToken.None));
+        Assert.Equal(0, await scenario.Sender.SendDueAsync(CancellationToken.None));
+
+        // Each expired claim went out exactly once, as a first attempt; the live claim is left to its sender.
+        Assert.Equal(replies - 1, scenario.Sent.Count);
+        var stored = await scenario.RepliesAsync(worker);
+        Assert.All(stored[..^1], reply => Assert.Equal(("queued", 1), (reply.Status, reply.Attempts)));
+        Assert.Equal(("claimed", 0), (stored[^1].Status, stored[^1].Attempts));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
     }
 
     [Fact]

@@ -144,9 +144,11 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
         Assert.Equal(call.Sid, status["CallSid"]);
         Assert.True(hotline.Paths.ToList().IndexOf("/twilio/voice/recorded") < hotline.Paths.ToList().IndexOf("/twilio/voice/recording-status"));
 
-        var media = await hotline.Rest.DownloadMediaAsync(new Uri(action["RecordingUrl"]));
-        Assert.Equal("audio/x-wav", media.ContentType);
-        Assert.Equal(TimeSpan.FromSeconds(40), WebhookSenderWavLength(media.Content.ToArray()));
+        // Served where the simulator keeps recordings (not under the REST stand-in: the app's media fetcher does not download recordings).
+        using var http = new HttpClient();
+        using var recording = await http.GetAsync(new Uri(action["RecordingUrl"]));
+        Assert.Equal("audio/x-wav", recording.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(TimeSpan.FromSeconds(40), WebhookSenderWavLength(await recording.Content.ReadAsByteArrayAsync()));
     }
 
     [Fact]
