@@ -20,7 +20,7 @@ export Twilio__ApiBaseUrl="${Twilio__ApiBaseUrl:-$url/simulator/twilio}"
 export Twilio__PublicBaseUrl="${Twilio__PublicBaseUrl:-$url}"
 # The flows are read from the repository, so an edit to ivr-flows/ takes effect without a rebuild.
 export Ivr__FlowsPath="$repo_root/ivr-flows"
-export Voice__SpoolPath="$repo_root/.data/voice-spool"
+export Spool__Path="$repo_root/.data/webhook-spool"
 
 echo "[run] building the hotline" >&2
 dotnet build src/WsrHotline/WsrHotline.csproj -c Release --nologo -v quiet >&2

@@ -34,7 +34,7 @@ bench_start_app() {
     Twilio__ApiBaseUrl="http://127.0.0.1:9" \
     Hotline__TollFreeNumber=+18005550100 Hotline__SmsNumber=+18005550101 Hotline__WhatsAppSender=whatsapp:+18005550102 \
     Pii__ActiveKeyId=bench Pii__Keys__bench="$(head -c 32 /dev/urandom | base64)" Pii__LookupKey="$(head -c 32 /dev/urandom | base64)" \
-    Ivr__FlowsPath="$repo_root/ivr-flows" Ivr__ReloadOnChange=false Voice__SpoolPath="$logs/spool" \
+    Ivr__FlowsPath="$repo_root/ivr-flows" Ivr__ReloadOnChange=false Spool__Path="$logs/spool" \
     Messaging__WhatsAppTemplates__default__en__ContentSid=HX00000000000000000000000000000001 \
     Messaging__WhatsAppTemplates__default__es__ContentSid=HX00000000000000000000000000000002 \
     Messaging__WhatsAppTemplates__default__ht__ContentSid=HX00000000000000000000000000000003 \

@@ -10,7 +10,9 @@ using WsrHotline.LiveConsole;
 using WsrHotline.LiveEvents;
 using WsrHotline.Messaging;
 using WsrHotline.Pii;
+using WsrHotline.Reconciliation;
 using WsrHotline.Simulator;
+using WsrHotline.Spool;
 using WsrHotline.Staff;
 using WsrHotline.Twilio;
 using WsrHotline.Voice;
@@ -26,8 +28,10 @@ builder.Services
     .AddHotlineDatabase()
     .AddIntake()
     .AddIvrFlows()
+    .AddWebhookSpool()
     .AddVoiceIntake()
     .AddMessagingIntake()
+    .AddTwilioReconciliation()
     .AddStaffSignIn()
     .AddLiveEvents()
     .AddLiveConsole()

@@ -199,7 +199,7 @@ public static class ConsoleBench
             var email = string.Create(CultureInfo.InvariantCulture, $"bench-investigator-{i}@bench.example");
             var id = await connection.ExecuteScalarAsync<int>("""
                 INSERT INTO staff (email, display_name, role, team) VALUES (@email, @email, 'investigator', 'Bench')
-                ON CONFLICT (lower(email)) DO UPDATE SET active = true, failed_sign_ins = 0, locked_until = NULL
+                ON CONFLICT (lower(email)) DO UPDATE SET active = true
                 RETURNING id
                 """, new { email });
             await connection.ExecuteAsync("""

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using WsrHotline.Spool;
 using WsrHotline.Staff;
 
 namespace WsrHotline.Dashboard;
@@ -36,6 +37,12 @@ public static class DashboardApi
             TypedResults.Ok(await q.ResolutionTimesAsync(f.ToFilter(), days ?? 90, ct)));
         api.MapGet("/outside-program", async Task<Ok<List<OutsideProgramSupplier>>> ([AsParameters] FilterQuery f, DashboardQueries q, CancellationToken ct) =>
             TypedResults.Ok(await q.OutsideProgramAsync(f.ToFilter(), ct)));
+        api.MapGet("/unconfigured-numbers", async Task<Ok<UnconfiguredNumberTexts>> (int? days, DashboardQueries q, CancellationToken ct) =>
+            TypedResults.Ok(await q.UnconfiguredNumberTextsAsync(Math.Clamp(days ?? 30, 1, 366), ct)));
+        api.MapGet("/reconciliation", async Task<Ok<ReconciliationReport>> (DashboardQueries q, CancellationToken ct) =>
+            TypedResults.Ok(await q.ReconciliationAsync(ct)));
+        // Webhooks Twilio was answered for but that are not stored yet, or can never be as they are (this instance's spool).
+        api.MapGet("/spool", Ok<SpoolCounts> (WebhookSpool spool) => TypedResults.Ok(spool.Count()));
         api.MapGet("/export.csv", async ([AsParameters] FilterQuery f, DashboardQueries q, HttpResponse response, CancellationToken ct) =>
         {
             response.ContentType = "text/csv; charset=utf-8";

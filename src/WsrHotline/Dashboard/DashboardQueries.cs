@@ -37,6 +37,20 @@ public sealed record Counts(
 
 public sealed record ResolutionTimes(int Resolved, double? MedianDays, double? P80Days, int WithinFourteenDays, int WithinThirtyDays, DateTime? AsOf);
 
+public sealed record UnconfiguredNumberText(long MessageId, long? ComplaintId, string? CaseNumber, string Channel, DateTime ReceivedAt);
+
+/// <summary>Texts that came to a hotline number the configuration does not name, in the last <see cref="Days"/> days.</summary>
+public sealed record UnconfiguredNumberTexts(int Total, int Days, IReadOnlyList<UnconfiguredNumberText> Texts);
+
+public sealed record ReconciliationRun(
+    long Id, string Reason, DateTime WindowFrom, DateTime WindowTo, DateTime StartedAt, DateTime? FinishedAt, int MessagesListed,
+    int MessagesTakenIn, int RecordingsListed, int RecordingsTakenIn, int RecordingsFlagged, string? Error);
+
+public sealed record UnmatchedRecording(string RecordingSid, string CallSid, bool CallKnown, int? DurationSeconds, DateTime? RecordedAt, DateTime FoundAt);
+
+/// <summary>The last reconciliation runs against Twilio, and the recordings they found that match no voicemail (for an admin to open a case by hand).</summary>
+public sealed record ReconciliationReport(IReadOnlyList<ReconciliationRun> Runs, int UnmatchedTotal, IReadOnlyList<UnmatchedRecording> Unmatched);
+
 public sealed record OutsideProgramSupplier(string Supplier, int Complaints, int Escalated);
 
 /// <summary>
@@ -160,6 +174,42 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             ORDER BY e.status = 'dead' DESC, e.created_at
             LIMIT @ListLimit
             """, new { ListLimit }, cancellationToken: cancellationToken))).ToList());
+
+    /// <summary>
+    /// Texts to a number that is none of the configured hotline numbers (stored and answered like any
+    /// other): a number whose webhook points here but is missing from the settings, for an admin to fix.
+    /// Never the number itself.
+    /// </summary>
+    public Task<UnconfiguredNumberTexts> UnconfiguredNumberTextsAsync(int days, CancellationToken cancellationToken) =>
+        WithConnectionAsync(async connection =>
+        {
+            using var results = await connection.QueryMultipleAsync(new CommandDefinition("""
+                SELECT count(*)::int FROM messages WHERE to_unconfigured_number AND created_at >= @since;
+                SELECT m.id AS message_id, m.complaint_id, c.case_number, m.channel, m.created_at AS received_at
+                FROM messages m LEFT JOIN complaints c ON c.id = m.complaint_id
+                WHERE m.to_unconfigured_number AND m.created_at >= @since
+                ORDER BY m.created_at DESC LIMIT @ListLimit;
+                """, new { since = time.GetUtcNow() - TimeSpan.FromDays(days), ListLimit }, cancellationToken: cancellationToken));
+            var total = await results.ReadSingleAsync<int>();
+            return new UnconfiguredNumberTexts(total, days, [.. await results.ReadAsync<UnconfiguredNumberText>()]);
+        });
+
+    /// <summary>The 20 latest reconciliation runs and the recordings flagged for an admin (sids only: the audio is in Twilio's console).</summary>
+    public Task<ReconciliationReport> ReconciliationAsync(CancellationToken cancellationToken) =>
+        WithConnectionAsync(async connection =>
+        {
+            using var results = await connection.QueryMultipleAsync(new CommandDefinition("""
+                SELECT id, reason, window_from, window_to, started_at, finished_at, messages_listed, messages_taken_in,
+                       recordings_listed, recordings_taken_in, recordings_flagged, error
+                FROM twilio_reconciliations ORDER BY started_at DESC LIMIT 20;
+                SELECT count(*)::int FROM unmatched_recordings;
+                SELECT recording_sid, call_sid, call_known, duration_seconds, recorded_at, found_at
+                FROM unmatched_recordings ORDER BY found_at DESC LIMIT @ListLimit;
+                """, new { ListLimit }, cancellationToken: cancellationToken));
+            var runs = (await results.ReadAsync<ReconciliationRun>()).ToList();
+            var total = await results.ReadSingleAsync<int>();
+            return new ReconciliationReport(runs, total, [.. await results.ReadAsync<UnmatchedRecording>()]);
+        });
 
     /// <summary>Open complaints with no activity for <paramref name="afterDays"/> days (default Escalation:StalledAfter).</summary>
     public Task<StalledList> StalledAsync(DashboardFilter filter, int? afterDays, CancellationToken cancellationToken)

@@ -47,6 +47,7 @@ public static class DatabaseExtensions
 
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<StartupState>();
+        services.AddSingleton<DatabaseOutages>();
         services.AddHostedService<StartupHostedService>();
         return services;
     }

@@ -39,8 +39,8 @@ public static class EscalationExtensions
         services.AddOptions<JobsOptions>()
             .BindConfiguration("Jobs")
             .Validate(o => o.SweepInterval > TimeSpan.Zero && o.DeliveryInterval > TimeSpan.Zero && o.CoverageInterval > TimeSpan.Zero
-                           && o.CheckinInterval > TimeSpan.Zero && o.DashboardInterval > TimeSpan.Zero,
-                "Jobs: SweepInterval, DeliveryInterval, CoverageInterval, CheckinInterval and DashboardInterval must be positive (e.g. 00:00:15).")
+                           && o.CheckinInterval > TimeSpan.Zero && o.DashboardInterval > TimeSpan.Zero && o.ReconciliationInterval > TimeSpan.Zero,
+                "Jobs: SweepInterval, DeliveryInterval, CoverageInterval, CheckinInterval, DashboardInterval and ReconciliationInterval must be positive (e.g. 00:00:15).")
             .ValidateOnStart();
 
         services.AddHttpClient(EscalationDelivery.HttpClientName);

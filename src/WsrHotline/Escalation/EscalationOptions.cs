@@ -76,4 +76,7 @@ public sealed class JobsOptions
 
     /// <summary>How often the dashboard's counts snapshot is refreshed.</summary>
     public TimeSpan DashboardInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often texts and recordings are reconciled against Twilio (<c>Reconciliation:DailyWindow</c> back each time).</summary>
+    public TimeSpan ReconciliationInterval { get; set; } = TimeSpan.FromDays(1);
 }

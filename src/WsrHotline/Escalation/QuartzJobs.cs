@@ -1,6 +1,7 @@
 using Quartz;
 using WsrHotline.Dashboard;
 using WsrHotline.Database;
+using WsrHotline.Reconciliation;
 
 namespace WsrHotline.Escalation;
 
@@ -20,6 +21,7 @@ public static class QuartzJobs
         ["coverage-check"] = (services, ct) => services.GetRequiredService<CoverageCheck>().RunAsync(ct),
         ["retaliation-checkins"] = (services, ct) => services.GetRequiredService<RetaliationWatch>().QueueDueAsync(ct),
         ["dashboard-snapshot"] = (services, ct) => services.GetRequiredService<DashboardQueries>().RefreshSnapshotAsync(ct),
+        ["twilio-reconciliation"] = (services, ct) => services.GetRequiredService<TwilioReconciliation>().RunDailyAsync(ct),
     };
 
     public static void Schedule(IQuartzBuilder quartz, JobsOptions jobs)
@@ -29,6 +31,7 @@ public static class QuartzJobs
         Every(quartz, "coverage-check", jobs.CoverageInterval);
         Every(quartz, "retaliation-checkins", jobs.CheckinInterval);
         Every(quartz, "dashboard-snapshot", jobs.DashboardInterval);
+        Every(quartz, "twilio-reconciliation", jobs.ReconciliationInterval);
     }
 
     internal static Task RunAsync(string name, IServiceProvider services, CancellationToken cancellationToken) =>

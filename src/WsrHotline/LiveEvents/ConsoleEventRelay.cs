@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Dapper;
 using Microsoft.AspNetCore.SignalR;
 using Npgsql;
+using WsrHotline.LiveConsole;
 
 namespace WsrHotline.LiveEvents;
 
@@ -23,7 +24,7 @@ public sealed class ConsoleInstance
 /// </summary>
 public sealed partial class ConsoleEventRelay(
     NpgsqlDataSource dataSource, IHubContext<ConsoleHub, IConsoleClient> hub, ConsoleInstance instance,
-    ILogger<ConsoleEventRelay> logger) : BackgroundService
+    ConsoleConnections connections, ILogger<ConsoleEventRelay> logger) : BackgroundService
 {
     private static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(20);
 
@@ -138,15 +139,29 @@ public sealed partial class ConsoleEventRelay(
 
     private async Task ForwardBatchAsync(NpgsqlConnection connection, List<long> ids, CancellationToken cancellationToken)
     {
-        var rows = await connection.QueryAsync<(long Id, string Kind, string Audience, long? ComplaintId, string Payload, DateTime CreatedAt)>(
-            new CommandDefinition("""
-                SELECT id, kind, audience, complaint_id, payload::text, created_at FROM console_events
-                WHERE id = ANY(@ids) ORDER BY id
+        // The case's restriction as it is now: a case restricted since the event was written is held back too.
+        var rows = await connection.QueryAsync<(long Id, string Kind, string Audience, long? ComplaintId, string Payload, DateTime CreatedAt, string? RestrictedTeam)>(
+            new CommandDefinition($"""
+                SELECT e.id, e.kind, e.audience, e.complaint_id, e.payload::text, e.created_at, k.restricted_team
+                FROM console_events e LEFT JOIN complaints k ON k.id = {ConsoleEvents.CaseOf}
+                WHERE e.id = ANY(@ids) ORDER BY e.id
                 """, new { ids = ids.ToArray() }, cancellationToken: cancellationToken));
         foreach (var row in rows)
         {
             var e = ToEvent(row.Id, row.Kind, row.ComplaintId, row.Payload, row.CreatedAt);
-            await Send(hub.Clients.Group(row.Audience), e);
+            if (row.RestrictedTeam is { } team)
+            {
+                // Only the audience's connections whose staff member may open the case.
+                var allowed = connections.InAudience(row.Audience, user => CaseAccess.CanOpen(user, team));
+                if (allowed.Count > 0)
+                {
+                    await Send(hub.Clients.Clients(allowed), e);
+                }
+            }
+            else
+            {
+                await Send(hub.Clients.Group(row.Audience), e);
+            }
             InterlockedMax(ref _forwardedUpTo, row.Id);
         }
     }

@@ -39,12 +39,24 @@ public static class ConsoleEventKinds
 }
 
 /// <summary>
-/// The outbox of live events. Append in the same transaction as the change the event announces:
+/// The outbox of live events. An event about a case names it in <c>complaint_id</c> (or at least as
+/// <c>complaintId</c> / <c>complaint_id</c> in its payload): an event of a case restricted to a team
+/// reaches only those who may open the case, live and on catch-up. Append in the same transaction as the change the event announces:
 /// the table's trigger NOTIFYs at commit, and <see cref="ConsoleEventRelay"/> on every instance
 /// forwards it. The payload must hold ids and labels only, never a worker's number, name or words.
 /// </summary>
 public static class ConsoleEvents
 {
+    /// <summary>
+    /// SQL: the case an event of <c>e</c> (a <c>console_events</c> alias) is about, from its column or
+    /// else its payload, so that an event written without the column is still held back.
+    /// </summary>
+    public const string CaseOf = """
+        coalesce(e.complaint_id,
+                 CASE WHEN jsonb_typeof(e.payload -> 'complaintId') = 'number' THEN (e.payload ->> 'complaintId')::bigint END,
+                 CASE WHEN jsonb_typeof(e.payload -> 'complaint_id') = 'number' THEN (e.payload ->> 'complaint_id')::bigint END)
+        """;
+
     public static Task AppendAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, string kind, string audience,
         long? complaintId, object payload, CancellationToken cancellationToken) =>

@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using Npgsql;
+using WsrHotline.LiveConsole;
 using WsrHotline.Staff;
 
 namespace WsrHotline.LiveEvents;
@@ -37,7 +38,8 @@ public interface IConsoleClient
 /// reconnects calls <see cref="CatchUp"/> with the last id it saw.
 /// </summary>
 [Authorize(Policy = StaffPolicies.Investigator)]
-public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance instance, Voice.ConsoleOffers offers) : Hub<IConsoleClient>
+public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance instance, ConsoleConnections connections, Voice.ConsoleOffers offers)
+    : Hub<IConsoleClient>
 {
     /// <summary>At most this many events are replayed to a console that was away.</summary>
     public const int CatchUpLimit = 500;
@@ -46,7 +48,9 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
     {
         var user = Context.User!;
         var staffId = user.StaffId();
-        foreach (var group in await GroupsOfAsync(staffId))
+        var groups = await GroupsOfAsync(staffId);
+        connections.Set(Context.ConnectionId, user, groups);
+        foreach (var group in groups)
         {
             await Groups.AddToGroupAsync(Context.ConnectionId, group);
         }
@@ -65,6 +69,7 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
 
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
+        connections.Remove(Context.ConnectionId);
         var staffId = Context.User!.StaffId();
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
@@ -81,16 +86,21 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
         await base.OnDisconnectedAsync(exception);
     }
 
-    /// <summary>The events of this console's groups after <paramref name="afterId"/>, oldest first.</summary>
+    /// <summary>
+    /// The events of this console's groups after <paramref name="afterId"/>, oldest first, leaving out
+    /// those of cases this staff member may not open (<see cref="CaseAccess"/>).
+    /// </summary>
     public async Task<IReadOnlyList<ConsoleEvent>> CatchUp(long afterId)
     {
-        var groups = await GroupsOfAsync(Context.User!.StaffId());
+        var user = Context.User!;
+        var groups = await GroupsOfAsync(user.StaffId());
         await using var connection = await dataSource.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(long Id, string Kind, long? ComplaintId, string Payload, DateTime CreatedAt)>("""
-            SELECT id, kind, complaint_id, payload::text, created_at FROM console_events
-            WHERE id > @afterId AND audience = ANY(@groups)
-            ORDER BY id LIMIT @limit
-            """, new { afterId, groups, limit = CatchUpLimit });
+        var rows = await connection.QueryAsync<(long Id, string Kind, long? ComplaintId, string Payload, DateTime CreatedAt)>($"""
+            SELECT e.id, e.kind, e.complaint_id, e.payload::text, e.created_at
+            FROM console_events e LEFT JOIN complaints k ON k.id = {ConsoleEvents.CaseOf}
+            WHERE e.id > @afterId AND e.audience = ANY(@groups) AND {CaseAccess.VisibleCondition}
+            ORDER BY e.id LIMIT @limit
+            """, new { afterId, groups, limit = CatchUpLimit, seesEverything = user.SeesEverything(), team = user.Team() });
         return [.. rows.Select(row => ConsoleEventRelay.ToEvent(row.Id, row.Kind, row.ComplaintId, row.Payload, row.CreatedAt))];
     }
 
@@ -141,6 +151,7 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
         await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.Presence, Audience.All, null,
             new { staffId, languages = known }, CancellationToken.None);
         await transaction.CommitAsync();
+        connections.Set(Context.ConnectionId, Context.User!, await GroupsOfAsync(staffId));
         if (!Context.User!.SeesEverything())
         {
             foreach (var code in before.Except(known))
@@ -172,8 +183,19 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
     }
 
     /// <summary>Claims an offered call for this investigator: the first accept wins, everyone else sees it taken.</summary>
-    public Task<Voice.CallAcceptResult> AcceptCall(long callId) =>
-        offers.AcceptAsync(callId, Context.User!.StaffId(), Context.User!.SeesEverything(), Context.GetHttpContext()!.Request, Context.ConnectionAborted);
+    public async Task<Voice.CallAcceptResult> AcceptCall(long callId)
+    {
+        await using (var connection = await dataSource.OpenConnectionAsync(Context.ConnectionAborted))
+        {
+            var complaintId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+                "SELECT complaint_id FROM calls WHERE id = @callId", new { callId }, cancellationToken: Context.ConnectionAborted));
+            if (complaintId is { } id && await CaseAccess.CheckAsync(connection, Context.User!, id, Context.ConnectionAborted) is { Allowed: false })
+            {
+                return new Voice.CallAcceptResult(false, "This call is about a case restricted to another team.");
+            }
+        }
+        return await offers.AcceptAsync(callId, Context.User!.StaffId(), Context.User!.SeesEverything(), Context.GetHttpContext()!.Request, Context.ConnectionAborted);
+    }
 
     private async Task<string[]> GroupsOfAsync(int staffId)
     {

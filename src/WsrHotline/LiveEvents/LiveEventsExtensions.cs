@@ -14,6 +14,7 @@ public static class LiveEventsExtensions
             options.ClientTimeoutInterval = TimeSpan.FromSeconds(30);
         });
         services.AddSingleton<ConsoleInstance>();
+        services.AddSingleton<ConsoleConnections>();
         services.AddHostedService<ConsoleEventRelay>();
         return services;
     }

@@ -27,6 +27,6 @@ public static class TestKeys
         // Each app under test keeps its outage spool apart, and never in the source tree.
         // No Quartz scheduler unless a test asks for one: tests call the job services directly.
         ["Jobs:Enabled"] = "false",
-        ["Voice:SpoolPath"] = Path.Combine(Path.GetTempPath(), "wsr-test-spool-" + Guid.NewGuid().ToString("N")),
+        ["Spool:Path"] = Path.Combine(Path.GetTempPath(), "wsr-test-spool-" + Guid.NewGuid().ToString("N")),
     };
 }

@@ -331,25 +331,35 @@ public sealed class CaseWorkTests(CaseWorkApp app) : IClassFixture<CaseWorkApp>
             using var deniedPage = await app.North.GetAsync(denied.Headers.Location.PathAndQuery);
             Assert.Equal(HttpStatusCode.Forbidden, deniedPage.StatusCode);
         }
-        await using (var connection = await app.DataSource.OpenConnectionAsync())
+        using (var guesser = app.Factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false }))
         {
-            await connection.ExecuteAsync("UPDATE staff SET locked_until = now() + interval '1 hour', failed_sign_ins = 0 WHERE email = 'south@test'");
+            for (var attempt = 0; attempt < 5; attempt++)
+            {
+                using var _ = await StaffSession.PostSignInFormAsync(guesser, "south@test", "not the password");
+            }
+            using var locked = await StaffSession.PostSignInFormAsync(guesser, "south@test", StaffSession.DefaultPassword);
+            Assert.Equal(HttpStatusCode.TooManyRequests, locked.StatusCode);
         }
+        const string LockedRows = "SELECT count(*) FROM sign_in_throttle WHERE scope = 'pair' AND locked_until > now()";
 
         var page = await app.Admin.Client.GetStringAsync(new Uri("/admin", UriKind.Relative));
         Assert.Contains("Nora North", page, StringComparison.Ordinal);
-        Assert.Contains("locked until", page, StringComparison.Ordinal);
+        Assert.Contains("locked from 1 address(es) until", page, StringComparison.Ordinal);
         var token = System.Text.RegularExpressions.Regex.Match(page, """name="__RequestVerificationToken" value="([^"]+)">""").Groups[1].Value;
         using (var noToken = await app.Admin.Client.PostAsync(new Uri($"/admin/staff/{app.South.StaffId}/unlock", UriKind.Relative), new FormUrlEncodedContent([])))
         {
             Assert.Equal(HttpStatusCode.BadRequest, noToken.StatusCode);
         }
-        Assert.NotNull(await app.ScalarAsync<DateTime?>("SELECT locked_until FROM staff WHERE email = 'south@test'"));
+        Assert.Equal(1, await app.ScalarAsync<long>(LockedRows));
         using var unlocked = await app.Admin.Client.PostAsync(new Uri($"/admin/staff/{app.South.StaffId}/unlock", UriKind.Relative),
             new FormUrlEncodedContent([new("__RequestVerificationToken", WebUtility.HtmlDecode(token))]));
 
         Assert.Equal(HttpStatusCode.Redirect, unlocked.StatusCode);
-        Assert.Null(await app.ScalarAsync<DateTime?>("SELECT locked_until FROM staff WHERE email = 'south@test'"));
+        Assert.Equal(0, await app.ScalarAsync<long>(LockedRows));
+        using (var again = await StaffSession.SignInAsync(app.Factory, "south@test"))
+        {
+            Assert.Equal(app.South.StaffId, again.StaffId);
+        }
         using var investigatorPost = await app.North.PostJsonAsync($"/admin/staff/{app.South.StaffId}/unlock");
         Assert.Equal(HttpStatusCode.Redirect, investigatorPost.StatusCode);
         Assert.StartsWith("/signin/denied", investigatorPost.Headers.Location!.PathAndQuery, StringComparison.Ordinal);

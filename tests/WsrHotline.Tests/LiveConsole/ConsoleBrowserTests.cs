@@ -68,6 +68,21 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
     }
 
     [Fact]
+    public async Task The_sign_out_button_signs_out_with_the_antiforgery_token()
+    {
+        await using var scenario = await StartAsync();
+        await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "carlos@test.example", "investigator", Password, "es");
+        var console = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "carlos@test.example", Password, presence: null);
+
+        await console.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+
+        await Assertions.Expect(console).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/signin$"));
+        await Assertions.Expect(console.GetByRole(AriaRole.Button, new() { Name = "Sign in" })).ToBeVisibleAsync();
+        var me = await console.APIRequest.GetAsync("/console/api/me");
+        Assert.Equal(401, me.Status);
+    }
+
+    [Fact]
     public async Task Two_investigators_race_to_accept_and_exactly_one_wins()
     {
         await using var scenario = await StartAsync();

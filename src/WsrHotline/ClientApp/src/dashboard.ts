@@ -16,6 +16,9 @@ interface Count { key: string; label: string; value: number }
 interface Counts { byStatus: Count[]; bySeverity: Count[]; byLanguage: Count[]; bySupplier: Count[]; byProvision: Count[]; asOf: string | null }
 interface ResolutionTimes { resolved: number; medianDays: number | null; p80Days: number | null; withinFourteenDays: number; withinThirtyDays: number; asOf: string | null }
 interface OutsideProgramSupplier { supplier: string; complaints: number; escalated: number }
+interface UnconfiguredNumberTexts { total: number; days: number }
+interface ReconciliationReport { unmatchedTotal: number }
+interface SpoolCounts { waiting: number; setAside: number; oldestWaitingAt: string | null }
 interface SignedInStaff { csrfToken: string; displayName: string; hotlineLanguages: { code: string; nativeName: string }[] }
 
 const filters = ["language", "severity", "status"] as const;
@@ -79,7 +82,7 @@ let latestRender = 0;
 async function render(): Promise<void> {
   const thisRender = ++latestRender;
   const q = query();
-  const [due, breached, escalations, failed, stalled, coverage, counts, resolution, outside] = await Promise.all([
+  const [due, breached, escalations, failed, stalled, coverage, counts, resolution, outside, unconfigured, reconciliation, spool] = await Promise.all([
     api.get<ClockList>(`/dashboard/api/clocks/due${q}`),
     api.get<ClockList>(`/dashboard/api/clocks/breached${q}`),
     api.get<BuyerEscalationCount[]>(`/dashboard/api/escalations${q}`),
@@ -89,6 +92,9 @@ async function render(): Promise<void> {
     api.get<Counts>(`/dashboard/api/counts${q}`),
     api.get<ResolutionTimes>(`/dashboard/api/resolution${q}`),
     api.get<OutsideProgramSupplier[]>(`/dashboard/api/outside-program${q}`),
+    api.get<UnconfiguredNumberTexts>("/dashboard/api/unconfigured-numbers"),
+    api.get<ReconciliationReport>("/dashboard/api/reconciliation"),
+    api.get<SpoolCounts>("/dashboard/api/spool"),
   ]);
   if (thisRender !== latestRender) return;
 
@@ -98,6 +104,11 @@ async function render(): Promise<void> {
     tile("tile-stalled", `stalled (${stalled.afterDays}+ days quiet)`, stalled.total, stalled.total > 0),
     tile("tile-coverage", "hours without cover (72 h)", coverage.length, coverage.length > 0),
     tile("tile-failed", "escalations failed or dead", failed.length, failed.length > 0),
+    // A number texting the hotline that the settings do not name: its texts are kept, the settings need fixing.
+    tile("tile-unconfigured", `texts to an unconfigured number (${unconfigured.days} days)`, unconfigured.total, unconfigured.total > 0),
+    tile("tile-unmatched-recordings", "recordings matching no voicemail", reconciliation.unmatchedTotal, reconciliation.unmatchedTotal > 0),
+    // Webhooks kept while the database was down: waiting to be stored, or set aside because they never can be.
+    tile("tile-spool", `webhooks waiting in the outage spool, ${spool.setAside} set aside`, spool.waiting, spool.setAside > 0),
   );
 
   const clockRows = (list: ClockList) =>
