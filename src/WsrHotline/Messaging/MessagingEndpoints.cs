@@ -82,8 +82,8 @@ public static partial class MessagingEndpoints
 
     /// <summary>
     /// Keeps the text in the inbox, or in the outage spool (answered 200 all the same, so Twilio does not
-    /// give up on it) when the database is down or not migrated yet, and while anything waits in the
-    /// spool: a text that arrives as the database comes back goes after the ones kept during the outage,
+    /// give up on it) when the database is down or not migrated yet, and while texts wait in this
+    /// instance's spool: a text that arrives as the database comes back goes after the ones kept during the outage,
     /// so a sender's texts keep their order. The spool replays it through this same code.
     /// </summary>
     private static async Task<IResult> IncomingAsync(
@@ -118,10 +118,10 @@ public static partial class MessagingEndpoints
         }
 
         var replaying = http.IsSpoolReplay();
-        if (!replaying && (!startup.Migrated || spool.Waiting > 0))
+        if (!replaying && (!startup.Migrated || spool.WaitingTexts > 0))
         {
             // Not migrated yet (a complaint cannot be stored), or texts kept earlier wait in the spool: this one goes after them.
-            await spool.KeepAsync(http.Request, form);
+            await spool.KeepAsync(http.Request, form, isText: true);
             LogSpooled(logger, sid, startup.Migrated ? "the spool is draining" : "not migrated yet");
             return Empty();
         }
@@ -151,7 +151,7 @@ public static partial class MessagingEndpoints
             // have been committed after all (past the budget), the replay finds its MessageSid and changes nothing.
             // The outage also starts a reconciliation run once the database is back (Reconciliation/).
             outages.ReportDown();
-            await spool.KeepAsync(http.Request, form);
+            await spool.KeepAsync(http.Request, form, isText: true);
             LogDatabaseUnavailable(logger, sid, DatabaseFailures.Describe(ex));
             return Empty();
         }

@@ -26,10 +26,14 @@ public sealed class WebhookSpool
     private const string Purpose = "voice.spool";
     private const string Extension = ".spool";
 
+    /// <summary>Ends the name of a worker's text (a file name's mark, so texts are counted without decrypting anything).</summary>
+    private const string TextExtension = ".text" + Extension;
+
     private readonly PiiProtector pii;
     private readonly TimeProvider time;
     private long lastStamp;
     private int waiting;
+    private int waitingTexts;
 
     public WebhookSpool(IOptions<SpoolOptions> options, IHostEnvironment environment, PiiProtector pii, TimeProvider time)
     {
@@ -40,6 +44,7 @@ public sealed class WebhookSpool
         // Files kept before a restart count from the first webhook on: a text must not overtake them.
         var kept = Files(Directory);
         waiting = kept.Count;
+        waitingTexts = kept.Count(IsText);
         lastStamp = kept.Count > 0 ? StampOf(kept[^1]) ?? 0 : 0;
     }
 
@@ -54,7 +59,13 @@ public sealed class WebhookSpool
     /// </summary>
     public int Waiting => Volatile.Read(ref waiting);
 
-    public async Task KeepAsync(HttpRequest request, IFormCollection form)
+    /// <summary>
+    /// How many of those are workers' texts (kept with <c>isText</c>): while any waits, a new text
+    /// goes after it. Calls and delivery reports waiting do not hold texts back.
+    /// </summary>
+    public int WaitingTexts => Volatile.Read(ref waitingTexts);
+
+    public async Task KeepAsync(HttpRequest request, IFormCollection form, bool isText = false)
     {
         var webhook = new SpooledWebhook(
             request.Path.Value ?? "",
@@ -70,8 +81,12 @@ public sealed class WebhookSpool
             await file.WriteAsync(bytes, CancellationToken.None);
             file.Flush(flushToDisk: true);
         }
-        File.Move(temporary, System.IO.Path.Combine(Directory, name + Extension));
+        File.Move(temporary, System.IO.Path.Combine(Directory, name + (isText ? TextExtension : Extension)));
         Interlocked.Increment(ref waiting);
+        if (isText)
+        {
+            Interlocked.Increment(ref waitingTexts);
+        }
     }
 
     /// <summary>Kept webhooks, oldest first; also sets <see cref="Waiting"/> to what is on disk.</summary>
@@ -79,6 +94,7 @@ public sealed class WebhookSpool
     {
         var files = Files(Directory);
         Volatile.Write(ref waiting, files.Count);
+        Volatile.Write(ref waitingTexts, files.Count(IsText));
         return files;
     }
 
@@ -91,7 +107,7 @@ public sealed class WebhookSpool
     public void Remove(string file)
     {
         File.Delete(file);
-        Interlocked.Decrement(ref waiting);
+        Forget(file);
     }
 
     /// <summary>The webhook can never be stored: its file moves, as it is (encrypted), beside the spool.</summary>
@@ -99,8 +115,19 @@ public sealed class WebhookSpool
     {
         System.IO.Directory.CreateDirectory(SetAsideDirectory);
         File.Move(file, System.IO.Path.Combine(SetAsideDirectory, System.IO.Path.GetFileName(file)), overwrite: true);
-        Interlocked.Decrement(ref waiting);
+        Forget(file);
     }
+
+    private void Forget(string file)
+    {
+        Interlocked.Decrement(ref waiting);
+        if (IsText(file))
+        {
+            Interlocked.Decrement(ref waitingTexts);
+        }
+    }
+
+    private static bool IsText(string file) => file.EndsWith(TextExtension, StringComparison.Ordinal);
 
     /// <summary>Read from the folders (names only: nothing is decrypted).</summary>
     public SpoolCounts Count()
