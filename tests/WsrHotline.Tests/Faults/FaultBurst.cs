@@ -134,7 +134,7 @@ public sealed class FaultBurst
     }
 
     /// <summary>Polls until nothing is left to do: the inbox processed, no reply pending, claimed or being handed over.</summary>
-    public static async Task SettledAsync(string connectionString, TimeSpan patience)
+    public static async Task SettledAsync(string connectionString, TimeSpan patience, IEnumerable<HotlineProcess?> instances)
     {
         var deadline = DateTime.UtcNow + patience;
         var left = "";
@@ -148,11 +148,12 @@ public sealed class FaultBurst
                     SELECT (SELECT count(*) FROM inbound_inbox WHERE failed_at IS NULL),
                            (SELECT count(*) FROM messages WHERE direction = 'outbound' AND status IN ('pending', 'claimed', 'handing_over'))
                     """);
-                if (inbox == 0 && replies == 0)
+                var spooled = instances.Sum(instance => instance is { HasExited: false } ? instance.SpoolWaiting : 0);
+                if (inbox == 0 && replies == 0 && spooled == 0)
                 {
                     return;
                 }
-                left = $"{inbox} texts in the inbox, {replies} replies unsent";
+                left = $"{spooled} webhooks in the spools, {inbox} texts in the inbox, {replies} replies unsent";
             }
             catch (NpgsqlException ex)
             {

@@ -41,7 +41,9 @@ public sealed class FaultTests(ITestOutputHelper output)
             await using var twilio = await TwilioStandIn.StartAsync();
             var lease = TimeSpan.FromSeconds(5);
             string[] names = ["A", "B"];
-            var started = await Task.WhenAll(names.Select(name => HotlineProcess.StartAsync(name, Settings(connectionString, twilio, name, lease), output)));
+            // An instance restarted after its kill keeps its settings, its spool among them (it replays what it kept).
+            var settings = names.ToDictionary(name => name, name => Settings(connectionString, twilio, name, lease));
+            var started = await Task.WhenAll(names.Select(name => HotlineProcess.StartAsync(name, settings[name], output)));
             started.CopyTo(instances, 0);
             var burst = new FaultBurst(workers: 30 * FaultBurst.Scale, textsPerWorker: 10, calls: 20 * FaultBurst.Scale);
             using var webhooks = new TwilioStyleWebhooks(i => instances[i]?.BaseAddress, instances.Length);
@@ -62,7 +64,7 @@ public sealed class FaultTests(ITestOutputHelper output)
                 if (kill < FaultBurst.Scale)
                 {
                     await victim.DisposeAsync();
-                    instances[index] = await HotlineProcess.StartAsync(victim.Name, Settings(connectionString, twilio, victim.Name, lease), output);
+                    instances[index] = await HotlineProcess.StartAsync(victim.Name, settings[victim.Name], output);
                     twilio.Hold(instances[kill % 2]!.Name);
                 }
             }, ready: async kill =>
@@ -76,7 +78,7 @@ public sealed class FaultTests(ITestOutputHelper output)
                 }
             });
             output.WriteLine($"burst done at {stopwatch.Elapsed.TotalSeconds:F1} s; {webhooks.Retries} webhooks retried on another instance");
-            await FaultBurst.SettledAsync(connectionString, lease + TimeSpan.FromSeconds(60));
+            await FaultBurst.SettledAsync(connectionString, lease + TimeSpan.FromSeconds(60), instances);
 
             var summary = await burst.AssertKeptAsync(connectionString, twilio, interruptedAllowed: FaultBurst.Scale, output);
             output.WriteLine($"{summary}; {stopwatch.Elapsed.TotalSeconds:F1} s in all");
@@ -126,7 +128,7 @@ public sealed class FaultTests(ITestOutputHelper output)
                 output.WriteLine($"PostgreSQL started at {stopwatch.Elapsed.TotalSeconds:F1} s; {burst.Answered - stoppedAt} webhooks answered while it was down");
             });
             output.WriteLine($"burst done at {stopwatch.Elapsed.TotalSeconds:F1} s; {webhooks.Retries} webhooks retried on another instance");
-            await FaultBurst.SettledAsync(connectionString, lease + TimeSpan.FromSeconds(60));
+            await FaultBurst.SettledAsync(connectionString, lease + TimeSpan.FromSeconds(60), instances);
             await VoicemailsReplayedAsync(burst, connectionString);
 
             var summary = await burst.AssertKeptAsync(connectionString, twilio, interruptedAllowed: 0, output);

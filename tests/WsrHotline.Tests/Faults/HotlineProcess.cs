@@ -32,9 +32,10 @@ public sealed class HotlineProcess : IAsyncDisposable
         };
     }
 
-    private HotlineProcess(string name, int port, Process process, ITestOutputHelper output)
+    private HotlineProcess(string name, int port, string? spoolPath, Process process, ITestOutputHelper output)
     {
         Name = name;
+        SpoolPath = spoolPath;
         BaseAddress = new Uri($"http://127.0.0.1:{port}/");
         this.process = process;
         this.output = output;
@@ -43,6 +44,13 @@ public sealed class HotlineProcess : IAsyncDisposable
     public string Name { get; }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>Its <c>Spool:Path</c>: where it keeps webhooks the database could not take.</summary>
+    public string? SpoolPath { get; }
+
+    /// <summary>Webhooks waiting in its spool (files on disk, not yet replayed).</summary>
+    public int SpoolWaiting =>
+        SpoolPath is not null && Directory.Exists(SpoolPath) ? Directory.GetFiles(SpoolPath, "*.spool").Length : 0;
 
     public bool HasExited => process.HasExited;
 
@@ -84,7 +92,7 @@ public sealed class HotlineProcess : IAsyncDisposable
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var instance = new HotlineProcess(name, port, process, output);
+        var instance = new HotlineProcess(name, port, settings.GetValueOrDefault("Spool:Path"), process, output);
         process.OutputDataReceived += (_, e) => instance.Print(e.Data);
         process.ErrorDataReceived += (_, e) => instance.Print(e.Data);
         Assert.True(process.Start(), $"{name} did not start");
