@@ -1,8 +1,11 @@
 using System.Globalization;
-using System.Net.Mail;
 using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+using MimeKit.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
@@ -90,7 +93,11 @@ public sealed partial class EscalationDelivery(
                 _ => "unknown channel " + delivery.Channel,
             };
         }
-        catch (Exception ex) when (ex is HttpRequestException or SmtpException or TaskCanceledException or IOException or InvalidOperationException or FormatException
+        // A failed attempt, recorded and retried: HTTP and network failures, MailKit's refusals (a
+        // command the server refused, a broken conversation, failed authentication), a timeout.
+        catch (Exception ex) when (ex is HttpRequestException or MailKit.CommandException or MailKit.ProtocolException
+                                       or AuthenticationException or System.Net.Sockets.SocketException or OperationCanceledException
+                                       or IOException or InvalidOperationException or FormatException
                                    && !cancellationToken.IsCancellationRequested)
         {
             error = ex.GetType().Name + ": " + ex.Message;
@@ -127,32 +134,44 @@ public sealed partial class EscalationDelivery(
         {
             return "no SMTP server configured (Smtp:Host)";
         }
-        using var message = new MailMessage { From = new MailAddress(smtp.From), BodyEncoding = Encoding.UTF8, SubjectEncoding = Encoding.UTF8 };
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse(smtp.From));
         // The delivery id, so a mail seen twice after a retry can be recognised.
         message.Headers.Add(BuyerSignatures.DeliveryHeader, delivery.Id.ToString(CultureInfo.InvariantCulture));
+        string body;
         if (delivery.Level == "buyer")
         {
             if (delivery.Address is null)
             {
                 return "the buyer contact has no address";
             }
-            message.To.Add(delivery.Address);
-            (message.Subject, message.Body) = BuyerEmail(BuyerBody(delivery));
+            message.To.Add(MailboxAddress.Parse(delivery.Address));
+            (message.Subject, body) = BuyerEmail(BuyerBody(delivery));
         }
         else
         {
             foreach (var address in options.Value.CoordinatorEmails)
             {
-                message.To.Add(address);
+                message.To.Add(MailboxAddress.Parse(address));
             }
-            (message.Subject, message.Body) = CoordinatorEmail(delivery);
+            (message.Subject, body) = CoordinatorEmail(delivery);
         }
-        using var client = new SmtpClient(smtp.Host, smtp.Port) { EnableSsl = smtp.EnableSsl, Timeout = (int)options.Value.DeliveryTimeout.TotalMilliseconds };
+        message.Body = new TextPart(TextFormat.Plain) { Text = body };
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.DeliveryTimeout);
+        using var client = new SmtpClient();
+        // Smtp:EnableSsl asks for TLS: from the start on port 465, by STARTTLS otherwise (never silently without).
+        var security = !smtp.EnableSsl ? SecureSocketOptions.None
+            : smtp.Port == 465 ? SecureSocketOptions.SslOnConnect
+            : SecureSocketOptions.StartTls;
+        await client.ConnectAsync(smtp.Host, smtp.Port, security, timeout.Token);
         if (!string.IsNullOrEmpty(smtp.UserName))
         {
-            client.Credentials = new System.Net.NetworkCredential(smtp.UserName, smtp.Password);
+            await client.AuthenticateAsync(smtp.UserName, smtp.Password ?? "", timeout.Token);
         }
-        await client.SendMailAsync(message, cancellationToken);
+        await client.SendAsync(message, timeout.Token);
+        await client.DisconnectAsync(quit: true, timeout.Token);
         return null;
     }
 

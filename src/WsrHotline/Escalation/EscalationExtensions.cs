@@ -71,5 +71,7 @@ public static class EscalationExtensions
 
     public static IEndpointRouteBuilder MapEscalation(this IEndpointRouteBuilder endpoints) => endpoints.MapBuyerAnswers();
 
-    private static bool IsEmail(string value) => System.Net.Mail.MailAddress.TryCreate(value, out _);
+    /// <summary>One address, with an @: what MailKit will accept as a recipient or sender.</summary>
+    private static bool IsEmail(string value) =>
+        MimeKit.MailboxAddress.TryParse(value, out var mailbox) && mailbox.Address.Contains('@', StringComparison.Ordinal);
 }
