@@ -7,8 +7,8 @@
 #   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10] [--warm-up 10 (s at the first rate, unmeasured)]
 #                          [--connections 64 (wrk connections; a list measures each)] [--saturation-seconds (default --seconds)]
 #                          [--attempts 3 (pgbench + saturation measured again while the host steals > 5 %; 0: open loop only)]
-#   WSR_BENCH_INBOX_WORKERS=16 WSR_BENCH_INBOX_BATCH=1 WSR_BENCH_INBOX_GIVE_WAY=false ops/bench/messaging.sh ...
-#     (the processing settings, defaults 4, 16 and true: see Messaging:InboxWorkers, InboxBatch, InboxGiveWayToWebhooks)
+#   WSR_BENCH_INBOX_WORKERS=16 ops/bench/messaging.sh ...
+#     (the processing loops, default 4: see Messaging:InboxWorkers)
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,8 +33,7 @@ trap cleanup EXIT
 
 # Messaging__SenderEnabled=false: replies are queued in the transaction that processes each message,
 # as in production, but the sender does not send them (there is no Twilio here).
-bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}" \
-  Messaging__InboxBatch="${WSR_BENCH_INBOX_BATCH:-16}" Messaging__InboxGiveWayToWebhooks="${WSR_BENCH_INBOX_GIVE_WAY:-true}"
+bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}"
 bench_wait_ready
 
 echo "Replies are queued in each message's processing transaction but not sent (Messaging__SenderEnabled=false)."

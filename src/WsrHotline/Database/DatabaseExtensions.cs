@@ -36,12 +36,6 @@ public static class DatabaseExtensions
                 builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
                 builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
             }
-            // Nothing here leaves session state on a pooled connection (no session SET, temporary
-            // table or LISTEN outside the relay's own connection; the migration lock is released
-            // explicitly), so skip the reset Npgsql otherwise sends, parsed afresh, with the next
-            // statement after every return to the pool: it cost a webhook about a tenth of
-            // PostgreSQL's work in the voice benchmark.
-            builder.ConnectionStringBuilder.NoResetOnClose = true;
             return builder.Build();
         });
 

@@ -26,16 +26,9 @@ namespace WsrHotline.Messaging;
 /// replayed from an instance's outage spool keeps the time it first arrived, and waits
 /// <c>Spool:ReplaySettle</c> before it is due, so that the texts every instance kept are in the inbox,
 /// each in its place, before any is processed.</para>
-/// <para><b>Several senders per transaction.</b> A claim takes up to <c>Messaging:InboxBatch</c> rows
-/// (each of a different sender, by the rule above) and processes them in one transaction: one claim
-/// and one commit for all of them instead of one each. A busy inbox fills the batch; an idle one
-/// processes a text as soon as it arrives, alone. A batch holding a STATUS text with a PIN goes one by
-/// one instead (<see cref="MessagingIntake.CommitsOnItsOwn"/>).</para>
-/// <para><b>Failures.</b> A database outage (transient) leaves the rows as they were: they are tried again
-/// and count no attempt. Any other exception in a batch of several rolls the whole batch back, and its
-/// rows are then processed one by one, so one message's fault does not become its neighbours'. Alone,
-/// a message's failure rolls back to a savepoint after the claim (the row stays locked) and counts an
-/// attempt in the same transaction; the row waits <c>InboxRetryBaseDelay × 2ⁿ</c> (the sender's later
+/// <para><b>Failures.</b> A database outage (transient) leaves the row as it was: it is tried again
+/// and counts no attempt. Any other failure rolls back to a savepoint after the claim (the row stays
+/// locked) and counts an attempt in the same transaction; the row waits <c>InboxRetryBaseDelay × 2ⁿ</c> (the sender's later
 /// messages wait behind it, to keep the order) and after <c>InboxMaxAttempts</c> it is marked failed,
 /// so it can hold back its own sender only for a while and other senders never.</para>
 /// </remarks>
@@ -55,97 +48,42 @@ public sealed partial class InboxProcessor(
               WHERE earlier.sender_key = i.sender_key AND (earlier.received_at, earlier.id) < (i.received_at, i.id) AND earlier.failed_at IS NULL)
         """;
 
-    /// <summary>Processes the next due messages (up to <c>InboxBatch</c>, of as many senders), if any; false when there were none.</summary>
+    /// <summary>Processes the next due message, if any; false when there was none.</summary>
     public async Task<bool> ProcessNextAsync(CancellationToken cancellationToken)
-    {
-        var claimed = await ProcessAsync(onlyId: null, cancellationToken);
-        if (claimed.OneByOne)
-        {
-            foreach (var id in claimed.Ids)
-            {
-                await ProcessAsync(id, cancellationToken);
-            }
-        }
-        return claimed.Count > 0;
-    }
-
-    /// <summary>What one transaction claimed, and whether those rows are to be processed again one by one (a batch of several, rolled back).</summary>
-    private sealed record Outcome(IReadOnlyList<long> Ids, bool OneByOne)
-    {
-        public int Count => Ids.Count;
-    }
-
-    /// <param name="onlyId">Claim this row only (if it is still due), not the next ones.</param>
-    private async Task<Outcome> ProcessAsync(long? onlyId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // The savepoint goes in the claim's round trip: a lone message's failed attempt rolls back to it
-        // and is counted while the row is still locked, so no other worker tries it before its failure
-        // is recorded.
-        // The claim is planned afresh each time (force_custom_plan), for the inbox as it is now. The
-        // data source prepares repeated statements, and PostgreSQL may then keep one generic plan for
-        // them; one made while the inbox was nearly empty (a nested loop that scans the whole inbox
-        // for every row) stayed in use as a flood filled it: claims took 1-26 s each and processing
-        // all but stopped (auto_explain, messaging benchmark). Planning costs about half a millisecond
-        // per claim of up to InboxBatch texts.
-        var which = onlyId is null ? "ORDER BY i.id LIMIT @limit" : "AND i.id = @onlyId";
-        var rows = (await connection.QueryAsync<Claimed>(new CommandDefinition($"""
-            SET LOCAL plan_cache_mode = force_custom_plan;
+        // The savepoint goes in the claim's round trip: a failed attempt rolls back to it and is
+        // counted while the row is still locked, so no other worker tries it before its failure is recorded.
+        var row = await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition($"""
             {DueRows}
-            {which}
+            ORDER BY i.id LIMIT 1
             FOR UPDATE SKIP LOCKED;
             SAVEPOINT processing;
-            """, new { now = time.GetUtcNow(), limit = options.Value.InboxBatch, onlyId }, transaction, cancellationToken: cancellationToken))).ToList();
-        var ids = rows.Select(row => row.Id).ToList();
-        if (rows.Count == 0)
+            """, new { now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
+        if (row is null)
         {
             await transaction.RollbackAsync(cancellationToken);
-            return new Outcome(ids, OneByOne: false);
+            return false;
         }
-        var processed = new List<(string MessageSid, string Channel, IntakeOutcome Outcome)>(rows.Count);
-        Claimed? current = null;
+        string channel;
+        IntakeOutcome outcome;
         try
         {
-            var messages = new List<InboundMessage>(rows.Count);
-            foreach (var row in rows)
-            {
-                current = row;
-                messages.Add(inbox.Read(row.MessageSid, row.PayloadEncrypted));
-            }
-            if (rows.Count > 1 && messages.Any(MessagingIntake.CommitsOnItsOwn))
-            {
-                // A PIN check must run alone (see CommitsOnItsOwn): these go one by one.
-                await transaction.RollbackAsync(cancellationToken);
-                return new Outcome(ids, OneByOne: true);
-            }
-            for (var i = 0; i < rows.Count; i++)
-            {
-                current = rows[i];
-                processed.Add((rows[i].MessageSid, messages[i].Channel,
-                    await intake.ReceiveAsync(connection, transaction, messages[i], cancellationToken)));
-            }
+            var message = inbox.Read(row.MessageSid, row.PayloadEncrypted);
+            channel = message.Channel;
+            outcome = await intake.ReceiveAsync(connection, transaction, message, cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM inbound_inbox WHERE id = ANY(@ids)", new { ids = ids.ToArray() }, transaction, cancellationToken: cancellationToken));
+                "DELETE FROM inbound_inbox WHERE id = @Id", new { row.Id }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
         }
         catch (Exception ex) when (!IsTransient(ex) && !cancellationToken.IsCancellationRequested)
         {
-            if (rows.Count > 1)
-            {
-                // Which message failed, and whether alone it would, is found one by one.
-                await transaction.RollbackAsync(cancellationToken);
-                LogBatchFailed(logger, rows.Count, current!.MessageSid, ex.GetType().Name);
-                return new Outcome(ids, OneByOne: true);
-            }
-            await CountFailureAsync(connection, transaction, rows[0], ex.GetType().Name, cancellationToken);
-            return new Outcome(ids, OneByOne: false);
+            await CountFailureAsync(connection, transaction, row, ex.GetType().Name, cancellationToken);
+            return true;
         }
-        foreach (var (messageSid, channel, outcome) in processed)
-        {
-            LogProcessed(logger, messageSid, channel, outcome);
-        }
-        return new Outcome(ids, OneByOne: false);
+        LogProcessed(logger, row.MessageSid, channel, outcome);
+        return true;
     }
 
     /// <summary>The database is unreachable or refused for a passing reason: the row stays as it was, for later.</summary>
@@ -181,9 +119,6 @@ public sealed partial class InboxProcessor(
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Message {MessageSid} on {Channel}: {Outcome}")]
     private static partial void LogProcessed(ILogger logger, string messageSid, string channel, IntakeOutcome outcome);
 
-    [LoggerMessage(EventId = 4035, Level = LogLevel.Warning, Message = "Inbox processor: a batch of {Count} messages failed at {MessageSid} ({Error}); rolled back, processing them one by one")]
-    private static partial void LogBatchFailed(ILogger logger, int count, string messageSid, string error);
-
     [LoggerMessage(EventId = 4032, Level = LogLevel.Warning, Message = "Message {MessageSid}: processing failed ({Error}), attempt {Attempt} of {MaxAttempts}; tried again at {RetryAt}")]
     private static partial void LogRetrying(ILogger logger, string messageSid, string error, int attempt, int maxAttempts, DateTimeOffset retryAt);
 
@@ -196,54 +131,24 @@ public sealed partial class InboxProcessor(
 /// A loop that found nothing sleeps until this instance keeps a new message (<see cref="Inbox.NextArrival"/>)
 /// or <c>Messaging:InboxPollInterval</c> passes (rows of another instance, or left by a restart).
 /// </summary>
-/// <remarks>
-/// <b>Taking a text in comes first.</b> Twilio waits for the webhook's answer and does not send an
-/// inbound text again; a processed text only waits for its reply. So, with
-/// <c>Messaging:InboxGiveWayToWebhooks</c>, every loop but the first pauses while a webhook of this
-/// instance is waiting for its message to be kept, and during a flood (at least
-/// <c>Messaging:InboxFloodWebhooks</c> waiting at once) the first one too, processing one batch per
-/// <c>Messaging:InboxFloodProcessingInterval</c>: replies slow down but never stop, in order, nothing
-/// lost, and the CPU goes to the webhooks; when the flood ends, all loops drain the backlog. (On two
-/// cores the loops compete with the webhooks for the CPU: at 1,000 texts/s the webhooks' p99 was
-/// 37-44 ms with four loops at full speed and 434 ms with sixteen; under a flood, one loop processing
-/// at full speed took a fifth to a third of what the webhooks could otherwise take in. See README, Benchmarks.)
-/// </remarks>
 public sealed partial class InboxProcessorService(
     InboxProcessor processor, Inbox inbox, StartupState startup, IOptions<MessagingOptions> options, TimeProvider time,
     ILogger<InboxProcessorService> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         options.Value.InboxProcessorEnabled
-            ? Task.WhenAll(Enumerable.Range(0, options.Value.InboxWorkers).Select(loop => Task.Run(() => RunAsync(givesWay: loop > 0, stoppingToken), stoppingToken)))
+            ? Task.WhenAll(Enumerable.Range(0, options.Value.InboxWorkers).Select(_ => Task.Run(() => RunAsync(stoppingToken), stoppingToken)))
             : Task.CompletedTask;
 
-    /// <summary>How often a loop that gives way looks again whether the webhooks are done.</summary>
-    private static readonly TimeSpan GiveWayPause = TimeSpan.FromMilliseconds(10);
-
-    private async Task RunAsync(bool givesWay, CancellationToken stoppingToken)
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
-        var settings = options.Value;
-        var interval = settings.InboxPollInterval;
-        // The first loop is the one that goes on while webhooks wait; it gives way to a flood only.
-        var isFirst = !givesWay;
-        givesWay &= settings.InboxGiveWayToWebhooks;
-        var floodWait = isFirst && settings.InboxGiveWayToWebhooks ? settings.InboxFloodProcessingInterval : TimeSpan.Zero;
+        var interval = options.Value.InboxPollInterval;
         while (!stoppingToken.IsCancellationRequested)
         {
             // Taken before looking, so that a row kept while this loop looks is not missed.
             var arrival = inbox.NextArrival;
             try
             {
-                while (givesWay && inbox.Keeping > 0)
-                {
-                    await Task.Delay(GiveWayPause, time, stoppingToken);
-                }
-                // A flood holds the first loop back too, but only for a while: replies never stop.
-                var flood = time.GetTimestamp();
-                while (inbox.Keeping >= settings.InboxFloodWebhooks && time.GetElapsedTime(flood) < floodWait)
-                {
-                    await Task.Delay(GiveWayPause, time, stoppingToken);
-                }
                 if (startup.Migrated && await processor.ProcessNextAsync(stoppingToken))
                 {
                     continue;

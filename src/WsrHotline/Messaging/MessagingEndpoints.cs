@@ -37,14 +37,12 @@ public static partial class MessagingEndpoints
             .Validate(o => o.MediaAllowedTypes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .All(type => type.Contains('/', StringComparison.Ordinal) && !type.Contains('*', StringComparison.Ordinal)),
                 "Messaging:MediaAllowedTypes must be a comma-separated list of media types such as image/jpeg,application/pdf,audio/ogg (no wildcards).")
-            .Validate(o => o.InboxWorkers is >= 1 and <= 64 && o.InboxBatch is >= 1 and <= 100 && o.InboxMaxAttempts >= 1,
-                "Messaging:InboxWorkers must be 1-64, Messaging:InboxBatch 1-100 and Messaging:InboxMaxAttempts at least 1.")
+            .Validate(o => o.InboxWorkers is >= 1 and <= 64 && o.InboxMaxAttempts >= 1,
+                "Messaging:InboxWorkers must be 1-64 and Messaging:InboxMaxAttempts at least 1.")
             .Validate(o => o.InboxPollInterval > TimeSpan.Zero && o.InboxRetryBaseDelay >= TimeSpan.Zero,
                 "Messaging:InboxPollInterval must be positive and Messaging:InboxRetryBaseDelay not negative (e.g. 00:00:01, 00:00:10).")
             .Validate(o => o.WebhookDatabaseBudget > TimeSpan.Zero,
                 "Messaging:WebhookDatabaseBudget must be positive (e.g. 00:00:10: well under Twilio's 15 s webhook timeout).")
-            .Validate(o => o.InboxFloodWebhooks >= 1 && o.InboxFloodProcessingInterval > TimeSpan.Zero,
-                "Messaging:InboxFloodWebhooks must be at least 1 and Messaging:InboxFloodProcessingInterval positive (e.g. 8, 00:00:01).")
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MessagingOptions>, WhatsAppTemplatesValidation>();
         services.AddSingleton<MessagingIntake>();

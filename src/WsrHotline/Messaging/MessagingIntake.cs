@@ -55,7 +55,8 @@ public enum IntakeOutcome
 /// Replies are rows in <c>messages</c> (status 'pending') that <see cref="OutboundSender"/> sends.
 /// </summary>
 public sealed class MessagingIntake(
-    PinChecks pinChecks, PiiProtector pii, IvrFlowProvider flows, IOptions<MessagingOptions> options, RetaliationWatch retaliationWatch)
+    PinChecks pinChecks, PiiProtector pii, CallerIdentities identities, IvrFlowProvider flows, IOptions<MessagingOptions> options,
+    RetaliationWatch retaliationWatch)
 {
     /// <summary>Complaint statuses after which a new message opens a new complaint.</summary>
     private const string ClosedStatuses = "('resolved', 'verified', 'not_substantiated', 'rejected', 'referred')";
@@ -68,52 +69,27 @@ public sealed class MessagingIntake(
     private sealed record OpenComplaint(long Id, string Status);
 
     /// <summary>
-    /// Whether handling the message commits something on its own, outside the caller's transaction: a
-    /// STATUS with a case number and PIN, whose check (<see cref="PinChecks"/>) commits at once so that
-    /// a lock-out holds whatever happens next. It locks that complaint's row from another connection, so
-    /// the message must be processed alone: in a transaction with other messages, one of them may
-    /// already hold that row (a text joining the same complaint), and the check would wait for a
-    /// commit that waits for the check.
-    /// </summary>
-    public static bool CommitsOnItsOwn(InboundMessage message) =>
-        MessageText.ParseCommand(message.Body) is { Command: Command.Status, Arguments.Length: >= 2 };
-
-    /// <summary>
     /// Handles one message inside the caller's transaction (<see cref="InboxProcessor"/>'s, which also
     /// deletes the inbox row in it); the caller commits. Nothing here commits on its own but the PIN
-    /// check of a STATUS message (<see cref="CommitsOnItsOwn"/>).
+    /// check of a STATUS message with a case number and PIN, which commits at once on a connection of
+    /// its own (<see cref="PinChecks"/>) so that a lock-out holds whatever happens next.
     /// </summary>
     public async Task<IntakeOutcome> ReceiveAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, CancellationToken cancellationToken)
     {
         var flow = flows.Current;
 
-        // The worker's identity (created on first contact) and conversation, in one statement. The
-        // conversation row stays locked until commit: a worker's messages are handled one at a time.
-        // (The identity part is CallerIdentities.FindOrCreateAsync's, without its write for a known worker.)
+        // The worker's identity (created on first contact) and conversation. The conversation row stays
+        // locked until commit: a worker's messages are handled one at a time.
+        var identityId = await identities.FindOrCreateAsync(connection, transaction, message.SenderE164, preferredLanguage: null, cancellationToken);
         var conversation = await connection.QuerySingleAsync<Conversation>(new CommandDefinition("""
-            WITH found AS (
-                SELECT id FROM caller_identities WHERE phone_lookup = @lookup
-            ), created AS (
-                INSERT INTO caller_identities (phone_lookup, phone_encrypted)
-                SELECT @lookup, @encrypted WHERE NOT EXISTS (SELECT 1 FROM found)
-                ON CONFLICT (phone_lookup) DO UPDATE SET preferred_language = caller_identities.preferred_language
-                RETURNING id
-            )
             INSERT INTO conversations (caller_identity_id, channel, hotline_number)
-            SELECT id, @Channel, @To FROM found UNION ALL SELECT id, @Channel, @To FROM created
+            VALUES (@identityId, @Channel, @To)
             ON CONFLICT (caller_identity_id, channel) DO UPDATE
             SET last_inbound_at = now(), hotline_number = COALESCE(EXCLUDED.hotline_number, conversations.hotline_number)
             RETURNING id, caller_identity_id, language_code, opted_out_at
             """,
-            new
-            {
-                lookup = pii.LookupHash(message.SenderE164, PiiPurpose.CallerPhone),
-                encrypted = pii.Encrypt(message.SenderE164, PiiPurpose.CallerPhone),
-                message.Channel,
-                message.To,
-            }, transaction, cancellationToken: cancellationToken));
-        var identityId = conversation.CallerIdentityId;
+            new { identityId, message.Channel, message.To }, transaction, cancellationToken: cancellationToken));
 
         var command = MessageText.ParseCommand(message.Body);
         var isEmpty = string.IsNullOrWhiteSpace(message.Body) && message.NumMedia == 0;

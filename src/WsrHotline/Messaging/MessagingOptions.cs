@@ -16,25 +16,6 @@ public sealed class MessagingOptions
     /// <summary>Processing loops of this instance (each takes its own texts, of different senders, and holds a database connection while it works).</summary>
     public int InboxWorkers { get; set; } = 4;
 
-    /// <summary>Messages (of as many senders) one processing transaction takes at most: one claim and one commit for all of them.</summary>
-    public int InboxBatch { get; set; } = 16;
-
-    /// <summary>
-    /// Whether all processing loops but one wait while webhooks of this instance are waiting for their
-    /// messages to be kept, so that taking texts in gets the CPU first (one loop keeps processing).
-    /// </summary>
-    public bool InboxGiveWayToWebhooks { get; set; } = true;
-
-    /// <summary>
-    /// With <see cref="InboxGiveWayToWebhooks"/>: while at least this many webhooks wait at once (a
-    /// flood), the one processing loop still running gives way too, but for no longer than
-    /// <see cref="InboxFloodProcessingInterval"/> at a time.
-    /// </summary>
-    public int InboxFloodWebhooks { get; set; } = 8;
-
-    /// <summary>During a flood, the longest the one processing loop still running waits before processing a batch anyway.</summary>
-    public TimeSpan InboxFloodProcessingInterval { get; set; } = TimeSpan.FromSeconds(1);
-
     /// <summary>How often an idle processor looks for rows it was not told about (another instance's, or left by a restart).</summary>
     public TimeSpan InboxPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -91,11 +91,10 @@ public sealed class ConfigurationTests
         var error = StartupError(settings =>
         {
             settings["Messaging:InboxWorkers"] = "0";
-            settings["Messaging:InboxBatch"] = "0";
             settings["Messaging:InboxPollInterval"] = "00:00:00";
         });
 
-        Assert.Contains("Messaging:InboxWorkers must be 1-64, Messaging:InboxBatch 1-100", error, StringComparison.Ordinal);
+        Assert.Contains("Messaging:InboxWorkers must be 1-64 and Messaging:InboxMaxAttempts at least 1", error, StringComparison.Ordinal);
         Assert.Contains("Messaging:InboxPollInterval must be positive", error, StringComparison.Ordinal);
     }
 

@@ -128,7 +128,7 @@ public sealed partial class InboxTests
     }
 
     [Fact]
-    public async Task A_batch_with_a_failing_text_is_rolled_back_and_its_texts_processed_one_by_one()
+    public async Task An_unreadable_text_counts_an_attempt_and_the_other_senders_texts_are_processed_once_each()
     {
         await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
         var inbox = scenario.Factory.Services.GetRequiredService<Inbox>();
@@ -147,7 +147,7 @@ public sealed partial class InboxTests
             Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, $"SMbatch{i}", senders[i], "Hello, my boss did not pay my overtime hours.")).StatusCode);
         }
 
-        // One processing loop: it claims all six in one batch.
+        // One processing loop: each text in a transaction of its own.
         await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 1);
         for (var wait = 0; wait < 100 && await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM inbound_inbox WHERE attempts = 0") > 0; wait++)
         {
@@ -162,7 +162,6 @@ public sealed partial class InboxTests
         {
             Assert.Equal(["case_opened"], (await scenario.RepliesAsync(sender)).Select(reply => reply.Purpose));
         }
-        Assert.Matches(@"\[4035\] Inbox processor: a batch of 6 messages failed at SMbatchbroken", processing.Logs.All);
         Assert.All(ProcessedCounts(processing), pair => Assert.Equal(1, pair.Value));
     }
 
@@ -183,7 +182,7 @@ public sealed partial class InboxTests
         // asks for its status from another phone (the PIN check locks that row from a connection of its own).
         Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, "SMpin0002", worker, "Y además nos quitaron el pasaporte.")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, "SMpin0003", otherPhone, $"ESTADO {caseNumber} {pin}")).StatusCode);
-        // One loop claims both at once; processed together, the check would wait for the batch's own commit.
+        // One loop: the check commits on a connection of its own while the joining text's transaction holds the complaint.
         await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 1);
         await InboxWait.DrainedAsync(scenario.DataSource);
 
@@ -191,121 +190,6 @@ public sealed partial class InboxTests
         Assert.Equal(["case_opened", "received"], (await scenario.RepliesAsync(worker)).Select(reply => reply.Purpose));
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT pin_failed_attempts FROM complaints WHERE case_number = @caseNumber", new { caseNumber }));
-    }
-
-    /// <summary>
-    /// The processing instance of the giving-way tests: four loops of one text each, woken only by this
-    /// instance's own webhooks (no polling in the test's time).
-    /// </summary>
-    private static Task<HotlineFactory> GivingWayInstanceAsync(MessagingScenario scenario, Action<Dictionary<string, string?>>? adjust = null) =>
-        SecondInstanceAsync(scenario, inboxWorkers: 4, adjust: s =>
-        {
-            s["Messaging:InboxBatch"] = "1";
-            s["Messaging:InboxPollInterval"] = "01:00:00";
-            adjust?.Invoke(s);
-        });
-
-    /// <summary>A webhook of <paramref name="processing"/> that cannot keep its text yet: the inbox's per-sender lock is held by the returned transaction.</summary>
-    private static async Task<(NpgsqlConnection Holder, NpgsqlTransaction Holding, int HolderPid, Task<HttpResponseMessage> Waiting)> HoldAWebhookAsync(
-        MessagingScenario scenario, HotlineFactory processing)
-    {
-        const string held = "+15555550340";
-        var inbox = scenario.Factory.Services.GetRequiredService<Inbox>();
-        var holder = await scenario.DataSource.OpenConnectionAsync();
-        var holding = await holder.BeginTransactionAsync();
-        var holderPid = await holder.ExecuteScalarAsync<int>(
-            "SELECT pg_backend_pid() FROM (SELECT pg_advisory_xact_lock(4030, @key)) AS locked", new { key = unchecked((int)inbox.SenderKey(held)) }, holding);
-        var waiting = MessagingScenario.PostAsync(processing, Incoming,
-            ("MessageSid", "SMgiveway"), ("From", held), ("To", MessagingScenario.SmsNumber), ("Body", "Hello, the boss did not pay us."), ("NumMedia", "0"));
-        await using var watch = await scenario.DataSource.OpenConnectionAsync();
-        const string webhookBlocked =
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'";
-        for (var wait = 0; wait < 400 && await watch.ExecuteScalarAsync<int>(webhookBlocked) == 0; wait++)
-        {
-            await Task.Delay(50);
-        }
-        Assert.Equal(1, await watch.ExecuteScalarAsync<int>(webhookBlocked));
-        return (holder, holding, holderPid, waiting);
-    }
-
-    /// <summary>Twenty workers' texts wait (kept by the scenario's instance), then one more text to the processing instance wakes its loops.</summary>
-    private static async Task QueueTwentyTextsAndWakeAsync(MessagingScenario scenario, HotlineFactory processing)
-    {
-        for (var i = 0; i < 20; i++)
-        {
-            Assert.Equal(HttpStatusCode.OK, (await PostTextAsync(scenario, $"SMway{i:D2}", $"+155555504{i:D2}", "Hello, my boss did not pay my overtime hours.")).StatusCode);
-        }
-        Assert.Equal(HttpStatusCode.OK, (await MessagingScenario.PostAsync(processing, Incoming,
-            ("MessageSid", "SMwaywake"), ("From", "+15555550399"), ("To", MessagingScenario.SmsNumber), ("Body", "Hello, we get no water in the field."), ("NumMedia", "0"))).StatusCode);
-    }
-
-    [Fact]
-    public async Task While_a_webhook_waits_to_keep_its_text_only_one_processing_loop_works_and_all_resume_after()
-    {
-        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
-        await using var processing = await GivingWayInstanceAsync(scenario);
-        var (holder, holding, holderPid, waiting) = await HoldAWebhookAsync(scenario, processing);
-        await using var _ = holder;
-        await QueueTwentyTextsAndWakeAsync(scenario, processing);
-
-        // Processing goes on, one transaction at a time. (A processing transaction has a transaction id from
-        // its claim on; the live-event relays' reads of console_events and the jobs' Quartz bookkeeping are not counted.)
-        await using var watch = await scenario.DataSource.OpenConnectionAsync();
-        var mostAtOnce = 0;
-        for (var sample = 0; sample < 150; sample++)
-        {
-            mostAtOnce = Math.Max(mostAtOnce, await watch.ExecuteScalarAsync<int>("""
-                SELECT count(*) FROM pg_stat_activity
-                WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), @holderPid) AND backend_xid IS NOT NULL
-                  AND wait_event_type IS DISTINCT FROM 'Lock' AND query NOT ILIKE '%qrtz%'
-                  AND (query LIKE '%inbound_inbox%' OR query LIKE '%caller_identities%' OR query LIKE '%case_timeline%'
-                       OR query LIKE '%console_events%' OR query LIKE '%INSERT INTO messages%' OR query LIKE 'WITH open AS%')
-                """, new { holderPid }));
-            await Task.Delay(10);
-        }
-        Assert.Equal(1, mostAtOnce);
-        Assert.True(await watch.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound' AND message_sid LIKE 'SMway%'") > 0);
-
-        // The webhook keeps its text once the lock is released, and every loop takes part in draining.
-        await holding.RollbackAsync();
-        Assert.Equal(HttpStatusCode.OK, (await waiting).StatusCode);
-        await InboxWait.DrainedAsync(scenario.DataSource);
-        Assert.Equal(22, await watch.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'inbound'"));
-    }
-
-    [Fact]
-    public async Task During_a_flood_of_webhooks_the_last_loop_processes_one_batch_per_interval_and_all_resume_after()
-    {
-        await using var scenario = await MessagingScenario.StartAsync(adjust: s => s["Messaging:InboxProcessorEnabled"] = "false");
-        // A "flood" of one waiting webhook: the first loop (the others give way) processes one text every 2 s meanwhile.
-        await using var processing = await GivingWayInstanceAsync(scenario, s =>
-        {
-            s["Messaging:InboxFloodWebhooks"] = "1";
-            s["Messaging:InboxFloodProcessingInterval"] = "00:00:02";
-        });
-        var (holder, holding, _, waiting) = await HoldAWebhookAsync(scenario, processing);
-        await using var _ = holder;
-        await QueueTwentyTextsAndWakeAsync(scenario, processing);
-        var woken = System.Diagnostics.Stopwatch.StartNew();
-
-        // In 3 s at most two texts (one after 2 s; a slow machine only makes it fewer), and processing never stops.
-        const string processedSql = "SELECT count(*) FROM messages WHERE direction = 'inbound' AND message_sid LIKE 'SMway%'";
-        if (TimeSpan.FromSeconds(3) - woken.Elapsed is { Ticks: > 0 } rest)
-        {
-            await Task.Delay(rest);
-        }
-        Assert.InRange(await ScalarAsync<long>(scenario, processedSql), 0, 2);
-        for (var wait = 0; wait < 100 && await ScalarAsync<long>(scenario, processedSql) < 3; wait++)
-        {
-            await Task.Delay(100);
-        }
-        Assert.InRange(await ScalarAsync<long>(scenario, processedSql), 3, 6);
-
-        // Once the webhook has kept its text, every loop drains the rest.
-        await holding.RollbackAsync();
-        Assert.Equal(HttpStatusCode.OK, (await waiting).StatusCode);
-        await InboxWait.DrainedAsync(scenario.DataSource);
-        Assert.Equal(22, await ScalarAsync<long>(scenario, "SELECT count(*) FROM messages WHERE direction = 'inbound'"));
     }
 
     [Fact]

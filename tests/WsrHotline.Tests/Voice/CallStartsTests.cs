@@ -5,9 +5,8 @@ using Npgsql;
 namespace WsrHotline.Tests.Voice;
 
 /// <summary>
-/// The first statement of concurrent calls is shared (<c>CallStarts</c>): every caller must still
-/// hear the language menu with their own call stored exactly once, and a statement that fails must
-/// not take down callers who were not in it.
+/// Concurrent call starts (<c>CallStarts</c>): every caller hears the language menu with their own
+/// call stored exactly once, and a start the database refuses takes down no other caller.
 /// </summary>
 public sealed class CallStartsTests
 {
@@ -37,9 +36,6 @@ public sealed class CallStartsTests
         Assert.Equal(48, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM caller_identities"));
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>(
             "SELECT count(DISTINCT caller_identity_id) FROM calls WHERE call_sid IN ('CAstart0047', 'CAstart0049')"));
-        // The calls that waited behind the held statements were written together: fewer commits than calls.
-        var commits = await connection.ExecuteScalarAsync<int>("SELECT count(DISTINCT xmin::text) FROM calls");
-        Assert.True(commits < 25, $"{commits} transactions for {sids.Length} calls");
     }
 
     [Fact]
