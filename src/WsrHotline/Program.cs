@@ -23,7 +23,7 @@ builder.AddHotlineLogging();
 builder.Services
     .AddSingleton(TimeProvider.System)
     .AddHotlineOptions()
-    .AddTwilioProtocol(builder.Configuration)
+    .AddTwilioClient(builder.Configuration)
     .AddPiiProtection()
     .AddHotlineDatabase()
     .AddIntake()

@@ -553,7 +553,7 @@ public class TwilioRestClientTests
 
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddTwilioProtocol(configuration);
+        services.AddTwilioClient(configuration);
         return services.BuildServiceProvider();
     }
 }

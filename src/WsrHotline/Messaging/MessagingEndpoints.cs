@@ -67,7 +67,7 @@ public static partial class MessagingEndpoints
     /// </summary>
     public static IEndpointRouteBuilder MapMessagingIntake(this IEndpointRouteBuilder endpoints)
     {
-        var messaging = endpoints.MapGroup(Prefix).RequireTwilioSignature();
+        var messaging = endpoints.MapGroup(Prefix).ValidateTwilioRequest();
         messaging.MapPost("/incoming", IncomingAsync).WithMetadata(new ReplayFromSpool(http => IncomingAsync(
             http, Service<Inbox>(http), Service<WebhookSpool>(http), Service<StartupState>(http),
             Service<IOptions<HotlineOptions>>(http), Service<IOptions<MessagingOptions>>(http), Service<DatabaseOutages>(http),

@@ -10,6 +10,7 @@ using Npgsql;
 using WsrHotline.Ivr;
 using WsrHotline.Messaging;
 using WsrHotline.Pii;
+using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
 

@@ -73,17 +73,15 @@ public sealed class FakeHotline : IAsyncDisposable
         };
         adjust?.Invoke(settings);
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.Services.AddTwilioProtocol(builder.Configuration).AddVoiceSimulator(builder.Environment);
+        builder.Services.AddTwilioClient(builder.Configuration).AddVoiceSimulator(builder.Environment);
 
         app = builder.Build();
-        var validator = new TwilioRequestValidator(TestKeys.TwilioAuthToken);
         app.Map("/twilio/{**rest}", async (HttpContext context) =>
         {
             var request = context.Request;
             var form = request.HasFormContentType ? await request.ReadFormAsync() : new FormCollection([]);
             var url = PublicBaseUrl + request.Path + request.QueryString;
-            var parameters = form.SelectMany(f => f.Value.Select(v => KeyValuePair.Create(f.Key, v ?? "")));
-            if (!validator.Validate(url, parameters, request.Headers[TwilioRequestSigner.SignatureHeader]))
+            if (!TwilioRequestValidation.IsSigned(TestKeys.TwilioAuthToken, url, form, request.Headers[TwilioRequestSigner.SignatureHeader]))
             {
                 Interlocked.Increment(ref invalidSignatures);
                 return Results.StatusCode(StatusCodes.Status403Forbidden);
