@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Twilio.TwiML;
 using WsrHotline.Simulator;
 
 namespace WsrHotline.Twilio.Tests;
@@ -234,7 +235,7 @@ public class ValidateTwilioRequestFilterTests
         var app = builder.Build();
         var twilio = app.MapGroup("/twilio").ValidateTwilioRequest();
         twilio.MapPost("/voice/incoming", ([FromForm(Name = "CallSid")] string callSid) =>
-            new TwimlResult(new VoiceResponse().Say("Call " + callSid)));
+            new TwiMLResult(new VoiceResponse().Say("Call " + callSid)));
         twilio.MapPost("/events", (TwilioEvent payload) => payload.Sid);
         twilio.MapPost("/events/raw", async (HttpRequest request) =>
         {

@@ -1,3 +1,4 @@
+using Twilio.TwiML;
 using WsrHotline.Twilio;
 
 namespace HotlineBench;
@@ -19,7 +20,7 @@ public static class BareTwimlServer
         builder.Services.AddTwilioClient(builder.Configuration);
         var app = builder.Build();
         var twiml = new VoiceResponse().Say("Gracias por llamar.", voice: "Polly.Lupe", language: "es-US").Hangup();
-        app.MapPost("/twiml", () => new TwimlResult(twiml)).ValidateTwilioRequest();
+        app.MapPost("/twiml", () => new TwiMLResult(twiml)).ValidateTwilioRequest();
         await app.RunAsync();
         return 0;
     }

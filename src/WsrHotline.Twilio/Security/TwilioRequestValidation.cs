@@ -7,7 +7,7 @@ namespace WsrHotline.Twilio;
 
 /// <summary>
 /// How the hotline asks Twilio's <see cref="RequestValidator"/> whether a webhook is Twilio's: the URL
-/// Twilio signed and the parameters as the validator wants them. The HMAC itself is the library's.
+/// Twilio signed and the parameters as the validator wants them. The signature itself is computed by the library.
 /// </summary>
 /// <remarks>
 /// <list type="bullet">

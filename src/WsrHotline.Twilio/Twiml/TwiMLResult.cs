@@ -1,19 +1,25 @@
 using Microsoft.AspNetCore.Http;
+using Twilio.TwiML;
 
 namespace WsrHotline.Twilio;
 
-/// <summary>Returns a TwiML document from a minimal API endpoint: <c>return new TwimlResult(twiml);</c>.</summary>
-public sealed class TwimlResult : IResult, IContentTypeHttpResult, IStatusCodeHttpResult
+/// <summary>
+/// Returns a TwiML document from a minimal API endpoint: <c>return new TwiMLResult(response);</c> or
+/// <c>Results.Extensions.TwiML(response)</c>. Named and shaped like <c>Twilio.AspNet.Core</c>'s, which
+/// this registry does not serve; unlike it, the document is written compact (no indentation, fewer
+/// bytes per step) and without characters XML cannot hold (<see cref="TwimlWriter"/>).
+/// </summary>
+public sealed class TwiMLResult : IResult, IContentTypeHttpResult, IStatusCodeHttpResult
 {
     public const string TwimlContentType = "application/xml; charset=utf-8";
 
-    public TwimlResult(TwimlResponse response)
+    public TwiMLResult(TwiML twiml)
     {
-        ArgumentNullException.ThrowIfNull(response);
-        Response = response;
+        ArgumentNullException.ThrowIfNull(twiml);
+        Twiml = twiml;
     }
 
-    public TwimlResponse Response { get; }
+    public TwiML Twiml { get; }
 
     public string ContentType => TwimlContentType;
 
@@ -22,7 +28,7 @@ public sealed class TwimlResult : IResult, IContentTypeHttpResult, IStatusCodeHt
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
-        var bytes = Response.ToUtf8Bytes();
+        var bytes = TwimlWriter.ToUtf8Bytes(Twiml);
         httpContext.Response.StatusCode = StatusCodes.Status200OK;
         httpContext.Response.ContentType = ContentType;
         httpContext.Response.ContentLength = bytes.Length;
@@ -30,12 +36,12 @@ public sealed class TwimlResult : IResult, IContentTypeHttpResult, IStatusCodeHt
     }
 }
 
-public static class TwimlResultExtensions
+public static class TwiMLResultExtensions
 {
-    /// <summary><c>Results.Extensions.Twiml(twiml)</c>: same as <c>new TwimlResult(twiml)</c>.</summary>
-    public static TwimlResult Twiml(this IResultExtensions resultExtensions, TwimlResponse response)
+    /// <summary><c>Results.Extensions.TwiML(response)</c>: same as <c>new TwiMLResult(response)</c>.</summary>
+    public static TwiMLResult TwiML(this IResultExtensions resultExtensions, TwiML twiml)
     {
         ArgumentNullException.ThrowIfNull(resultExtensions);
-        return new TwimlResult(response);
+        return new TwiMLResult(twiml);
     }
 }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Twilio.TwiML;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
@@ -91,7 +92,7 @@ public sealed class FakeHotline : IAsyncDisposable
             requests.Enqueue((path, form.ToDictionary(f => f.Key, f => f.Value.ToString(), StringComparer.Ordinal)));
             if (routes.TryGetValue(path, out var route))
             {
-                return Results.Extensions.Twiml(await route(form));
+                return Results.Extensions.TwiML(await route(form));
             }
 
             // Status callbacks need no TwiML; anything else unknown is a test mistake, shown as a 404.
