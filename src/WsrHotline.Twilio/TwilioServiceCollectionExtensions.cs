@@ -9,9 +9,11 @@ public static class TwilioServiceCollectionExtensions
     /// <summary>
     /// Binds <see cref="TwilioOptions"/> from the <c>Twilio</c> section, validates it when the host
     /// starts (so a missing secret stops the service at deploy time, not at the first call), and
-    /// registers <see cref="TwilioRestClient"/> as a typed <see cref="HttpClient"/>.
+    /// registers the REST client (<see cref="AddTwilioRestClient"/>). Named like <c>Twilio.AspNet.Core</c>'s
+    /// registration, which this registry does not serve. Webhook signatures need nothing registered
+    /// beyond the options: <c>ValidateTwilioRequest()</c> reads them.
     /// </summary>
-    public static IServiceCollection AddTwilioProtocol(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddTwilioClient(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
 
@@ -34,6 +36,12 @@ public static class TwilioServiceCollectionExtensions
                 "Twilio:MaxAttempts must be at least 1.")
             .ValidateOnStart();
 
+        return services.AddTwilioRestClient();
+    }
+
+    /// <summary>The REST API: <see cref="TwilioRestClient"/> as a typed <see cref="HttpClient"/>, and the media hosts it may fetch from.</summary>
+    private static IServiceCollection AddTwilioRestClient(this IServiceCollection services)
+    {
         services.AddSingleton<MediaHosts>();
         services.AddHttpClient<TwilioRestClient>((provider, client) =>
             {

@@ -23,7 +23,7 @@ builder.AddHotlineLogging();
 builder.Services
     .AddSingleton(TimeProvider.System)
     .AddHotlineOptions()
-    .AddTwilioProtocol(builder.Configuration)
+    .AddTwilioClient(builder.Configuration)
     .AddPiiProtection()
     .AddHotlineDatabase()
     .AddIntake()
@@ -59,7 +59,7 @@ if (args is ["fallback-twiml", var fallbackFile, ..])
     var audioBase = args.Length > 2 ? args[2] : publicBase.TrimEnd('/') + "/ivr-audio";
     var fallback = app.Services.GetRequiredService<EmergencyTwiml>()
         .StaticFallback(app.Services.GetRequiredService<IvrFlowProvider>().Current, publicBase, audioBase);
-    await File.WriteAllTextAsync(fallbackFile, fallback.ToXml(indented: true) + Environment.NewLine);
+    await File.WriteAllTextAsync(fallbackFile, TwimlWriter.ToXml(fallback, indented: true) + Environment.NewLine);
     Console.Out.WriteLine($"Wrote {fallbackFile}: host it where Twilio can fetch it and set it as the number's Fallback URL.");
     return;
 }

@@ -50,7 +50,7 @@ public class TwilioOptionsTests
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
         builder.Logging.ClearProviders();
-        builder.Services.AddTwilioProtocol(builder.Configuration);
+        builder.Services.AddTwilioClient(builder.Configuration);
         await using var app = builder.Build();
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
@@ -62,7 +62,7 @@ public class TwilioOptionsTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
-        services.AddTwilioProtocol(configuration);
+        services.AddTwilioClient(configuration);
         using var provider = services.BuildServiceProvider();
         return provider.GetRequiredService<IOptions<TwilioOptions>>().Value;
     }

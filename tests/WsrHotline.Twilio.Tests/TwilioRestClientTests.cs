@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Twilio.TwiML;
 
 namespace WsrHotline.Twilio.Tests;
 
@@ -266,7 +267,7 @@ public class TwilioRestClientTests
             FakeTwilioApi.Json(context, 201, """{"sid":"CA43","status":"queued"}"""));
         using var services = CreateServices(api.BaseAddress);
         var client = services.GetRequiredService<TwilioRestClient>();
-        var twiml = new VoiceResponse().Say("Hola & adiós").ToXml();
+        var twiml = TwimlWriter.ToXml(new VoiceResponse().Say("Hola & adiós"));
 
         await client.CreateCallAsync(new OutboundCall { To = "+15555550101", From = "+18005550100", Twiml = twiml });
 
@@ -553,7 +554,7 @@ public class TwilioRestClientTests
 
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddTwilioProtocol(configuration);
+        services.AddTwilioClient(configuration);
         return services.BuildServiceProvider();
     }
 }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using WsrHotline.Simulator;
 
 namespace WsrHotline.Twilio.Tests;
 
@@ -47,10 +48,10 @@ public sealed class TwilioWebhookInputTests(Xunit.Abstractions.ITestOutputHelper
             ["Twilio:AuthToken"] = Token,
             ["Twilio:PublicBaseUrl"] = "https://hotline.test",
         });
-        builder.Services.AddTwilioProtocol(builder.Configuration);
+        builder.Services.AddTwilioClient(builder.Configuration);
         app = builder.Build();
         // Shaped like the app's webhooks: they read the form themselves.
-        app.MapGroup("/twilio").RequireTwilioSignature().MapPost("/voice/incoming", async (HttpContext http) =>
+        app.MapGroup("/twilio").ValidateTwilioRequest().MapPost("/voice/incoming", async (HttpContext http) =>
         {
             Interlocked.Increment(ref reached);
             var form = await http.Request.ReadFormAsync();

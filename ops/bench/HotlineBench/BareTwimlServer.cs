@@ -1,3 +1,4 @@
+using Twilio.TwiML;
 using WsrHotline.Twilio;
 
 namespace HotlineBench;
@@ -16,10 +17,10 @@ public static class BareTwimlServer
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Configuration["Twilio:AccountSid"] = "AC00000000000000000000000000000000";
         builder.Configuration["Twilio:AuthToken"] = token;
-        builder.Services.AddTwilioProtocol(builder.Configuration);
+        builder.Services.AddTwilioClient(builder.Configuration);
         var app = builder.Build();
         var twiml = new VoiceResponse().Say("Gracias por llamar.", voice: "Polly.Lupe", language: "es-US").Hangup();
-        app.MapPost("/twiml", () => new TwimlResult(twiml)).RequireTwilioSignature();
+        app.MapPost("/twiml", () => new TwiMLResult(twiml)).ValidateTwilioRequest();
         await app.RunAsync();
         return 0;
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Dapper;
 using Npgsql;
+using WsrHotline.Simulator;
 using WsrHotline.Twilio;
 
 namespace HotlineBench;

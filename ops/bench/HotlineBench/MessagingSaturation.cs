@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Dapper;
 using Npgsql;
+using WsrHotline.Simulator;
 using WsrHotline.Twilio;
 
 namespace HotlineBench;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using WsrHotline.Simulator;
 using WsrHotline.Twilio;
 
 namespace HotlineBench;

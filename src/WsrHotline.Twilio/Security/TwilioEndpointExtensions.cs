@@ -22,9 +22,10 @@ public static class TwilioEndpointExtensions
     /// <summary>
     /// Rejects with 403 every request to these endpoints (a route group or a single endpoint) that does
     /// not carry a valid Twilio signature, with 413 any body over <see cref="MaxBodyBytes"/>, and with
-    /// 400 a signed request holding what no Twilio webhook holds. See <see cref="TwilioSignatureFilter"/>.
+    /// 400 a signed request holding what no Twilio webhook holds. See <see cref="ValidateTwilioRequestFilter"/>.
+    /// Named and shaped like <c>Twilio.AspNet.Core</c>'s filter, which this registry does not serve.
     /// </summary>
-    public static TBuilder RequireTwilioSignature<TBuilder>(this TBuilder builder)
+    public static TBuilder ValidateTwilioRequest<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -44,7 +45,7 @@ public static class TwilioEndpointExtensions
         // hash it. "Finally" conventions see the fully built request delegate. A form post's signature
         // covers the parsed form, which ASP.NET Core reads once and caches; a url-encoded one is
         // buffered too (in memory: it is at most the cap), for the filter's second reading of a form
-        // ASP.NET Core's reader refuses (see TwilioSignatureFilter).
+        // ASP.NET Core's reader refuses (see ValidateTwilioRequestFilter).
         builder.Finally(endpoint =>
         {
             if (endpoint.RequestDelegate is { } inner)
@@ -58,7 +59,7 @@ public static class TwilioEndpointExtensions
                         // bodies costs a header each. The server's own limit is left as it is for these, so
                         // that Kestrel reads the rest of the body away (discarding it) and the client sees
                         // this answer; below its own limit Kestrel would reset the connection instead.
-                        TwilioSignatureFilter.LogBodyTooLarge(httpContext);
+                        ValidateTwilioRequestFilter.LogBodyTooLarge(httpContext);
                         httpContext.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
                         return Task.CompletedTask;
                     }
@@ -80,7 +81,7 @@ public static class TwilioEndpointExtensions
 
         // Twilio cannot send antiforgery tokens; the signature is what proves the request's origin.
         builder.DisableAntiforgery();
-        return builder.AddEndpointFilter<TBuilder, TwilioSignatureFilter>();
+        return builder.AddEndpointFilter<TBuilder, ValidateTwilioRequestFilter>();
     }
 
     internal static bool IsUrlEncoded(HttpRequest request) =>
@@ -88,7 +89,7 @@ public static class TwilioEndpointExtensions
 }
 
 /// <summary>
-/// Endpoint metadata on every endpoint <see cref="TwilioEndpointExtensions.RequireTwilioSignature{TBuilder}"/>
+/// Endpoint metadata on every endpoint <see cref="TwilioEndpointExtensions.ValidateTwilioRequest{TBuilder}"/>
 /// guards, so that tests (and tools) can find all of Twilio's endpoints in the EndpointDataSource.
 /// </summary>
 public sealed class TwilioSignatureRequired

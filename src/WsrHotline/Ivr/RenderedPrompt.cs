@@ -1,4 +1,7 @@
-using WsrHotline.Twilio;
+using Twilio.TwiML;
+using Gather = Twilio.TwiML.Voice.Gather;
+using Play = Twilio.TwiML.Voice.Play;
+using Say = Twilio.TwiML.Voice.Say;
 
 namespace WsrHotline.Ivr;
 
@@ -45,8 +48,8 @@ public static class IvrTwimlExtensions
         {
             _ = segment switch
             {
-                SaySegment say => response.Say(say.Text, voice: say.Voice, language: say.Language),
-                PlaySegment play => response.Play(play.Url),
+                SaySegment say => response.Append(ToSay(say)),
+                PlaySegment play => response.Append(ToPlay(play)),
                 _ => throw new InvalidOperationException($"Unknown prompt segment {segment.GetType().Name}."),
             };
         }
@@ -63,12 +66,20 @@ public static class IvrTwimlExtensions
         {
             _ = segment switch
             {
-                SaySegment say => gather.Say(say.Text, voice: say.Voice, language: say.Language),
-                PlaySegment play => gather.Play(play.Url),
+                SaySegment say => gather.Append(ToSay(say)),
+                PlaySegment play => gather.Append(ToPlay(play)),
                 _ => throw new InvalidOperationException($"Unknown prompt segment {segment.GetType().Name}."),
             };
         }
 
         return gather;
     }
+
+    /// <summary>A voice or language left unset is left out, so that Twilio applies its default.</summary>
+    private static Say ToSay(SaySegment say) => new(
+        say.Text,
+        voice: string.IsNullOrEmpty(say.Voice) ? null : (Say.VoiceEnum)say.Voice,
+        language: string.IsNullOrEmpty(say.Language) ? null : (Say.LanguageEnum)say.Language);
+
+    private static Play ToPlay(PlaySegment play) => new(new Uri(play.Url, UriKind.Absolute));
 }

@@ -44,6 +44,9 @@ public static class ConsoleApi
             .BindConfiguration("VoiceSdk")
             .Validate(o => o.Configured || (string.IsNullOrEmpty(o.ApiKeySid) && string.IsNullOrEmpty(o.ApiKeySecret) && string.IsNullOrEmpty(o.TwimlAppSid)),
                 "VoiceSdk needs all three of ApiKeySid, ApiKeySecret and TwimlAppSid (or none: calls then go to phones).")
+            // Twilio's token library signs HS256 and refuses a key under 128 bits; Twilio's secrets have 32 characters.
+            .Validate(o => string.IsNullOrEmpty(o.ApiKeySecret) || o.ApiKeySecret.Length >= 16,
+                "VoiceSdk:ApiKeySecret must be the API key's secret as the Twilio console showed it (32 characters).")
             .ValidateOnStart();
         services.AddSingleton<VoiceTokens>();
         services.AddSingleton<CannedResponses>();

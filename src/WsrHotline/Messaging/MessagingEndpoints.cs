@@ -7,6 +7,7 @@ using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Spool;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
 
 namespace WsrHotline.Messaging;
 
@@ -65,7 +66,7 @@ public static partial class MessagingEndpoints
     /// </summary>
     public static IEndpointRouteBuilder MapMessagingIntake(this IEndpointRouteBuilder endpoints)
     {
-        var messaging = endpoints.MapGroup(Prefix).RequireTwilioSignature();
+        var messaging = endpoints.MapGroup(Prefix).ValidateTwilioRequest();
         messaging.MapPost("/incoming", IncomingAsync).WithMetadata(new ReplayFromSpool(http => IncomingAsync(
             http, Service<Inbox>(http), Service<WebhookSpool>(http), Service<StartupState>(http),
             Service<IOptions<HotlineOptions>>(http), Service<IOptions<MessagingOptions>>(http), Service<DatabaseOutages>(http),
@@ -209,7 +210,7 @@ public static partial class MessagingEndpoints
     private static bool IsDatabaseFailure(Exception ex, HttpContext http) =>
         (DatabaseFailures.IsDatabaseFailure(ex) || ex is OperationCanceledException) && !http.RequestAborted.IsCancellationRequested;
 
-    private static TwimlResult Empty() => new(new MessagingResponse());
+    private static TwiMLResult Empty() => new(new MessagingResponse());
 
     /// <summary>Twilio posts messaging webhooks as forms: a signed JSON or empty body is not one (400, not a 500 from reading it).</summary>
     private static IResult? NotAForm(HttpContext http) => http.Request.HasFormContentType

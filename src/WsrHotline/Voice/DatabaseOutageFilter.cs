@@ -3,6 +3,7 @@ using Npgsql;
 using WsrHotline.Ivr;
 using WsrHotline.Spool;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
 
 namespace WsrHotline.Voice;
 
@@ -78,9 +79,9 @@ public sealed partial class DatabaseOutageFilter(
             var audioBase = urls.AudioBase(request);
             return (metadata?.GetMetadata<OnDatabaseOutage>()?.Answer ?? OutageAnswer.Acknowledge) switch
             {
-                OutageAnswer.Emergency => new TwimlResult(emergency.Start(flows.Current, path => urls.For(request, path), audioBase)),
-                OutageAnswer.LeaveQueue => new TwimlResult(new VoiceResponse().Leave()),
-                OutageAnswer.Goodbye => new TwimlResult(EmergencyTwiml.Goodbye(flows.Current, audioBase)),
+                OutageAnswer.Emergency => new TwiMLResult(emergency.Start(flows.Current, path => urls.ForTwiml(request, path), audioBase)),
+                OutageAnswer.LeaveQueue => new TwiMLResult(new VoiceResponse().Leave()),
+                OutageAnswer.Goodbye => new TwiMLResult(EmergencyTwiml.Goodbye(flows.Current, audioBase)),
                 _ => Results.Ok(),
             };
         }

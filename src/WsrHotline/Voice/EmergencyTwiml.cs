@@ -2,6 +2,10 @@ using Microsoft.Extensions.Options;
 using WsrHotline.Hosting;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
+using Twilio.Types;
+using Dial = Twilio.TwiML.Voice.Dial;
+using Gather = Twilio.TwiML.Voice.Gather;
 
 namespace WsrHotline.Voice;
 
@@ -13,20 +17,20 @@ namespace WsrHotline.Voice;
 /// </summary>
 public sealed class EmergencyTwiml(IOptions<HotlineOptions> hotline, IOptions<IvrOptions> ivr)
 {
-    public VoiceResponse Start(IvrFlow flow, Func<string, string> url, string audioBase)
+    public VoiceResponse Start(IvrFlow flow, Func<string, Uri> url, string audioBase)
     {
         var response = new VoiceResponse();
         foreach (var language in flow.Languages)
         {
             response.AddPrompt(flow.Render(language.Code, "emergency_greeting", null, audioBase));
         }
-        var dial = new Dial { Timeout = ivr.Value.RingSecondsPerTier, Action = url("emergency/dial-result"), AnswerOnBridge = true };
+        var dial = new Dial(timeout: ivr.Value.RingSecondsPerTier, action: url("emergency/dial-result"), answerOnBridge: true);
         foreach (var number in hotline.Value.EmergencyOnCallNumbers)
         {
-            dial.Number(number, url: url("emergency/screen"));
+            dial.Number(new PhoneNumber(number), url: url("emergency/screen"));
         }
         return hotline.Value.EmergencyOnCallNumbers.Count > 0
-            ? response.Dial(dial)
+            ? response.Append(dial)
             : Voicemail(response, flow, url, audioBase);
     }
 
@@ -45,42 +49,40 @@ public sealed class EmergencyTwiml(IOptions<HotlineOptions> hotline, IOptions<Iv
         }
         if (hotline.Value.EmergencyOnCallNumbers.Count > 0)
         {
-            var dial = new Dial { Timeout = ivr.Value.RingSecondsPerTier, AnswerOnBridge = true };
+            var dial = new Dial(timeout: ivr.Value.RingSecondsPerTier, answerOnBridge: true);
             foreach (var number in hotline.Value.EmergencyOnCallNumbers)
             {
-                dial.Number(number);
+                dial.Number(new PhoneNumber(number));
             }
-            response.Dial(dial);
+            response.Append(dial);
         }
         var app = publicBaseUrl.TrimEnd('/') + VoiceUrls.Prefix + "/";
-        return Voicemail(response, flow, path => app + path, audioBase);
+        return Voicemail(response, flow, path => new Uri(app + path, UriKind.Absolute), audioBase);
     }
 
     /// <summary>Said to whoever picks up an emergency line: the caller's language is not known yet.</summary>
-    public static VoiceResponse Screen(IvrFlow flow, Func<string, string> url, string audioBase)
+    public static VoiceResponse Screen(IvrFlow flow, Func<string, Uri> url, string audioBase)
     {
         var languages = string.Join(", ", flow.Languages.Select(l => l.NativeName));
-        var gather = new Gather { NumDigits = 1, Timeout = 8, Action = url("emergency/screen-result") };
+        var gather = new Gather(numDigits: 1, timeout: 8, action: url("emergency/screen-result"));
         gather.AddPrompt(flow.Render(flow.DefaultLanguage.Code, "screening", new Dictionary<string, string> { ["language"] = languages }, audioBase));
-        return new VoiceResponse().Gather(gather).Hangup();
+        return new VoiceResponse().Append(gather).Hangup();
     }
 
-    public static VoiceResponse Voicemail(VoiceResponse response, IvrFlow flow, Func<string, string> url, string audioBase)
+    public static VoiceResponse Voicemail(VoiceResponse response, IvrFlow flow, Func<string, Uri> url, string audioBase)
     {
         foreach (var language in flow.Languages)
         {
             response.AddPrompt(flow.Render(language.Code, "emergency_voicemail", null, audioBase));
         }
         return response
-            .Record(new Record
-            {
-                MaxLength = 180,
-                Timeout = 8,
-                FinishOnKey = "#",
-                PlayBeep = true,
-                Action = url("emergency/recorded"),
-                RecordingStatusCallback = url("recording"),
-            })
+            .Record(
+                maxLength: 180,
+                timeout: 8,
+                finishOnKey: "#",
+                playBeep: true,
+                action: url("emergency/recorded"),
+                recordingStatusCallback: url("recording"))
             .Hangup();
     }
 

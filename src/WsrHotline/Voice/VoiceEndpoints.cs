@@ -33,7 +33,7 @@ public static class VoiceEndpoints
     public static IEndpointRouteBuilder MapVoiceIntake(this IEndpointRouteBuilder endpoints)
     {
         var voice = endpoints.MapGroup(VoiceUrls.Prefix)
-            .RequireTwilioSignature()
+            .ValidateTwilioRequest()
             .AddEndpointFilter<DatabaseOutageFilter>();
 
         var firstAnswer = endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<VoiceOptions>>().Value.DatabaseBudget;

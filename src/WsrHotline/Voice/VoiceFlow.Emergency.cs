@@ -2,6 +2,7 @@ using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Spool;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
 
 namespace WsrHotline.Voice;
 
@@ -11,7 +12,7 @@ namespace WsrHotline.Voice;
 public sealed partial class VoiceFlow
 {
     public IResult EmergencyScreen(VoiceRequest request) =>
-        Twiml(EmergencyTwiml.Screen(request.Flow, path => urls.For(request.Http, path), urls.AudioBase(request.Http)));
+        Twiml(EmergencyTwiml.Screen(request.Flow, path => urls.ForTwiml(request.Http, path), urls.AudioBase(request.Http)));
 
     public static IResult EmergencyScreenResult(VoiceRequest request) =>
         // An empty document ends the screening and bridges the call; anything but 1 declines it.
@@ -24,7 +25,7 @@ public sealed partial class VoiceFlow
         {
             return Twiml(new VoiceResponse().Hangup());
         }
-        return Twiml(EmergencyTwiml.Voicemail(new VoiceResponse(), request.Flow, path => urls.For(request.Http, path), urls.AudioBase(request.Http)));
+        return Twiml(EmergencyTwiml.Voicemail(new VoiceResponse(), request.Flow, path => urls.ForTwiml(request.Http, path), urls.AudioBase(request.Http)));
     }
 
     public async Task<IResult> EmergencyRecordedAsync(VoiceRequest request, WebhookSpool spool)

@@ -1,6 +1,9 @@
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
+using Dial = Twilio.TwiML.Voice.Dial;
+using Gather = Twilio.TwiML.Voice.Gather;
 
 namespace WsrHotline.Voice;
 
@@ -19,8 +22,8 @@ public sealed partial class VoiceFlow
         Prompts(request, response, language, step.Prompts);
         return response.Enqueue(
             QueueName(call.Id),
-            waitUrl: urls.For(request.Http, "wait", ("lang", language)),
-            action: urls.For(request.Http, "queue-result", ("lang", language)));
+            waitUrl: urls.ForTwiml(request.Http, "wait", ("lang", language)),
+            action: urls.ForTwiml(request.Http, "queue-result", ("lang", language)));
     }
 
     /// <summary>
@@ -45,7 +48,7 @@ public sealed partial class VoiceFlow
         }
 
         Prompts(request, response, language, step?.HoldPrompts ?? ["hold_message"]);
-        return Twiml(response.Pause(2));
+        return Twiml(response.Pause(length: 2));
     }
 
     /// <summary>False when there is nobody left to ring and the current tier is done.</summary>
@@ -117,13 +120,13 @@ public sealed partial class VoiceFlow
             return Twiml(response.Hangup());
         }
 
-        var gather = new Gather { NumDigits = 1, Timeout = 8, Action = urls.For(request.Http, "screen-result", ("leg", leg.Id)) };
+        var gather = new Gather(numDigits: 1, timeout: 8, action: urls.ForTwiml(request.Http, "screen-result", ("leg", leg.Id)));
         // "Hotline call in Español": {language} is the call's language in its own name.
         var screening = request.Flow.Render(language, "screening", null, urls.AudioBase(request.Http));
         // Said twice: the investigator may still be bringing the phone to their ear.
-        gather.AddPrompt(screening).Pause(1).AddPrompt(screening);
+        gather.AddPrompt(screening).Pause(length: 1).AddPrompt(screening);
         // No key pressed (a voicemail answered, or the investigator cannot take it): this leg declines.
-        return Twiml(response.Gather(gather).Hangup());
+        return Twiml(response.Append(gather).Hangup());
     }
 
     /// <summary>POST /twilio/voice/screen-result?leg=N: 1 accepts (the first wins); anything else declines.</summary>
@@ -148,7 +151,7 @@ public sealed partial class VoiceFlow
         }
 
         await calls.RecordAnsweredAsync(call.ComplaintId, leg.StaffId, new { tier = leg.Tier, leg_id = leg.Id }, request.Cancellation);
-        return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
+        return Twiml(response.Append(new Dial().Queue(QueueName(call.Id))));
     }
 
     /// <summary>
@@ -170,7 +173,7 @@ public sealed partial class VoiceFlow
         }
         await consoleOffers.AnnounceAnsweredAsync(call.Id, call.ComplaintId, language, leg.StaffId, request.Cancellation);
         await calls.RecordAnsweredAsync(call.ComplaintId, leg.StaffId, new { tier = 0, leg_id = leg.Id, via = "console" }, request.Cancellation);
-        return Twiml(response.Dial(new Dial().Queue(QueueName(call.Id))));
+        return Twiml(response.Append(new Dial().Queue(QueueName(call.Id))));
     }
 
     /// <summary>The leg named by the action URL (<c>?leg=N</c>) and the caller's call; null when either is unknown.</summary>

@@ -1,6 +1,8 @@
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
+using Gather = Twilio.TwiML.Voice.Gather;
 
 namespace WsrHotline.Voice;
 
@@ -10,16 +12,10 @@ public sealed partial class VoiceFlow
 {
     private VoiceResponse StatusCaseNumberGather(VoiceRequest request, string language, int attempt, VoiceResponse response)
     {
-        var gather = new Gather
-        {
-            NumDigits = CaseNumbers.Length,
-            FinishOnKey = "#",
-            Timeout = 10,
-            ActionOnEmptyResult = true,
-            Action = urls.For(request.Http, "status/case", ("lang", language), ("attempt", attempt)),
-        };
+        var gather = new Gather(numDigits: CaseNumbers.Length, finishOnKey: "#", timeout: 10, actionOnEmptyResult: true,
+            action: urls.ForTwiml(request.Http, "status/case", ("lang", language), ("attempt", attempt)));
         gather.AddPrompt(request.Flow.Render(language, "status_case_number_prompt", null, urls.AudioBase(request.Http)));
-        return response.Gather(gather);
+        return response.Append(gather);
     }
 
     /// <summary>POST /twilio/voice/status/case?lang=xx&amp;attempt=N: a case number was keyed in.</summary>
@@ -45,17 +41,11 @@ public sealed partial class VoiceFlow
 
     private VoiceResponse StatusPinGather(VoiceRequest request, string language, string caseNumber, VoiceResponse response)
     {
-        var gather = new Gather
-        {
-            NumDigits = 4,
-            FinishOnKey = "#",
-            Timeout = 10,
-            ActionOnEmptyResult = true,
-            // The case number rides in the action URL (it is not a secret without the PIN); the PIN never does.
-            Action = urls.For(request.Http, "status/pin", ("lang", language), ("case", caseNumber)),
-        };
+        // The case number rides in the action URL (it is not a secret without the PIN); the PIN never does.
+        var gather = new Gather(numDigits: 4, finishOnKey: "#", timeout: 10, actionOnEmptyResult: true,
+            action: urls.ForTwiml(request.Http, "status/pin", ("lang", language), ("case", caseNumber)));
         gather.AddPrompt(request.Flow.Render(language, "status_pin_prompt", null, urls.AudioBase(request.Http)));
-        return response.Gather(gather);
+        return response.Append(gather);
     }
 
     /// <summary>POST /twilio/voice/status/pin?lang=xx&amp;case=NNNNNNNN: the PIN was keyed in.</summary>

@@ -1,6 +1,7 @@
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
 
 namespace WsrHotline.Voice;
 
@@ -12,17 +13,15 @@ public sealed partial class VoiceFlow
     {
         Prompts(request, response, language, step.Prompts);
         return response
-            .Record(new Record
-            {
-                MaxLength = step.MaxLengthSeconds ?? 180,
-                Timeout = 8,
-                FinishOnKey = "#",
-                PlayBeep = true,
-                Action = urls.For(request.Http, "recorded", ("lang", language)),
-                RecordingStatusCallback = urls.For(request.Http, "recording"),
-            })
+            .Record(
+                maxLength: step.MaxLengthSeconds ?? 180,
+                timeout: 8,
+                finishOnKey: "#",
+                playBeep: true,
+                action: urls.ForTwiml(request.Http, "recorded", ("lang", language)),
+                recordingStatusCallback: urls.ForTwiml(request.Http, "recording"))
             // Reached only when the caller said nothing at all: no message, no case; say goodbye.
-            .Redirect(urls.For(request.Http, $"step/{GoodbyeStep(request.Flow)}", ("lang", language)));
+            .Redirect(urls.ForTwiml(request.Http, $"step/{GoodbyeStep(request.Flow)}", ("lang", language)));
     }
 
     /// <summary>POST /twilio/voice/recorded?lang=xx: the message is recorded. Case number, PIN, callback promise.</summary>

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Options;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
+using Twilio.TwiML;
+using Gather = Twilio.TwiML.Voice.Gather;
 
 namespace WsrHotline.Voice;
 
@@ -114,15 +116,10 @@ public sealed partial class VoiceFlow(
 
     private VoiceResponse LanguageMenu(VoiceRequest request, int attempt, VoiceResponse? into = null)
     {
-        var gather = new Gather
-        {
-            NumDigits = 1,
-            Timeout = 6,
-            ActionOnEmptyResult = true,
-            Action = urls.For(request.Http, "language", ("attempt", attempt)),
-        };
+        var gather = new Gather(numDigits: 1, timeout: 6, actionOnEmptyResult: true,
+            action: urls.ForTwiml(request.Http, "language", ("attempt", attempt)));
         // Each language greets and offers itself in its own words: nobody meets an English-only menu.
-        return (into ?? new VoiceResponse()).Gather(gather.AddPrompt(request.Flow.RenderLanguageMenu(request.Flow.StartStep, urls.AudioBase(request.Http))));
+        return (into ?? new VoiceResponse()).Append(gather.AddPrompt(request.Flow.RenderLanguageMenu(request.Flow.StartStep, urls.AudioBase(request.Http))));
     }
 
     /// <summary>
@@ -154,14 +151,9 @@ public sealed partial class VoiceFlow(
             switch (step.Type)
             {
                 case IvrStepType.Menu:
-                    var gather = new Gather
-                    {
-                        NumDigits = 1,
-                        Timeout = 6,
-                        ActionOnEmptyResult = true,
-                        Action = urls.For(request.Http, $"step/{stepId}/input", ("lang", language), ("attempt", attempt)),
-                    };
-                    return response.Gather(gather.AddPrompt(flow.Render(language, step.Prompts, null, urls.AudioBase(request.Http))));
+                    var gather = new Gather(numDigits: 1, timeout: 6, actionOnEmptyResult: true,
+                        action: urls.ForTwiml(request.Http, $"step/{stepId}/input", ("lang", language), ("attempt", attempt)));
+                    return response.Append(gather.AddPrompt(flow.Render(language, step.Prompts, null, urls.AudioBase(request.Http))));
                 case IvrStepType.Route:
                     return await RouteAsync(request, call, step, language, response);
                 case IvrStepType.Voicemail:
@@ -223,7 +215,7 @@ public sealed partial class VoiceFlow(
     private void Prompt(VoiceRequest request, VoiceResponse response, string language, string key, IReadOnlyDictionary<string, string>? values = null) =>
         response.AddPrompt(request.Flow.Render(language, key, values, urls.AudioBase(request.Http)));
 
-    private static TwimlResult Twiml(VoiceResponse response) => new(response);
+    private static TwiMLResult Twiml(VoiceResponse response) => new(response);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Incoming call {CallId}")]
     private static partial void LogIncoming(ILogger logger, long callId);

@@ -36,5 +36,9 @@ public sealed class VoiceUrls(IOptions<TwilioOptions> twilio)
         return url.ToString();
     }
 
+    /// <summary><see cref="For"/> as the <see cref="Uri"/> Twilio's TwiML classes take (written out as given).</summary>
+    public Uri ForTwiml(HttpRequest request, string path, params (string Name, object? Value)[] query) =>
+        new(For(request, path, query), UriKind.Absolute);
+
     public string AudioBase(HttpRequest request) => BaseUrl(request) + "/ivr-audio";
 }

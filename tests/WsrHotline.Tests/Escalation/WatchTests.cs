@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Escalation;
 using WsrHotline.Ivr;
 using WsrHotline.Pii;
+using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
 

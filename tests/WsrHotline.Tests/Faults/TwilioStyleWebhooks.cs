@@ -1,4 +1,5 @@
 using System.Net;
+using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
 

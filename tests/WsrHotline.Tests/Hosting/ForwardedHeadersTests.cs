@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
+using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
 

@@ -1,5 +1,7 @@
+using Twilio.TwiML;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
+using Gather = Twilio.TwiML.Voice.Gather;
 
 namespace WsrHotline.Tests.Ivr;
 
@@ -25,7 +27,7 @@ public sealed class IvrRenderingTests
         Assert.Equal("Gracias por llamar. Adiós.", prompt.Text);
         Assert.Contains(
             "<Say voice=\"Polly.Lupe\" language=\"es-US\">Gracias por llamar. Adiós.</Say>",
-            new VoiceResponse().AddPrompt(prompt).ToXml(), StringComparison.Ordinal);
+            TwimlWriter.ToXml(new VoiceResponse().AddPrompt(prompt)), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -35,7 +37,7 @@ public sealed class IvrRenderingTests
 
         AssertPlays("ht/goodbye.wav", Assert.Single(prompt.Segments));
         Assert.Equal("Mèsi paske ou rele. Orevwa.", prompt.Text);
-        var xml = new VoiceResponse().Gather(new Gather { NumDigits = 1 }.AddPrompt(prompt)).ToXml();
+        var xml = TwimlWriter.ToXml(new VoiceResponse().Append(new Gather(numDigits: 1).AddPrompt(prompt)));
         Assert.Matches(@"<Gather numDigits=""1""><Play>https://hotline\.test/ivr-audio/ht/goodbye\.wav\?v=[0-9a-f]{12}</Play></Gather>", xml);
     }
 

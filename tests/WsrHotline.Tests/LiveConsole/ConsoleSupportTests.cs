@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using WsrHotline.Ivr;
@@ -16,7 +18,7 @@ public sealed class ConsoleSupportTests
     public void A_voice_sdk_token_is_a_jwt_signed_with_the_api_key_secret_and_grants_incoming_calls_to_the_staff_identity()
     {
         var tokens = new VoiceTokens(
-            Options.Create(new VoiceSdkOptions { ApiKeySid = "SK123", ApiKeySecret = "key-secret", TwimlAppSid = "AP456" }),
+            Options.Create(new VoiceSdkOptions { ApiKeySid = "SK123", ApiKeySecret = "key-secret-0123456789abcdef0123456", TwimlAppSid = "AP456" }),
             Options.Create(new TwilioOptions { AccountSid = "AC789" }),
             TimeProvider.System);
 
@@ -34,8 +36,25 @@ public sealed class ConsoleSupportTests
         Assert.True(grants.GetProperty("voice").GetProperty("incoming").GetProperty("allow").GetBoolean());
         Assert.Equal("AP456", grants.GetProperty("voice").GetProperty("outgoing").GetProperty("application_sid").GetString());
         Assert.True(payload.GetProperty("exp").GetInt64() > DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-        var expected = HMACSHA256.HashData(Encoding.UTF8.GetBytes("key-secret"), Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]));
+        var expected = HMACSHA256.HashData(Encoding.UTF8.GetBytes("key-secret-0123456789abcdef0123456"), Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]));
         Assert.Equal(expected, FromBase64Url(parts[2]));
+    }
+
+    [Fact]
+    public void A_voice_sdk_secret_too_short_to_sign_a_token_is_refused_at_start()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["VoiceSdk:ApiKeySid"] = "SK123",
+            ["VoiceSdk:ApiKeySecret"] = "key-secret",
+            ["VoiceSdk:TwimlAppSid"] = "AP456",
+        }).Build());
+        services.AddLiveConsole();
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<VoiceSdkOptions>>().Value);
+        Assert.Contains("VoiceSdk:ApiKeySecret", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public sealed partial class InboxTests
         var answer = await PostTextAsync(scenario, "SMinbox0001", worker, words);
 
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-        Assert.Equal(new Twilio.MessagingResponse().ToXml(), await answer.Content.ReadAsStringAsync());
+        Assert.Equal(Twilio.TwimlWriter.ToXml(new global::Twilio.TwiML.MessagingResponse()), await answer.Content.ReadAsStringAsync());
         var payload = await ScalarAsync<string>(scenario, "SELECT payload_encrypted FROM inbound_inbox WHERE message_sid = 'SMinbox0001'");
         Assert.DoesNotContain("5555550301", payload, StringComparison.Ordinal);
         Assert.DoesNotContain("finca", payload, StringComparison.Ordinal);

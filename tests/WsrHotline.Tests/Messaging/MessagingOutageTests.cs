@@ -2,6 +2,7 @@ using System.Net;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Twilio.TwiML;
 using WsrHotline.Spool;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
@@ -37,7 +38,7 @@ public sealed class MessagingOutageTests
         relay.Stop();
 
         // Three workers text ten times each, at once; each text is answered as usual, at once.
-        var empty = new MessagingResponse().ToXml();
+        var empty = TwimlWriter.ToXml(new MessagingResponse());
         await Task.WhenAll(workers.Select(async (worker, w) =>
         {
             for (var i = 0; i < 10; i++)

@@ -7,9 +7,11 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Twilio.TwiML;
 using WsrHotline.Ivr;
 using WsrHotline.Messaging;
 using WsrHotline.Pii;
+using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
 
@@ -124,7 +126,7 @@ public sealed class MessagingScenario : IAsyncDisposable
             .. media.SelectMany((item, n) => new[] { ($"MediaUrl{n.ToString(culture)}", item.Url), ($"MediaContentType{n.ToString(culture)}", item.ContentType) })]);
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}\n{Factory.Logs.All}");
         // Replies go out through the queue, never in the TwiML answer.
-        Assert.Equal(new MessagingResponse().ToXml(), await response.Content.ReadAsStringAsync());
+        Assert.Equal(TwimlWriter.ToXml(new MessagingResponse()), await response.Content.ReadAsStringAsync());
         await InboxWait.ProcessedAsync(DataSource, sid);
         return sid;
     }

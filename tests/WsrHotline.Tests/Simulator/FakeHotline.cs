@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Twilio.TwiML;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
@@ -73,17 +74,15 @@ public sealed class FakeHotline : IAsyncDisposable
         };
         adjust?.Invoke(settings);
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.Services.AddTwilioProtocol(builder.Configuration).AddVoiceSimulator(builder.Environment);
+        builder.Services.AddTwilioClient(builder.Configuration).AddVoiceSimulator(builder.Environment);
 
         app = builder.Build();
-        var validator = new TwilioRequestValidator(TestKeys.TwilioAuthToken);
         app.Map("/twilio/{**rest}", async (HttpContext context) =>
         {
             var request = context.Request;
             var form = request.HasFormContentType ? await request.ReadFormAsync() : new FormCollection([]);
             var url = PublicBaseUrl + request.Path + request.QueryString;
-            var parameters = form.SelectMany(f => f.Value.Select(v => KeyValuePair.Create(f.Key, v ?? "")));
-            if (!validator.Validate(url, parameters, request.Headers[TwilioRequestSigner.SignatureHeader]))
+            if (!TwilioRequestValidation.IsSigned(TestKeys.TwilioAuthToken, url, form, request.Headers[TwilioRequestSigner.SignatureHeader]))
             {
                 Interlocked.Increment(ref invalidSignatures);
                 return Results.StatusCode(StatusCodes.Status403Forbidden);
@@ -93,7 +92,7 @@ public sealed class FakeHotline : IAsyncDisposable
             requests.Enqueue((path, form.ToDictionary(f => f.Key, f => f.Value.ToString(), StringComparer.Ordinal)));
             if (routes.TryGetValue(path, out var route))
             {
-                return Results.Extensions.Twiml(await route(form));
+                return Results.Extensions.TwiML(await route(form));
             }
 
             // Status callbacks need no TwiML; anything else unknown is a test mistake, shown as a 404.

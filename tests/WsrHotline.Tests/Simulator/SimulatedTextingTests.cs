@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
+using Twilio.TwiML;
 using WsrHotline.Ivr;
 using WsrHotline.Messaging;
 using WsrHotline.Simulator;
@@ -37,7 +38,7 @@ public sealed partial class SimulatedTextingTests
         await InboxWait.DrainedAsync(scenario.DataSource);
 
         Assert.Equal(200, answer.HttpStatus);
-        Assert.Equal(new MessagingResponse().ToXml(), answer.Body);
+        Assert.Equal(TwimlWriter.ToXml(new MessagingResponse()), answer.Body);
         Assert.Equal(1, await Sender(scenario).SendDueAsync(CancellationToken.None));
         await scenario.Simulator.DeliverTextsAsync();
 

@@ -1,7 +1,10 @@
 using System.Net.Http.Json;
+using Twilio.TwiML;
+using Twilio.Types;
 using WsrHotline.Simulator;
 using WsrHotline.Twilio;
-using Record = WsrHotline.Twilio.Record;
+using Dial = Twilio.TwiML.Voice.Dial;
+using Gather = Twilio.TwiML.Voice.Gather;
 
 namespace WsrHotline.Tests.Simulator;
 
@@ -13,6 +16,9 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     private FakeHotline hotline = null!;
 
     private VoiceSimulator Simulator => hotline.Simulator;
+
+    /// <summary>A TwiML URL as written, relative ones included (Twilio resolves them against the document's URL).</summary>
+    private static Uri Url(string pathOrUrl) => new(pathOrUrl, UriKind.RelativeOrAbsolute);
 
     public async Task InitializeAsync() => hotline = await FakeHotline.StartAsync();
 
@@ -27,7 +33,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     public async Task Digits_pressed_at_a_gather_are_posted_to_its_relative_action_and_its_twiml_runs()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Gather(new Gather { NumDigits = 1, Action = "language" }
+            .Append(new Gather(numDigits: 1, action: Url("language"))
                 .Say("Para español, oprima 2.", voice: "Polly.Lupe", language: "es-US")
                 .Say("বাংলার জন্য ৩ চাপুন।", language: "bn-IN"))
             .Say("No input.")
@@ -65,7 +71,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     public async Task Silence_at_a_gather_runs_the_next_verb_without_requesting_the_action()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Gather(new Gather { NumDigits = 1, Timeout = 7, Action = "/twilio/voice/menu" }.Say("Press 1."))
+            .Append(new Gather(numDigits: 1, timeout: 7, action: Url("/twilio/voice/menu")).Say("Press 1."))
             .Say("We did not hear a key.")
             .Hangup());
 
@@ -84,8 +90,8 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     public async Task Played_audio_is_fetched_from_the_app_and_lasts_as_long_as_the_file_and_a_missing_file_is_an_error()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Play("/audio/ht-welcome.wav")
-            .Play("/audio/ht-missing.wav")
+            .Play(Url("/audio/ht-welcome.wav"))
+            .Play(Url("/audio/ht-missing.wav"))
             .Say("Mèsi.", language: "ht-HT")
             .Hangup());
 
@@ -105,7 +111,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     public async Task Digits_arrive_in_parts_until_the_finish_key_which_is_not_posted()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Gather(new Gather { Action = "/twilio/voice/case" }.Say("Enter your case number, then pound.")));
+            .Append(new Gather(action: Url("/twilio/voice/case")).Say("Enter your case number, then pound.")));
         hotline.On("/twilio/voice/case", form => new VoiceResponse().Say("Case " + form["Digits"]).Hangup());
 
         var call = await Simulator.CallAsync(Caller);
@@ -123,7 +129,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
             .Say("Leave your message after the beep.")
-            .Record(new Record { Action = "/twilio/voice/recorded", MaxLength = 120, RecordingStatusCallback = "/twilio/voice/recording-status" }));
+            .Record(action: Url("/twilio/voice/recorded"), maxLength: 120, recordingStatusCallback: Url("/twilio/voice/recording-status")));
         hotline.On("/twilio/voice/recorded", _ => new VoiceResponse().Say("Thank you.").Hangup());
 
         var call = await Simulator.CallAsync(Caller);
@@ -155,7 +161,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     public async Task Hanging_up_while_recording_still_delivers_the_recording_and_ignores_the_action_twiml()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Record(new Record { Action = "/twilio/voice/recorded", RecordingStatusCallback = "/twilio/voice/recording-status" }));
+            .Record(action: Url("/twilio/voice/recorded"), recordingStatusCallback: Url("/twilio/voice/recording-status")));
         hotline.On("/twilio/voice/recorded", _ => new VoiceResponse().Say("Nobody hears this."));
 
         var call = await Simulator.CallAsync(Caller);
@@ -174,10 +180,10 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     public async Task A_queued_caller_hears_the_wait_url_again_and_again_with_growing_queue_time_until_leave()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Enqueue("spanish", waitUrl: "/twilio/voice/wait", action: "/twilio/voice/after-queue"));
+            .Enqueue("spanish", waitUrl: Url("/twilio/voice/wait"), action: Url("/twilio/voice/after-queue")));
         hotline.On("/twilio/voice/wait", form => int.Parse(form["QueueTime"]!, System.Globalization.CultureInfo.InvariantCulture) >= 60
             ? new VoiceResponse().Say("Nobody is free. Leave a message instead.").Leave()
-            : new VoiceResponse().Say("Please hold.").Pause(20));
+            : new VoiceResponse().Say("Please hold.").Pause(length: 20));
         hotline.On("/twilio/voice/after-queue", form => new VoiceResponse().Say("Result: " + form["QueueResult"]).Hangup());
 
         var call = await Simulator.CallAsync(Caller);
@@ -209,7 +215,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
         var dialed = 0;
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
             .Say("Un momento, por favor.", language: "es-US")
-            .Enqueue("es", waitUrl: "/twilio/voice/wait", action: "/twilio/voice/queue-done"));
+            .Enqueue("es", waitUrl: Url("/twilio/voice/wait"), action: Url("/twilio/voice/queue-done")));
         hotline.On("/twilio/voice/wait", async _ =>
         {
             // The app places the investigator's call from inside the wait request: it must not deadlock.
@@ -227,14 +233,14 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
                 Assert.Equal("queued", created.Status);
             }
 
-            return new VoiceResponse().Say("Espere, por favor.", language: "es-US").Pause(10);
+            return new VoiceResponse().Say("Espere, por favor.", language: "es-US").Pause(length: 10);
         });
         hotline.On("/twilio/agent/screen", _ => new VoiceResponse()
-            .Gather(new Gather { NumDigits = 1, Action = "/twilio/agent/accept" }.Say("Press 1 to take a call in Spanish."))
+            .Append(new Gather(numDigits: 1, action: Url("/twilio/agent/accept")).Say("Press 1 to take a call in Spanish."))
             .Say("Goodbye.")
             .Hangup());
         hotline.On("/twilio/agent/accept", form => form["Digits"] == "1"
-            ? new VoiceResponse().Dial(new Dial { Action = "/twilio/agent/dial-done" }.Queue("es", url: "/twilio/voice/connecting"))
+            ? new VoiceResponse().Append(new Dial(action: Url("/twilio/agent/dial-done")).Queue("es", url: Url("/twilio/voice/connecting")))
             : new VoiceResponse().Hangup());
         hotline.On("/twilio/voice/connecting", _ => new VoiceResponse().Say("Connecting you now.", language: "en-US"));
         hotline.On("/twilio/agent/dial-done", _ => new VoiceResponse().Hangup());
@@ -318,9 +324,9 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
         Simulator.Phone(first).Behavior = PhoneBehavior.Answer(pressDigits: "1", afterSeconds: 2);
         Simulator.Phone(second).Behavior = PhoneBehavior.Answer(pressDigits: "1", afterSeconds: 8);
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Dial(new Dial { Action = "/twilio/voice/dial-done", Timeout = 20 }
-                .Number(first, url: "/twilio/agent/screen")
-                .Number(second, url: "/twilio/agent/screen")));
+            .Append(new Dial(action: Url("/twilio/voice/dial-done"), timeout: 20)
+                .Number(new PhoneNumber(first), url: Url("/twilio/agent/screen"))
+                .Number(new PhoneNumber(second), url: Url("/twilio/agent/screen"))));
         ScreeningThatAcceptsOn1();
         hotline.On("/twilio/voice/dial-done", form => new VoiceResponse().Say("Dial " + form["DialCallStatus"]).Hangup());
 
@@ -354,9 +360,9 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
         Simulator.Phone(declining).Behavior = PhoneBehavior.Answer(pressDigits: "9", afterSeconds: 2);
         Simulator.Phone(silent).Behavior = PhoneBehavior.NoAnswer;
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Dial(new Dial { Action = "/twilio/voice/dial-done", Timeout = 15 }
-                .Number(declining, url: "/twilio/agent/screen")
-                .Number(silent, url: "/twilio/agent/screen")));
+            .Append(new Dial(action: Url("/twilio/voice/dial-done"), timeout: 15)
+                .Number(new PhoneNumber(declining), url: Url("/twilio/agent/screen"))
+                .Number(new PhoneNumber(silent), url: Url("/twilio/agent/screen"))));
         ScreeningThatAcceptsOn1();
         hotline.On("/twilio/voice/dial-done", form => new VoiceResponse().Say("Dial " + form["DialCallStatus"]).Hangup());
 
@@ -376,8 +382,8 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     public async Task The_rest_api_redirects_a_queued_caller_to_new_twiml()
     {
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
-            .Enqueue("support", waitUrl: "/twilio/voice/hold", action: "/twilio/voice/after-queue"));
-        hotline.On("/twilio/voice/hold", _ => new VoiceResponse().Say("Please hold.").Pause(10));
+            .Enqueue("support", waitUrl: Url("/twilio/voice/hold"), action: Url("/twilio/voice/after-queue")));
+        hotline.On("/twilio/voice/hold", _ => new VoiceResponse().Say("Please hold.").Pause(length: 10));
         hotline.On("/twilio/voice/after-queue", _ => new VoiceResponse().Say("Not heard: the caller was redirected."));
         hotline.On("/twilio/voice/moved", _ => new VoiceResponse().Say("An investigator will call you back.").Hangup());
 
@@ -442,7 +448,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
         const string investigator = "+15555550141";
         hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
             .Say("Conectando.", language: "es-US")
-            .Dial(new Dial { Timeout = 30 }.Number(investigator, url: "/twilio/agent/screen"))
+            .Append(new Dial(timeout: 30).Number(new PhoneNumber(investigator), url: Url("/twilio/agent/screen")))
             .Say("Adiós.", language: "es-US"));
         ScreeningThatAcceptsOn1();
         using var http = new HttpClient { BaseAddress = new Uri(hotline.ListeningAddress, "/simulator/api/") };
@@ -510,7 +516,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     private void ScreeningThatAcceptsOn1()
     {
         hotline.On("/twilio/agent/screen", _ => new VoiceResponse()
-            .Gather(new Gather { NumDigits = 1, Action = "/twilio/agent/screened" }.Say("Press 1 to accept."))
+            .Append(new Gather(numDigits: 1, action: Url("/twilio/agent/screened")).Say("Press 1 to accept."))
             .Hangup());
         // An empty document after 1: the screening ends and the phone is connected.
         hotline.On("/twilio/agent/screened", form => form["Digits"] == "1" ? new VoiceResponse() : new VoiceResponse().Hangup());

@@ -72,7 +72,7 @@ public sealed class VoiceScenario : IAsyncDisposable
         var publicUrl = "https://hotline.test" + path;
         using var client = Hotline.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = new FormUrlEncodedContent(form) };
-        request.Headers.Add(Twilio.TwilioRequestSigner.SignatureHeader, Twilio.TwilioRequestSigner.Sign(TestKeys.TwilioAuthToken, publicUrl, form));
+        request.Headers.Add(WsrHotline.Simulator.TwilioRequestSigner.SignatureHeader, WsrHotline.Simulator.TwilioRequestSigner.Sign(TestKeys.TwilioAuthToken, publicUrl, form));
         return await client.SendAsync(request);
     }
 

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using WsrHotline.Ivr;
+using WsrHotline.Simulator;
 using WsrHotline.Spool;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;

@@ -11,13 +11,14 @@ namespace WsrHotline.Twilio;
 
 /// <summary>
 /// Endpoint filter that lets through only webhooks signed by Twilio and holding what a Twilio webhook
-/// can hold. Attach it with <see cref="TwilioEndpointExtensions.RequireTwilioSignature{TBuilder}"/>.
+/// can hold. Attach it with <see cref="TwilioEndpointExtensions.ValidateTwilioRequest{TBuilder}"/>; the signature
+/// itself is checked by Twilio's <c>RequestValidator</c> (<see cref="TwilioRequestValidation"/>).
 /// </summary>
 /// <remarks>
 /// The order, and why (no bad input ever gets a 5xx or an error-level log):
 /// <list type="number">
 /// <item>A body over <see cref="TwilioEndpointExtensions.MaxBodyBytes"/> by its Content-Length: 413, unread
-/// (in <c>RequireTwilioSignature</c>, before this filter).</item>
+/// (in <c>ValidateTwilioRequest</c>, before this filter).</item>
 /// <item>No <c>X-Twilio-Signature</c> header: 403, the body unread.</item>
 /// <item>The body is read, within the cap and the form limits. A chunked body that runs past the cap: 413.
 /// Twilio signs a form as its parsed parameters, so a form that cannot be parsed (broken multipart, too
@@ -34,18 +35,16 @@ namespace WsrHotline.Twilio;
 /// and a form that cannot be parsed gets 400. Whether the endpoint wants a form at all (a signed JSON
 /// body or an empty one reaches it) is the endpoint's to say.
 /// </remarks>
-public sealed partial class TwilioSignatureFilter : IEndpointFilter
+public sealed partial class ValidateTwilioRequestFilter : IEndpointFilter
 {
     private readonly TwilioOptions options;
-    private readonly TwilioRequestValidator? validator;
-    private readonly ILogger<TwilioSignatureFilter> logger;
+    private readonly ILogger<ValidateTwilioRequestFilter> logger;
 
-    public TwilioSignatureFilter(IOptions<TwilioOptions> options, ILogger<TwilioSignatureFilter> logger)
+    public ValidateTwilioRequestFilter(IOptions<TwilioOptions> options, ILogger<ValidateTwilioRequestFilter> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.options = options.Value;
         this.logger = logger;
-        validator = string.IsNullOrEmpty(this.options.AuthToken) ? null : new TwilioRequestValidator(this.options.AuthToken);
     }
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -56,8 +55,8 @@ public sealed partial class TwilioSignatureFilter : IEndpointFilter
         var request = context.HttpContext.Request;
         // Only the path is ever logged: the query string and form may hold phone numbers or message text.
         var path = request.Path.Value ?? "/";
-        string? signature = request.Headers[TwilioRequestSigner.SignatureHeader];
-        if (options.ValidateSignatures && (validator is null || string.IsNullOrEmpty(signature)))
+        string? signature = request.Headers[TwilioRequestValidation.SignatureHeader];
+        if (options.ValidateSignatures && (string.IsNullOrEmpty(options.AuthToken) || string.IsNullOrEmpty(signature)))
         {
             LogSignatureRejected(logger, path);
             return Results.StatusCode(StatusCodes.Status403Forbidden);
@@ -96,7 +95,7 @@ public sealed partial class TwilioSignatureFilter : IEndpointFilter
         var cancellationToken = request.HttpContext.RequestAborted;
         try
         {
-            if (options.ValidateSignatures && TwilioRequestValidator.HasBodySha256(RebuildSignedUrl(request)))
+            if (options.ValidateSignatures && TwilioRequestValidation.HasBodySha256(RebuildSignedUrl(request)))
             {
                 return await ReadRawBodyAsync(request, cancellationToken) is { } raw ? new WebhookBody(null, raw) : WebhookBody.Oversized;
             }
@@ -161,13 +160,12 @@ public sealed partial class TwilioSignatureFilter : IEndpointFilter
         var url = RebuildSignedUrl(request);
         if (body.Raw is { } raw)
         {
-            return validator!.ValidateWithBody(url, raw, signature);
+            return TwilioRequestValidation.IsSignedWithBody(options.AuthToken, url, raw, signature);
         }
 
         if (body.Form is { } form)
         {
-            var parameters = form.SelectMany(field => field.Value.Select(value => KeyValuePair.Create(field.Key, value ?? "")));
-            return validator!.Validate(url, parameters, signature);
+            return TwilioRequestValidation.IsSigned(options.AuthToken, url, form, signature);
         }
 
         // A body Twilio did not cover with the signature (neither form nor bodySHA256) is not trusted.
@@ -176,7 +174,7 @@ public sealed partial class TwilioSignatureFilter : IEndpointFilter
             return false;
         }
 
-        return validator!.Validate(url, [], signature);
+        return TwilioRequestValidation.IsSigned(options.AuthToken, url, FormCollection.Empty, signature);
     }
 
     /// <summary>
@@ -207,7 +205,7 @@ public sealed partial class TwilioSignatureFilter : IEndpointFilter
     /// <summary>The whole body, or null past <see cref="TwilioEndpointExtensions.MaxBodyBytes"/> (on any server).</summary>
     private static async Task<byte[]?> ReadRawBodyAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        // Buffering lets the endpoint read the body again after us; RequireTwilioSignature also turns it
+        // Buffering lets the endpoint read the body again after us; ValidateTwilioRequest also turns it
         // on before parameter binding, which runs before endpoint filters and would otherwise consume it.
         request.EnableBuffering();
         request.Body.Position = 0;
@@ -226,9 +224,9 @@ public sealed partial class TwilioSignatureFilter : IEndpointFilter
         return copy.ToArray();
     }
 
-    /// <summary>For <see cref="TwilioEndpointExtensions.RequireTwilioSignature{TBuilder}"/>'s Content-Length check.</summary>
+    /// <summary>For <see cref="TwilioEndpointExtensions.ValidateTwilioRequest{TBuilder}"/>'s Content-Length check.</summary>
     internal static void LogBodyTooLarge(HttpContext httpContext) =>
-        LogBodyTooLarge(httpContext.RequestServices.GetRequiredService<ILogger<TwilioSignatureFilter>>(),
+        LogBodyTooLarge(httpContext.RequestServices.GetRequiredService<ILogger<ValidateTwilioRequestFilter>>(),
             httpContext.Request.Path.Value ?? "/", TwilioEndpointExtensions.MaxBodyBytes);
 
     private readonly record struct WebhookBody(IFormCollection? Form, byte[]? Raw, string? Unreadable = null, bool TooLarge = false)

@@ -1,19 +1,21 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
+using WsrHotline.Twilio;
 
-namespace WsrHotline.Twilio;
+namespace WsrHotline.Simulator;
 
 /// <summary>
 /// Computes <c>X-Twilio-Signature</c> values exactly as Twilio does, so the phone simulator and tests
-/// can send webhooks that are indistinguishable from Twilio's.
+/// can send webhooks that are indistinguishable from Twilio's. Twilio's library only validates (the
+/// hotline checks with its <c>RequestValidator</c>), so this side of the protocol is the simulator's own.
 /// </summary>
 public static class TwilioRequestSigner
 {
-    public const string SignatureHeader = "X-Twilio-Signature";
+    public const string SignatureHeader = TwilioRequestValidation.SignatureHeader;
 
-    /// <summary>Query parameter Twilio adds to JSON webhooks: the lowercase hex SHA-256 of the body.</summary>
-    public const string BodySha256Parameter = "bodySHA256";
+    /// <inheritdoc cref="TwilioRequestValidation.BodySha256Parameter"/>
+    public const string BodySha256Parameter = TwilioRequestValidation.BodySha256Parameter;
 
     /// <summary>
     /// base64(HMAC-SHA1(authToken, url + name1 + value1 + name2 + value2 …)) with the POST parameters

@@ -7,11 +7,13 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Twilio.TwiML;
+using WsrHotline.Simulator;
 
 namespace WsrHotline.Twilio.Tests;
 
 /// <summary>The filter in a real (in-memory) ASP.NET Core pipeline, as the app will use it.</summary>
-public class TwilioSignatureFilterTests
+public class ValidateTwilioRequestFilterTests
 {
     private const string Token = "0123456789abcdef0123456789abcdef";
     private const string CallerNumber = "+15555550100";
@@ -100,6 +102,27 @@ public class TwilioSignatureFilterTests
         using var response = await PostFormAsync(client, "/twilio/voice/incoming", IncomingCall, signature: null);
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("https://hotline.example.org", "https://hotline.example.org")]
+    [InlineData("https://hotline.example.org", "https://hotline.example.org:443")]
+    [InlineData("https://hotline.example.org:443", "https://hotline.example.org")]
+    [InlineData("https://hotline.example.org:443/", "https://hotline.example.org:443")]
+    [InlineData("http://hotline.example.org:80", "http://hotline.example.org")]
+    [InlineData("http://hotline.example.org", "http://hotline.example.org:80")]
+    public async Task Public_base_url_with_or_without_the_default_port_validates_either_spelling_twilio_signed(string publicBaseUrl, string signedBase)
+    {
+        await using var app = await StartAppAsync(publicBaseUrl: publicBaseUrl);
+        using var client = app.GetTestClient();
+
+        using var response = await PostFormAsync(client, "/twilio/voice/incoming?lang=es", IncomingCall,
+            TwilioRequestSigner.Sign(Token, signedBase + "/twilio/voice/incoming?lang=es", IncomingCall));
+        using var otherPort = await PostFormAsync(client, "/twilio/voice/incoming?lang=es", IncomingCall,
+            TwilioRequestSigner.Sign(Token, signedBase.Split(':')[0] + ":" + signedBase.Split(':')[1] + ":8443/twilio/voice/incoming?lang=es", IncomingCall));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, otherPort.StatusCode);
     }
 
     [Fact]
@@ -207,19 +230,19 @@ public class TwilioSignatureFilterTests
             ["Twilio:PublicBaseUrl"] = publicBaseUrl,
             ["Twilio:ValidateSignatures"] = validateSignatures ? "true" : "false",
         });
-        builder.Services.AddTwilioProtocol(builder.Configuration);
+        builder.Services.AddTwilioClient(builder.Configuration);
 
         var app = builder.Build();
-        var twilio = app.MapGroup("/twilio").RequireTwilioSignature();
+        var twilio = app.MapGroup("/twilio").ValidateTwilioRequest();
         twilio.MapPost("/voice/incoming", ([FromForm(Name = "CallSid")] string callSid) =>
-            new TwimlResult(new VoiceResponse().Say("Call " + callSid)));
+            new TwiMLResult(new VoiceResponse().Say("Call " + callSid)));
         twilio.MapPost("/events", (TwilioEvent payload) => payload.Sid);
         twilio.MapPost("/events/raw", async (HttpRequest request) =>
         {
             using var reader = new StreamReader(request.Body, Encoding.UTF8);
             return await reader.ReadToEndAsync();
         });
-        app.MapGet("/single", () => "ok").RequireTwilioSignature();
+        app.MapGet("/single", () => "ok").ValidateTwilioRequest();
 
         await app.StartAsync();
         return app;
