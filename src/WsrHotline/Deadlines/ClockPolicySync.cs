@@ -10,6 +10,9 @@ namespace WsrHotline.Deadlines;
 /// </summary>
 public static class ClockPolicySync
 {
+    /// <summary>The advisory lock class of the copy (the two-key space: no other lock uses it).</summary>
+    private const int SyncLockClass = 5001;
+
     public static async Task SyncAsync(NpgsqlDataSource dataSource, ClocksOptions options, CancellationToken cancellationToken)
     {
         var rows = (from severity in options.Severities()
@@ -25,7 +28,10 @@ public static class ClockPolicySync
                     }).ToList();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Instances starting together copy one after the other: two concurrent DELETE-then-INSERTs
+        // each miss the other's new rows and the second fails on the primary key.
         await connection.ExecuteAsync(new CommandDefinition("""
+            SELECT pg_advisory_xact_lock(@lockClass, 0);
             DELETE FROM clock_policies;
             INSERT INTO clock_policies (severity, kind, due_after, anchor, escalate_to_buyer, buyer_grace, warn_fraction)
             SELECT *, @warnAt FROM unnest(@severities, @kinds, @dueAfters, @anchors, @toBuyers, @graces);
@@ -39,6 +45,7 @@ public static class ClockPolicySync
                 toBuyers = rows.Select(r => r.toBuyer).ToArray(),
                 graces = rows.Select(r => r.grace).ToArray(),
                 warnAt = options.WarnAt,
+                lockClass = SyncLockClass,
             }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
     }
