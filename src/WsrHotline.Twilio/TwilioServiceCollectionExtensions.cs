@@ -9,7 +9,7 @@ public static class TwilioServiceCollectionExtensions
     /// <summary>
     /// Binds <see cref="TwilioOptions"/> from the <c>Twilio</c> section, validates it when the host
     /// starts (so a missing secret stops the service at deploy time, not at the first call), and
-    /// registers <see cref="TwilioRestClient"/> as a typed <see cref="HttpClient"/>.
+    /// registers the REST client (<see cref="TwilioRestServiceCollectionExtensions.AddTwilioRestClient"/>).
     /// </summary>
     public static IServiceCollection AddTwilioProtocol(this IServiceCollection services, IConfiguration configuration)
     {
@@ -34,20 +34,7 @@ public static class TwilioServiceCollectionExtensions
                 "Twilio:MaxAttempts must be at least 1.")
             .ValidateOnStart();
 
-        services.AddSingleton<MediaHosts>();
-        services.AddHttpClient<TwilioRestClient>((provider, client) =>
-            {
-                var options = provider.GetRequiredService<IOptions<TwilioOptions>>().Value;
-                client.BaseAddress = new Uri(options.ApiBaseUrl.TrimEnd('/') + "/");
-                client.Timeout = options.RequestTimeout;
-            })
-            // Redirects are followed by hand so that Twilio credentials are only ever sent to Twilio hosts
-            // and every hop is checked against the media hosts; every connection is checked at connect time.
-            .ConfigurePrimaryHttpMessageHandler(provider => new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                ConnectCallback = provider.GetRequiredService<MediaHosts>().ConnectAsync,
-            });
+        services.AddTwilioRestClient();
 
         return services;
     }
