@@ -9,7 +9,7 @@ public static class TwilioServiceCollectionExtensions
     /// <summary>
     /// Binds <see cref="TwilioOptions"/> from the <c>Twilio</c> section, validates it when the host
     /// starts (so a missing secret stops the service at deploy time, not at the first call), and
-    /// registers the REST client (<see cref="AddTwilioRestClient"/>). Named like <c>Twilio.AspNet.Core</c>'s
+    /// registers the REST client (<see cref="TwilioRestServiceCollectionExtensions.AddTwilioRestClient"/>). Named like <c>Twilio.AspNet.Core</c>'s
     /// registration, which this registry does not serve. Webhook signatures need nothing registered
     /// beyond the options: <c>ValidateTwilioRequest()</c> reads them.
     /// </summary>
@@ -37,27 +37,6 @@ public static class TwilioServiceCollectionExtensions
             .ValidateOnStart();
 
         return services.AddTwilioRestClient();
-    }
-
-    /// <summary>The REST API: <see cref="TwilioRestClient"/> as a typed <see cref="HttpClient"/>, and the media hosts it may fetch from.</summary>
-    private static IServiceCollection AddTwilioRestClient(this IServiceCollection services)
-    {
-        services.AddSingleton<MediaHosts>();
-        services.AddHttpClient<TwilioRestClient>((provider, client) =>
-            {
-                var options = provider.GetRequiredService<IOptions<TwilioOptions>>().Value;
-                client.BaseAddress = new Uri(options.ApiBaseUrl.TrimEnd('/') + "/");
-                client.Timeout = options.RequestTimeout;
-            })
-            // Redirects are followed by hand so that Twilio credentials are only ever sent to Twilio hosts
-            // and every hop is checked against the media hosts; every connection is checked at connect time.
-            .ConfigurePrimaryHttpMessageHandler(provider => new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                ConnectCallback = provider.GetRequiredService<MediaHosts>().ConnectAsync,
-            });
-
-        return services;
     }
 
     private static bool IsAbsoluteHttpUrl(string? value) =>

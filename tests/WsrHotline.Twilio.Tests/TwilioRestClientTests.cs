@@ -3,41 +3,50 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Twilio.TwiML;
+using Twilio.Clients;
+using Twilio.Exceptions;
+using Twilio.Rest.Api.V2010.Account;
+using Twilio.Types;
 
 namespace WsrHotline.Twilio.Tests;
 
-/// <summary>The REST client, resolved from DI as the app does, against a real local HTTP server.</summary>
+/// <summary>
+/// The SDK's REST client as the app registers it (<see cref="TwilioRestServiceCollectionExtensions.AddTwilioRestClient"/>),
+/// against a real local HTTP server standing in for Twilio under an <c>ApiBaseUrl</c> with a path, as
+/// the simulator's does: what it sends, and the retry promises (a message at most once, a call again after a 5xx).
+/// </summary>
 public class TwilioRestClientTests
 {
     private const string AccountSid = "AC00000000000000000000000000000001";
     private const string AuthToken = "secret-token";
-    private const string MessagesPath = "/2010-04-01/Accounts/" + AccountSid + "/Messages.json";
+    private const string BasePath = "/stand-in/twilio";
+    private const string AccountPath = BasePath + "/2010-04-01/Accounts/" + AccountSid;
     private const string CreatedMessage = """{"sid":"SM123","status":"queued","error_code":null,"body":"x"}""";
+    private const string ServiceUnavailable = """{"code":20503,"message":"Service unavailable","status":503}""";
 
     private static readonly string ExpectedAuthorization =
         "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(AccountSid + ":" + AuthToken));
 
     [Fact]
-    public async Task Send_sms_posts_the_form_with_basic_auth_and_reads_sid_and_status()
+    public async Task A_message_is_posted_under_the_api_base_url_with_basic_auth_and_its_sid_and_status_read()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, _) => FakeTwilioApi.Json(context, 201, CreatedMessage));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var created = await client.SendMessageAsync(new OutboundMessage
+        var created = await MessageResource.CreateAsync(new CreateMessageOptions(new PhoneNumber("+15555550101"))
         {
-            To = "+15555550101",
-            From = "+18005550100",
+            From = new PhoneNumber("+18005550100"),
             Body = "Recibimos su reporte. Número de caso: 42",
-            MediaUrls = [new Uri("https://hotline.example.org/media/a.png"), new Uri("https://hotline.example.org/media/b.png")],
+            MediaUrl = [new Uri("https://hotline.example.org/media/a.png"), new Uri("https://hotline.example.org/media/b.png")],
             StatusCallback = new Uri("https://hotline.example.org/twilio/messaging/status"),
-        });
+        }, Client(services));
 
-        Assert.Equal(new MessageResource("SM123", "queued", null), created);
+        Assert.Equal("SM123", created.Sid);
+        Assert.Equal(MessageResource.StatusEnum.Queued, created.Status);
+        Assert.Null(created.ErrorCode);
         var request = Assert.Single(api.Requests);
         Assert.Equal("POST", request.Method);
-        Assert.Equal(MessagesPath, request.Path);
+        Assert.Equal(AccountPath + "/Messages.json", request.Path);
         Assert.Equal(ExpectedAuthorization, request.Authorization);
         Assert.Equal("+15555550101", request.Field("To"));
         Assert.Equal("+18005550100", request.Field("From"));
@@ -48,22 +57,20 @@ public class TwilioRestClientTests
     }
 
     [Fact]
-    public async Task Send_whatsapp_template_uses_content_sid_and_variables_instead_of_body()
+    public async Task A_whatsapp_template_goes_as_content_sid_and_variables_without_a_body()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, _) =>
             FakeTwilioApi.Json(context, 201, """{"sid":"SM9","status":"accepted","error_code":63016}"""));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var created = await client.SendMessageAsync(new OutboundMessage
+        var created = await MessageResource.CreateAsync(new CreateMessageOptions(new PhoneNumber("whatsapp:+15555550101"))
         {
-            To = "whatsapp:+15555550101",
-            From = "whatsapp:+18005550100",
+            From = new PhoneNumber("whatsapp:+18005550100"),
             ContentSid = "HX0123456789abcdef0123456789abcdef",
             ContentVariables = """{"1":"María","2":"42"}""",
-        });
+        }, Client(services));
 
-        Assert.Equal(new MessageResource("SM9", "accepted", TwilioErrorCodes.WhatsAppOutsideSessionWindow), created);
+        Assert.Equal(TwilioErrorCodes.WhatsAppOutsideSessionWindow, created.ErrorCode);
         var request = Assert.Single(api.Requests);
         Assert.Equal("whatsapp:+15555550101", request.Field("To"));
         Assert.Equal("whatsapp:+18005550100", request.Field("From"));
@@ -74,28 +81,17 @@ public class TwilioRestClientTests
     }
 
     [Fact]
-    public async Task Message_without_content_is_refused_before_calling_twilio()
-    {
-        using var services = CreateServices(new Uri("http://127.0.0.1:9/"));
-        var client = services.GetRequiredService<TwilioRestClient>();
-
-        await Assert.ThrowsAsync<ArgumentException>(() =>
-            client.SendMessageAsync(new OutboundMessage { To = "+15555550101", From = "+18005550100" }));
-    }
-
-    [Fact]
     public async Task A_message_answered_503_is_not_posted_again_since_twilio_may_have_taken_it()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, attempt) => attempt == 1
-            ? FakeTwilioApi.Json(context, 503, """{"code":20503,"message":"Service unavailable","status":503}""")
+            ? FakeTwilioApi.Json(context, 503, ServiceUnavailable)
             : FakeTwilioApi.Json(context, 201, CreatedMessage));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var error = await Assert.ThrowsAsync<TwilioApiException>(() => client.SendMessageAsync(Sms()));
+        var error = await Assert.ThrowsAsync<ApiException>(() => SendSmsAsync(services));
 
-        Assert.Equal(503, error.HttpStatus);
-        Assert.False(TwilioRestClient.ProvesNotTaken(error));
+        Assert.Equal(503, error.Status);
+        Assert.False(TwilioFailures.ProvesNotTaken(error));
         Assert.Single(api.Requests);
     }
 
@@ -112,13 +108,41 @@ public class TwilioRestClientTests
 
             return FakeTwilioApi.Json(context, 201, CreatedMessage);
         });
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendMessageAsync(Sms()));
+        var error = await Assert.ThrowsAsync<ApiConnectionException>(() => SendSmsAsync(services));
 
-        Assert.False(TwilioRestClient.ProvesNotTaken(error));
+        Assert.IsType<HttpRequestException>(error.InnerException);
+        Assert.False(TwilioFailures.ProvesNotTaken(error));
         Assert.Single(api.Requests);
+    }
+
+    [Fact]
+    public async Task A_message_whose_attempt_timed_out_is_not_posted_again_but_a_call_is()
+    {
+        await using var api = await FakeTwilioApi.StartAsync(async (context, attempt) =>
+        {
+            if (attempt == 1 || attempt == 2)
+            {
+                // Past Twilio:RequestTimeout: the attempt is given up while Twilio may be acting on it.
+                await Task.Delay(TimeSpan.FromSeconds(3), context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                return;
+            }
+
+            await FakeTwilioApi.Json(context, 201, """{"sid":"CA123","status":"queued"}""");
+        });
+        using var services = CreateServices(api, settings => settings["Twilio:RequestTimeout"] = "00:00:00.500");
+
+        var error = await Assert.ThrowsAsync<ApiConnectionException>(() => SendSmsAsync(services));
+        Assert.False(TwilioFailures.ProvesNotTaken(error));
+        Assert.Single(api.Requests);
+
+        var call = await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber("+15555550101"), new PhoneNumber("+18005550100"))
+        {
+            Twiml = new Twiml("<Response/>"),
+        }, Client(services));
+        Assert.Equal("CA123", call.Sid);
+        Assert.Equal(3, api.Requests.Count);
     }
 
     [Fact]
@@ -130,30 +154,32 @@ public class TwilioRestClientTests
             probe.Start();
             port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         }
-        using var services = CreateServices(new Uri($"http://127.0.0.1:{port}/"), maxAttempts: 1);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(new Uri($"http://127.0.0.1:{port}{BasePath}"), settings => settings["Twilio:MaxAttempts"] = "1");
 
-        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendMessageAsync(Sms()));
+        var error = await Assert.ThrowsAsync<ApiConnectionException>(() => SendSmsAsync(services));
 
-        Assert.True(TwilioRestClient.ProvesNotTaken(error));
+        Assert.True(TwilioFailures.ProvesNotTaken(error));
+        Assert.Equal("HttpRequestException", TwilioFailures.Describe(error));
     }
 
     [Fact]
     public async Task A_call_is_placed_again_after_a_503()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, attempt) => attempt == 1
-            ? FakeTwilioApi.Json(context, 503, """{"code":20503,"message":"Service unavailable","status":503}""")
+            ? FakeTwilioApi.Json(context, 503, ServiceUnavailable)
             : FakeTwilioApi.Json(context, 201, """{"sid":"CA123","status":"queued"}"""));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        await client.CreateCallAsync(new OutboundCall { To = "+15555550101", From = "+18005550100", Twiml = "<Response/>" });
+        await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber("+15555550101"), new PhoneNumber("+18005550100"))
+        {
+            Twiml = new Twiml("<Response/>"),
+        }, Client(services));
 
         Assert.Equal(2, api.Requests.Count);
     }
 
     [Fact]
-    public async Task Retries_a_429_after_the_retry_after_delay()
+    public async Task A_message_answered_429_is_posted_again_after_the_retry_after_delay()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, attempt) =>
         {
@@ -165,11 +191,10 @@ public class TwilioRestClientTests
 
             return FakeTwilioApi.Json(context, 201, CreatedMessage);
         });
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
         var stopwatch = Stopwatch.StartNew();
-        var created = await client.SendMessageAsync(Sms());
+        var created = await SendSmsAsync(services);
 
         Assert.Equal("SM123", created.Sid);
         Assert.Equal(2, api.Requests.Count);
@@ -182,100 +207,79 @@ public class TwilioRestClientTests
     {
         await using var api = await FakeTwilioApi.StartAsync((context, _) =>
             FakeTwilioApi.Json(context, 429, """{"code":20429,"message":"Too Many Requests","status":429}"""));
-        using var services = CreateServices(api.BaseAddress, maxAttempts: 3);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api, settings => settings["Twilio:MaxAttempts"] = "3");
 
-        var error = await Assert.ThrowsAsync<TwilioApiException>(() => client.SendMessageAsync(Sms()));
+        var error = await Assert.ThrowsAsync<ApiException>(() => SendSmsAsync(services));
 
-        Assert.Equal(429, error.HttpStatus);
-        Assert.Equal(20429, error.ErrorCode);
+        Assert.Equal(429, error.Status);
+        Assert.Equal(TwilioErrorCodes.TooManyRequests, error.Code);
+        Assert.True(TwilioFailures.ProvesNotTaken(error));
         Assert.Equal(3, api.Requests.Count);
     }
 
     [Fact]
-    public async Task Opted_out_recipient_is_a_typed_error_without_personal_data_and_is_not_retried()
+    public async Task An_opted_out_recipient_is_the_sdks_error_21610_described_without_personal_data_and_not_retried()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, _) => FakeTwilioApi.Json(context, 400,
             """{"code":21610,"message":"Attempt to send to unsubscribed recipient +15555550101","more_info":"https://www.twilio.com/docs/errors/21610","status":400}"""));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var error = await Assert.ThrowsAsync<TwilioApiException>(() => client.SendMessageAsync(Sms()));
+        var error = await Assert.ThrowsAsync<ApiException>(() => SendSmsAsync(services));
 
-        Assert.True(error.IsOptOut);
-        Assert.Equal(TwilioErrorCodes.RecipientOptedOut, error.ErrorCode);
-        Assert.Equal(400, error.HttpStatus);
-        Assert.Equal("https://www.twilio.com/docs/errors/21610", error.MoreInfo);
-        Assert.DoesNotContain("5555550101", error.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("hello", error.ToString(), StringComparison.OrdinalIgnoreCase);
+        Assert.True(TwilioFailures.IsOptOut(error));
+        Assert.Equal(TwilioErrorCodes.RecipientOptedOut, TwilioFailures.ErrorCode(error));
+        Assert.Equal(400, TwilioFailures.HttpStatus(error));
+        Assert.True(TwilioFailures.ProvesNotTaken(error));
+        Assert.Equal("twilio: HTTP 400, error 21610", TwilioFailures.Describe(error));
         Assert.Single(api.Requests);
     }
 
     [Fact]
-    public async Task Non_json_error_body_still_gives_a_typed_error()
+    public async Task An_error_body_that_is_not_twilios_json_is_taken_as_possibly_sent()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, _) =>
         {
-            context.Response.StatusCode = 404;
-            return context.Response.WriteAsync("<html>not found</html>");
+            context.Response.StatusCode = 502;
+            return context.Response.WriteAsync("<html>bad gateway</html>");
         });
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api, settings => settings["Twilio:MaxAttempts"] = "1");
 
-        var error = await Assert.ThrowsAsync<TwilioApiException>(() => client.SendMessageAsync(Sms()));
+        var error = await Assert.ThrowsAsync<ApiException>(() => SendSmsAsync(services));
 
-        Assert.Equal(404, error.HttpStatus);
-        Assert.Null(error.ErrorCode);
-        Assert.False(error.IsOptOut);
+        // The SDK keeps no status without Twilio's JSON: the sender must not resend what it cannot judge.
+        Assert.Null(TwilioFailures.HttpStatus(error));
+        Assert.Null(TwilioFailures.ErrorCode(error));
+        Assert.False(TwilioFailures.ProvesNotTaken(error));
+        Assert.False(TwilioFailures.IsOptOut(error));
     }
 
     [Fact]
-    public async Task Create_call_posts_url_status_callback_events_and_timeout()
+    public async Task A_call_posts_url_status_callback_events_and_timeout()
     {
         await using var api = await FakeTwilioApi.StartAsync((context, _) =>
             FakeTwilioApi.Json(context, 201, """{"sid":"CA42","status":"queued"}"""));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var call = await client.CreateCallAsync(new OutboundCall
+        var call = await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber("client:staff-7"), new PhoneNumber("+18005550100"))
         {
-            To = "+15555550101",
-            From = "+18005550100",
-            Url = new Uri("https://hotline.example.org/twilio/voice/callback"),
-            StatusCallback = new Uri("https://hotline.example.org/twilio/voice/status"),
-            StatusCallbackEvents = ["initiated", "answered", "completed"],
+            Url = new Uri("https://hotline.example.org/twilio/voice/console-bridge?leg=5"),
+            StatusCallback = new Uri("https://hotline.example.org/twilio/voice/leg-status?leg=5"),
+            StatusCallbackEvent = ["initiated", "answered", "completed"],
             Timeout = 25,
-        });
+        }, Client(services));
 
-        Assert.Equal(new CallResource("CA42", "queued"), call);
+        Assert.Equal("CA42", call.Sid);
+        Assert.Equal(CallResource.StatusEnum.Queued, call.Status);
         var request = Assert.Single(api.Requests);
-        Assert.Equal("/2010-04-01/Accounts/" + AccountSid + "/Calls.json", request.Path);
+        Assert.Equal(AccountPath + "/Calls.json", request.Path);
         Assert.Equal(ExpectedAuthorization, request.Authorization);
-        Assert.Equal("+15555550101", request.Field("To"));
+        Assert.Equal("client:staff-7", request.Field("To"));
         Assert.Equal("+18005550100", request.Field("From"));
-        Assert.Equal("https://hotline.example.org/twilio/voice/callback", request.Field("Url"));
+        Assert.Equal("https://hotline.example.org/twilio/voice/console-bridge?leg=5", request.Field("Url"));
         Assert.Null(request.Field("Twiml"));
-        Assert.Equal("https://hotline.example.org/twilio/voice/status", request.Field("StatusCallback"));
+        Assert.Equal("https://hotline.example.org/twilio/voice/leg-status?leg=5", request.Field("StatusCallback"));
         Assert.Equal(["initiated", "answered", "completed"], request.Fields("StatusCallbackEvent"));
         Assert.Equal("25", request.Field("Timeout"));
-    }
-
-    [Fact]
-    public async Task Create_call_with_inline_twiml()
-    {
-        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
-            FakeTwilioApi.Json(context, 201, """{"sid":"CA43","status":"queued"}"""));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
-        var twiml = TwimlWriter.ToXml(new VoiceResponse().Say("Hola & adiós"));
-
-        await client.CreateCallAsync(new OutboundCall { To = "+15555550101", From = "+18005550100", Twiml = twiml });
-
-        var request = Assert.Single(api.Requests);
-        Assert.Equal(twiml, request.Field("Twiml"));
-        Assert.Null(request.Field("Url"));
-        await Assert.ThrowsAsync<ArgumentException>(() =>
-            client.CreateCallAsync(new OutboundCall { To = "+1", From = "+1" }));
     }
 
     [Fact]
@@ -283,278 +287,96 @@ public class TwilioRestClientTests
     {
         await using var api = await FakeTwilioApi.StartAsync((context, _) =>
             FakeTwilioApi.Json(context, 200, """{"sid":"CA42","status":"completed"}"""));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var hungUp = await client.HangUpCallAsync("CA42");
-        await client.RedirectCallAsync("CA42", new Uri("https://hotline.example.org/twilio/voice/goodbye"));
-        await client.UpdateCallAsync("CA42", new CallUpdate { Twiml = "<Response><Hangup/></Response>" });
+        var hungUp = await CallResource.UpdateAsync(new UpdateCallOptions("CA42") { Status = CallResource.UpdateStatusEnum.Completed }, Client(services));
+        await CallResource.UpdateAsync(new UpdateCallOptions("CA42") { Url = new Uri("https://hotline.example.org/twilio/voice/goodbye") }, Client(services));
 
-        Assert.Equal(new CallResource("CA42", "completed"), hungUp);
+        Assert.Equal(CallResource.StatusEnum.Completed, hungUp.Status);
         var requests = api.Requests.ToArray();
-        Assert.All(requests, r => Assert.Equal("/2010-04-01/Accounts/" + AccountSid + "/Calls/CA42.json", r.Path));
+        Assert.All(requests, r => Assert.Equal(AccountPath + "/Calls/CA42.json", r.Path));
         Assert.Equal("completed", requests[0].Field("Status"));
         Assert.Equal("https://hotline.example.org/twilio/voice/goodbye", requests[1].Field("Url"));
-        Assert.Equal("<Response><Hangup/></Response>", requests[2].Field("Twiml"));
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("CA42/../Messages")]
-    [InlineData("CA42?x=1")]
-    public async Task Call_sid_that_is_not_alphanumeric_is_refused(string callSid)
-    {
-        using var services = CreateServices(new Uri("http://127.0.0.1:9/"));
-        var client = services.GetRequiredService<TwilioRestClient>();
-
-        await Assert.ThrowsAsync<ArgumentException>(() => client.HangUpCallAsync(callSid));
     }
 
     [Fact]
-    public async Task Media_download_follows_a_redirect_under_the_api_base_with_credentials()
+    public async Task A_list_follows_next_page_uri_under_the_api_base_and_a_failed_page_is_fetched_again()
     {
-        var mediaBytes = new byte[] { 0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3 };
-        await using var api = await FakeTwilioApi.StartAsync(async (context, _) =>
-        {
-            if (context.Request.Path.StartsWithSegments("/2010-04-01", StringComparison.Ordinal))
-            {
-                context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
-                context.Response.Headers.Location = "/cdn/ME1";
-                return;
-            }
-
-            context.Response.ContentType = "image/jpeg";
-            await context.Response.Body.WriteAsync(mediaBytes);
-        });
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
-
-        var media = await client.DownloadMediaAsync(
-            new Uri(api.BaseAddress, "/2010-04-01/Accounts/" + AccountSid + "/Messages/MM1/Media/ME1"));
-
-        Assert.Equal(mediaBytes, media.Content.ToArray());
-        Assert.Equal("image/jpeg", media.ContentType);
-        Assert.Equal([ExpectedAuthorization, ExpectedAuthorization], api.Requests.Select(r => r.Authorization));
-    }
-
-    /// <summary>
-    /// Addresses a webhook could name to reach the hotline's own network: loopback in every spelling,
-    /// the private ranges, the cloud metadata service, and http to an allowed host. {port} is a local
-    /// listener standing in for an internal admin page (no test sends traffic anywhere but loopback:
-    /// every one of these is refused before any connection).
-    /// </summary>
-    public static TheoryData<string, string> RefusedMediaUrls() => new()
-    {
-        { "http://127.0.0.1:{port}/internal-admin/secret", "scheme" },
-        { "https://127.0.0.1:{port}/internal-admin/secret", "host" },
-        { "https://2130706433:{port}/internal-admin/secret", "host" },
-        { "https://0x7f000001:{port}/internal-admin/secret", "host" },
-        { "https://0177.0.0.1:{port}/internal-admin/secret", "host" },
-        { "https://127.1:{port}/internal-admin/secret", "host" },
-        { "https://[::1]:{port}/internal-admin/secret", "host" },
-        { "https://[::ffff:127.0.0.1]:{port}/internal-admin/secret", "host" },
-        { "https://localhost:{port}/internal-admin/secret", "host" },
-        { "https://localhost/internal-admin/secret", "host" },
-        { "https://10.0.0.1/internal-admin/secret", "host" },
-        { "https://172.16.0.1/internal-admin/secret", "host" },
-        { "https://192.168.1.1/internal-admin/secret", "host" },
-        { "https://169.254.169.254/latest/meta-data/", "host" },
-        { "http://169.254.169.254/latest/meta-data/", "scheme" },
-        { "https://api.twilio.com.attacker.example/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "host" },
-        { "https://twiliocdn.com.attacker.example/ME1", "host" },
-        { "https://api.twilio.com:8443/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "host" },
-        { "https://user:pass@api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "url" },
-        { "http://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "scheme" },
-        { "ftp://api.twilio.com/ME1", "scheme" },
-    };
-
-    [Theory]
-    [MemberData(nameof(RefusedMediaUrls))]
-    public async Task Media_urls_off_twilios_media_hosts_are_refused_before_any_connection(string template, string reason)
-    {
-        await using var api = await FakeTwilioApi.StartAsync((context, _) => context.Response.WriteAsync("api"));
-        await using var admin = await FakeTwilioApi.StartAsync((context, _) => context.Response.WriteAsync("secret"));
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
-        var url = new Uri(template.Replace("{port}", admin.BaseAddress.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
-
-        var refused = await Assert.ThrowsAsync<TwilioUrlRefusedException>(() => client.DownloadMediaAsync(url));
-
-        Assert.Equal(reason, refused.Reason);
-        Assert.DoesNotContain(url.Host, refused.Message, StringComparison.Ordinal);
-        Assert.Empty(admin.Requests);
-        Assert.Empty(api.Requests);
-    }
-
-    [Theory]
-    [InlineData("http://127.0.0.1:{port}/internal-admin/secret", "scheme")]
-    [InlineData("https://169.254.169.254/latest/meta-data/", "host")]
-    [InlineData("https://10.1.2.3/internal-admin/secret", "host")]
-    public async Task A_redirect_from_the_api_to_an_internal_address_is_refused_before_it_is_followed(string location, string reason)
-    {
-        await using var admin = await FakeTwilioApi.StartAsync((context, _) => context.Response.WriteAsync("secret"));
-        await using var api = await FakeTwilioApi.StartAsync((context, _) =>
-        {
-            context.Response.StatusCode = StatusCodes.Status302Found;
-            context.Response.Headers.Location = location.Replace("{port}", admin.BaseAddress.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
-            return Task.CompletedTask;
-        });
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
-
-        var refused = await Assert.ThrowsAsync<TwilioUrlRefusedException>(() => client.DownloadMediaAsync(
-            new Uri(api.BaseAddress, "/2010-04-01/Accounts/" + AccountSid + "/Messages/MM1/Media/ME1")));
-
-        Assert.Equal(reason, refused.Reason);
-        Assert.Single(api.Requests);
-        Assert.Empty(admin.Requests);
-    }
-
-    [Fact]
-    public async Task Redirects_are_followed_a_bounded_number_of_times()
-    {
+        var queries = new System.Collections.Concurrent.ConcurrentQueue<string>();
         await using var api = await FakeTwilioApi.StartAsync((context, n) =>
         {
-            context.Response.StatusCode = StatusCodes.Status302Found;
-            context.Response.Headers.Location = $"/2010-04-01/Accounts/{AccountSid}/Messages/MM1/Media/ME{n}";
-            return Task.CompletedTask;
+            queries.Enqueue(context.Request.QueryString.Value ?? "");
+            var page = context.Request.Query["Page"].ToString();
+            return n switch
+            {
+                1 => FakeTwilioApi.Json(context, 200, $$"""
+                    {"messages":[{"sid":"SM1","from":"+15555550101","to":"+18005550100","body":"uno","direction":"inbound","num_media":"0"}],
+                     "uri":"/2010-04-01/Accounts/{{AccountSid}}/Messages.json?PageSize=1&Page=0","page_size":1,
+                     "next_page_uri":"/2010-04-01/Accounts/{{AccountSid}}/Messages.json?To=%2B18005550100&PageSize=1&Page=1"}
+                    """),
+                2 => FakeTwilioApi.Json(context, 503, ServiceUnavailable),
+                _ => FakeTwilioApi.Json(context, 200, $$"""
+                    {"messages":[{"sid":"SM2","from":"+15555550102","to":"+18005550100","body":"dos","direction":"inbound","num_media":"1"}],
+                     "uri":"/2010-04-01/Accounts/{{AccountSid}}/Messages.json?PageSize=1&Page={{page}}","page_size":1,"next_page_uri":null}
+                    """),
+            };
         });
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
+        using var services = CreateServices(api);
 
-        var refused = await Assert.ThrowsAsync<TwilioUrlRefusedException>(() => client.DownloadMediaAsync(
-            new Uri(api.BaseAddress, "/2010-04-01/Accounts/" + AccountSid + "/Messages/MM1/Media/ME0")));
+        var listed = (await MessageResource.ReadAsync(new ReadMessageOptions
+        {
+            To = new PhoneNumber("+18005550100"),
+            DateSentAfter = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc),
+            PageSize = 1,
+        }, Client(services))).ToList();
 
-        Assert.Equal("redirects", refused.Reason);
-        Assert.Equal(6, api.Requests.Count);
+        Assert.Equal(["SM1", "SM2"], listed.Select(m => m.Sid));
+        Assert.Equal("1", listed[1].NumMedia);
+        Assert.Equal(MessageResource.DirectionEnum.Inbound, listed[1].Direction);
+        Assert.All(api.Requests, r => Assert.Equal(AccountPath + "/Messages.json", r.Path));
+        Assert.Equal(3, api.Requests.Count);
+        Assert.Contains("To=%2B18005550100", queries.First(), StringComparison.Ordinal);
+        Assert.Contains("DateSent%3E=2026-01-02T03%3A04%3A05Z", queries.First(), StringComparison.Ordinal);
+        Assert.EndsWith("Page=1", queries.Last(), StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task A_name_that_resolves_to_loopback_is_refused_at_connect_time_unless_it_is_the_api_base()
+    public void Only_a_message_post_counts_as_sent_at_most_once()
     {
-        // As if an allowed host's DNS had been rebound to 127.0.0.1: the list is passed, the connection is not made.
-        await using var admin = await FakeTwilioApi.StartAsync((context, _) => context.Response.WriteAsync("secret"));
-        using var services = CreateServices(new Uri("https://api.twilio.com"));
-        using var http = new HttpClient(new SocketsHttpHandler { ConnectCallback = services.GetRequiredService<MediaHosts>().ConnectAsync });
+        using var message = new HttpRequestMessage(HttpMethod.Post, $"https://api.twilio.com/2010-04-01/Accounts/{AccountSid}/Messages.json");
+        using var call = new HttpRequestMessage(HttpMethod.Post, $"https://api.twilio.com/2010-04-01/Accounts/{AccountSid}/Calls.json");
+        using var list = new HttpRequestMessage(HttpMethod.Get, $"https://api.twilio.com/2010-04-01/Accounts/{AccountSid}/Messages.json?To=%2B1");
 
-        var failed = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"http://localhost:{admin.BaseAddress.Port}/internal-admin/secret")));
-        Assert.Equal("address", Assert.IsType<TwilioUrlRefusedException>(failed.InnerException).Reason);
-        failed = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"http://127.0.0.1:{admin.BaseAddress.Port}/internal-admin/secret")));
-        Assert.Equal("address", Assert.IsType<TwilioUrlRefusedException>(failed.InnerException).Reason);
-        Assert.Empty(admin.Requests);
-
-        // The configured ApiBaseUrl's own host and port (the simulator's stand-in) is the one exception.
-        using var local = CreateServices(admin.BaseAddress);
-        using var allowed = new HttpClient(new SocketsHttpHandler { ConnectCallback = local.GetRequiredService<MediaHosts>().ConnectAsync });
-        Assert.Equal("secret", await allowed.GetStringAsync(new Uri(admin.BaseAddress, "/anything")));
+        Assert.True(TwilioRetries.IsMessagePost(message));
+        Assert.False(TwilioRetries.IsMessagePost(call));
+        Assert.False(TwilioRetries.IsMessagePost(list));
     }
 
-    [Theory]
-    [InlineData("127.0.0.1", false)]
-    [InlineData("127.255.255.254", false)]
-    [InlineData("0.0.0.0", false)]
-    [InlineData("10.20.30.40", false)]
-    [InlineData("172.16.0.1", false)]
-    [InlineData("172.31.255.255", false)]
-    [InlineData("192.168.0.10", false)]
-    [InlineData("169.254.169.254", false)]
-    [InlineData("100.64.0.1", false)]
-    [InlineData("224.0.0.1", false)]
-    [InlineData("255.255.255.255", false)]
-    [InlineData("::1", false)]
-    [InlineData("::", false)]
-    [InlineData("fe80::1", false)]
-    [InlineData("fd00::1", false)]
-    [InlineData("ff02::1", false)]
-    [InlineData("::ffff:127.0.0.1", false)]
-    [InlineData("::ffff:10.0.0.1", false)]
-    [InlineData("64:ff9b::a9fe:a9fe", false)]
-    [InlineData("2002:7f00:1::", false)]
-    [InlineData("2001:db8::1", false)]
-    [InlineData("172.32.0.1", true)]
-    [InlineData("8.8.8.8", true)]
-    [InlineData("54.172.60.1", true)]
-    [InlineData("::ffff:8.8.8.8", true)]
-    [InlineData("2600:1f18::1", true)]
-    public void Only_public_addresses_count_as_public(string address, bool expected) =>
-        Assert.Equal(expected, MediaHosts.IsPublic(System.Net.IPAddress.Parse(address)));
-
-    [Theory]
-    [InlineData("http://127.0.0.1:5080/simulator/twilio/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", true)]
-    [InlineData("http://127.0.0.1:5080/simulator/twilio/../../console/api/media/1", false)]
-    [InlineData("http://127.0.0.1:5080/simulator/twilio/%2e%2e/%2e%2e/console/api/media/1", false)]
-    [InlineData("http://127.0.0.1:5080/simulator/twilio/..%2f..%2fconsole/api/media/1", false)]
-    [InlineData("http://127.0.0.1:5080/console/api/media/1", false)]
-    [InlineData("http://127.0.0.1:5081/simulator/twilio/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", false)]
-    [InlineData("https://127.0.0.1:5080/simulator/twilio/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", false)]
-    public void Only_urls_under_the_api_base_url_are_allowed_off_the_list(string url, bool allowed)
-    {
-        var hosts = new MediaHosts(new Uri("http://127.0.0.1:5080/simulator/twilio/"), TwilioOptions.DefaultMediaAllowedHosts);
-        Assert.Equal(allowed, hosts.Refusal(new Uri(url)) is null);
-    }
-
-    [Theory]
-    [InlineData("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1")]
-    [InlineData("https://mms.twiliocdn.com/AC1/abc?Expires=1")]
-    [InlineData("https://media.twiliocdn.com/AC1/abc")]
-    [InlineData("https://s3-external-1.amazonaws.com/media.twiliocdn.com/AC1/abc")]
-    [InlineData("https://API.Twilio.com./2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1")]
-    public void Twilios_media_hosts_are_allowed_by_default(string url)
-    {
-        using var services = CreateServices(new Uri("https://api.twilio.com"));
-        Assert.Null(services.GetRequiredService<MediaHosts>().Refusal(new Uri(url)));
-    }
-
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Media_download_stops_at_the_limit_whether_or_not_the_length_is_announced(bool announceLength)
-    {
-        var file = new byte[300_000];
-        await using var api = await FakeTwilioApi.StartAsync(async (context, _) =>
+    private static Task<MessageResource> SendSmsAsync(ServiceProvider services) =>
+        MessageResource.CreateAsync(new CreateMessageOptions(new PhoneNumber("+15555550101"))
         {
-            context.Response.ContentType = "video/mp4";
-            if (announceLength)
-            {
-                context.Response.ContentLength = file.Length;
-            }
+            From = new PhoneNumber("+18005550100"),
+            Body = "hello",
+        }, Client(services));
 
-            // Without a length the body goes chunked, in pieces.
-            for (var offset = 0; offset < file.Length; offset += 50_000)
-            {
-                await context.Response.Body.WriteAsync(file.AsMemory(offset, 50_000));
-                await context.Response.Body.FlushAsync();
-            }
-        });
-        using var services = CreateServices(api.BaseAddress);
-        var client = services.GetRequiredService<TwilioRestClient>();
-        var url = new Uri(api.BaseAddress, "/2010-04-01/Accounts/" + AccountSid + "/Messages/MM1/Media/ME1");
+    private static ITwilioRestClient Client(ServiceProvider services) => services.GetRequiredService<ITwilioRestClient>();
 
-        var refused = await Assert.ThrowsAsync<MediaTooLargeException>(() => client.DownloadMediaAsync(url, maxBytes: 100_000));
-        var fitting = await client.DownloadMediaAsync(url, maxBytes: 300_000);
+    private static ServiceProvider CreateServices(FakeTwilioApi api, Action<Dictionary<string, string?>>? adjust = null) =>
+        CreateServices(new Uri(api.BaseAddress, BasePath), adjust);
 
-        Assert.Equal(100_000, refused.LimitBytes);
-        Assert.Equal(file.Length, fitting.Content.Length);
-    }
-
-    private static OutboundMessage Sms() => new() { To = "+15555550101", From = "+18005550100", Body = "hello" };
-
-    private static ServiceProvider CreateServices(Uri apiBaseUrl, int maxAttempts = 4)
+    private static ServiceProvider CreateServices(Uri apiBaseUrl, Action<Dictionary<string, string?>>? adjust = null)
     {
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Twilio:AccountSid"] = AccountSid,
-                ["Twilio:AuthToken"] = AuthToken,
-                ["Twilio:ApiBaseUrl"] = apiBaseUrl.ToString(),
-                ["Twilio:MaxAttempts"] = maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Twilio:RetryBaseDelay"] = "00:00:00.001",
-            })
-            .Build();
-
+        var settings = new Dictionary<string, string?>
+        {
+            ["Twilio:AccountSid"] = AccountSid,
+            ["Twilio:AuthToken"] = AuthToken,
+            ["Twilio:ApiBaseUrl"] = apiBaseUrl.ToString(),
+            ["Twilio:RetryBaseDelay"] = "00:00:00.001",
+        };
+        adjust?.Invoke(settings);
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddTwilioClient(configuration);
+        services.AddTwilioClient(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
         return services.BuildServiceProvider();
     }
 }

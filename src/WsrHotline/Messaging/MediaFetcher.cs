@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Twilio.Exceptions;
 using WsrHotline.Database;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
@@ -21,7 +22,7 @@ namespace WsrHotline.Messaging;
 /// </summary>
 public sealed partial class MediaFetcher(
     NpgsqlDataSource dataSource,
-    TwilioRestClient twilio,
+    TwilioMediaDownloader downloader,
     PiiProtector pii,
     IvrFlowProvider flows,
     IOptions<MessagingOptions> options,
@@ -75,7 +76,7 @@ public sealed partial class MediaFetcher(
         try
         {
             var url = new Uri(pii.Decrypt(row.UrlEncrypted, PiiPurpose.MediaUrl), UriKind.Absolute);
-            media = await twilio.DownloadMediaAsync(url, options.Value.MediaMaxBytes, cancellationToken);
+            media = await downloader.DownloadAsync(url, options.Value.MediaMaxBytes, cancellationToken);
         }
         catch (MediaTooLargeException)
         {
@@ -139,10 +140,9 @@ public sealed partial class MediaFetcher(
     private async Task RetryOrFailAsync(Claimed row, Exception ex, CancellationToken cancellationToken)
     {
         // Never the exception's message: it may quote the address.
-        var apiError = ex as TwilioApiException;
         var error = ex switch
         {
-            TwilioApiException api => $"twilio: HTTP {api.HttpStatus}, error {api.ErrorCode}",
+            ApiException api => TwilioFailures.Describe(api),
             // Not a Twilio media address (or a redirect away from one): never fetched, and never tried again.
             TwilioUrlRefusedException refused => $"refused: {refused.Reason} not allowed",
             _ => ex.GetType().Name,
@@ -155,7 +155,7 @@ public sealed partial class MediaFetcher(
                 UPDATE message_media SET status = 'pending', next_attempt_at = @next, lease_until = NULL, last_error = @error, updated_at = now()
                 WHERE id = @Id AND status = 'claimed' AND attempts = @Attempts
                 """, new { row.Id, row.Attempts, next = time.GetUtcNow() + delay, error }, cancellationToken: cancellationToken));
-            LogWillRetry(logger, row.Id, row.Attempts, apiError?.HttpStatus, error, delay);
+            LogWillRetry(logger, row.Id, row.Attempts, TwilioFailures.HttpStatus(ex), error, delay);
             return;
         }
 
@@ -251,7 +251,7 @@ public sealed partial class MediaFetcher(
     }
 
     private static bool IsDownloadFailure(Exception ex) =>
-        ex is TwilioApiException or TwilioUrlRefusedException or HttpRequestException or IOException or OperationCanceledException
+        ex is ApiException or TwilioUrlRefusedException or HttpRequestException or IOException or OperationCanceledException or TimeoutException
             or CryptographicException or UriFormatException;
 
     [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "Media {MediaId} of message {MessageId} stored ({ContentType}, {Bytes} bytes, attempt {Attempt})")]

@@ -1,6 +1,10 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Twilio.Clients;
+using Twilio.Exceptions;
+using Twilio.Rest.Api.V2010.Account;
+using Twilio.Types;
 using WsrHotline.Database;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
@@ -29,7 +33,7 @@ namespace WsrHotline.Messaging;
 /// </summary>
 public sealed partial class OutboundSender(
     NpgsqlDataSource dataSource,
-    TwilioRestClient twilio,
+    ITwilioRestClient twilio,
     PiiProtector pii,
     IvrFlowProvider flows,
     IOptions<HotlineOptions> hotline,
@@ -121,11 +125,10 @@ public sealed partial class OutboundSender(
         }
         var number = pii.Decrypt(row.PhoneEncrypted, PiiPurpose.CallerPhone);
         var publicBase = twilioOptions.Value.PublicBaseUrl;
-        var message = new OutboundMessage
+        var message = new CreateMessageOptions(new PhoneNumber(whatsApp ? "whatsapp:" + number : number))
         {
-            To = whatsApp ? "whatsapp:" + number : number,
             // From the number the worker texted (the toll-free one on the posters, say), else the channel's own.
-            From = row.HotlineNumber ?? (whatsApp ? hotline.Value.WhatsAppSender : hotline.Value.SmsNumber),
+            From = new PhoneNumber(row.HotlineNumber ?? (whatsApp ? hotline.Value.WhatsAppSender : hotline.Value.SmsNumber)),
             Body = template is null ? pii.Decrypt(row.BodyEncrypted, PiiPurpose.MessageBody) : null,
             ContentSid = template?.Template.ContentSid,
             // A template without variables needs none.
@@ -141,47 +144,49 @@ public sealed partial class OutboundSender(
         }
         try
         {
-            var sent = await twilio.SendMessageAsync(message, cancellationToken);
+            // Retried only where Twilio cannot have taken it (TwilioRetries); bounded by the client's timeout.
+            var sent = await MessageResource.CreateAsync(message, twilio);
             await RecordSentAsync(handedOver, sent, template, cancellationToken);
             LogSent(logger, row.Id, sent.Sid, handedOver.Attempts);
         }
-        catch (TwilioApiException ex) when (ex.IsOptOut)
+        catch (ApiException ex) when (TwilioFailures.IsOptOut(ex))
         {
-            await FinishAsync(handedOver, "failed", ex.ErrorCode, "twilio: recipient opted out (21610)", cancellationToken);
+            await FinishAsync(handedOver, "failed", TwilioErrorCodes.RecipientOptedOut, "twilio: recipient opted out (21610)", cancellationToken);
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await DeliveryStatus.OptOutAsync(connection, row.ConversationId, row.ComplaintId, "twilio_21610", cancellationToken);
             LogOptedOutByTwilio(logger, row.Id);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is TwilioApiException or HttpRequestException or TaskCanceledException)
+        catch (TwilioException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            // Never the exception's message: Twilio's error texts quote the number.
-            var apiError = ex as TwilioApiException;
-            var error = apiError is null ? $"{ex.GetType().Name}" : $"twilio: HTTP {apiError.HttpStatus}, error {apiError.ErrorCode}";
-            if (!TwilioRestClient.ProvesNotTaken(ex))
+            // ApiException (Twilio answered) or ApiConnectionException (no answer). Never the exception's
+            // message: Twilio's error texts quote the number.
+            var error = TwilioFailures.Describe(ex);
+            var (httpStatus, errorCode) = (TwilioFailures.HttpStatus(ex), TwilioFailures.ErrorCode(ex));
+            if (!TwilioFailures.ProvesNotTaken(ex))
             {
-                await FinishAsync(handedOver, "failed", apiError?.ErrorCode,
+                await FinishAsync(handedOver, "failed", errorCode,
                     $"uncertain: {error}; Twilio may have taken it, so it is not resent", cancellationToken);
-                LogUncertain(logger, row.Id, handedOver.Attempts, apiError?.HttpStatus, apiError?.ErrorCode);
+                LogUncertain(logger, row.Id, handedOver.Attempts, httpStatus, errorCode);
             }
-            else if (apiError is null || apiError.HttpStatus == 429)
+            else if (ex is not ApiException || httpStatus == 429)
             {
                 if (handedOver.Attempts < options.Value.SendMaxAttempts)
                 {
                     var delay = options.Value.SendRetryBaseDelay * Math.Pow(2, handedOver.Attempts - 1);
                     await RewriteAsync(handedOver, "'pending', next_attempt_at = @next", new { next = time.GetUtcNow() + delay }, error, cancellationToken);
-                    LogWillRetry(logger, row.Id, handedOver.Attempts, apiError?.HttpStatus, apiError?.ErrorCode, delay);
+                    LogWillRetry(logger, row.Id, handedOver.Attempts, httpStatus, errorCode, delay);
                 }
                 else
                 {
-                    await FinishAsync(handedOver, "failed", apiError?.ErrorCode, error, cancellationToken);
-                    LogGaveUp(logger, row.Id, handedOver.Attempts, apiError?.HttpStatus, apiError?.ErrorCode);
+                    await FinishAsync(handedOver, "failed", errorCode, error, cancellationToken);
+                    LogGaveUp(logger, row.Id, handedOver.Attempts, httpStatus, errorCode);
                 }
             }
             else
             {
                 // Twilio refused it (a 4xx other than 429): trying again would be refused again.
-                await FinishAsync(handedOver, "failed", apiError.ErrorCode, error, cancellationToken);
-                LogGaveUp(logger, row.Id, handedOver.Attempts, apiError.HttpStatus, apiError.ErrorCode);
+                await FinishAsync(handedOver, "failed", errorCode, error, cancellationToken);
+                LogGaveUp(logger, row.Id, handedOver.Attempts, httpStatus, errorCode);
             }
         }
     }
@@ -218,6 +223,7 @@ public sealed partial class OutboundSender(
     private Task RecordSentAsync(Claimed row, MessageResource sent, WhatsAppTemplates.Choice? template, CancellationToken cancellationToken) =>
         PersistAsync(row.Id, async connection =>
         {
+            var status = sent.Status?.ToString() ?? "";
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             // Guarded by the attempt: an outcome is written only by the sender that made that attempt.
             var updated = await connection.ExecuteAsync(new CommandDefinition("""
@@ -230,8 +236,8 @@ public sealed partial class OutboundSender(
                     id = row.Id,
                     attempts = row.Attempts,
                     sent.Sid,
-                    status = string.IsNullOrEmpty(sent.Status) ? "queued" : sent.Status,
-                    rank = DeliveryStatus.Rank(sent.Status),
+                    status = string.IsNullOrEmpty(status) ? "queued" : status,
+                    rank = DeliveryStatus.Rank(status),
                     sent.ErrorCode,
                     contentSid = template?.Template.ContentSid,
                 }, transaction, cancellationToken: cancellationToken));

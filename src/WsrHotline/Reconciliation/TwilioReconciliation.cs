@@ -3,6 +3,10 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Npgsql;
+using Twilio.Clients;
+using Twilio.Exceptions;
+using Twilio.Rest.Api.V2010.Account;
+using Twilio.Types;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
@@ -10,6 +14,8 @@ using WsrHotline.Messaging;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
 using WsrHotline.Voice;
+using MediaResource = Twilio.Rest.Api.V2010.Account.Message.MediaResource;
+using ReadMediaOptions = Twilio.Rest.Api.V2010.Account.Message.ReadMediaOptions;
 
 namespace WsrHotline.Reconciliation;
 
@@ -27,19 +33,32 @@ public sealed record ReconciliationResult(
 /// a call the hotline never saw, or on a call that already has another, is flagged for an admin
 /// (<c>unmatched_recordings</c>): with no caller and no language, guessing it into a case would be worse.
 /// The logic lives here; the scheduler (Quartz today) and <see cref="OutageWatcher"/> only call it.
+/// <para>
+/// The lists come from the SDK's <c>ReadAsync</c>, whose result fetches each further page
+/// (<c>next_page_uri</c>) while it is enumerated, synchronously: a thread waits for each page, which
+/// for this occasional job (pages of 1,000) is a fair price for the SDK's own paging. A failed page is
+/// retried like any Twilio GET (<see cref="TwilioRetries"/>), and a run that still fails is recorded and rethrown.
+/// </para>
 /// </summary>
 public sealed partial class TwilioReconciliation(
     NpgsqlDataSource dataSource,
-    TwilioRestClient twilio,
+    ITwilioRestClient twilio,
     Inbox inbox,
     PiiProtector pii,
     IServiceProvider services,
     IvrFlowProvider flows,
     IOptions<HotlineOptions> hotline,
+    IOptions<TwilioOptions> twilioOptions,
     IOptions<ReconciliationOptions> options,
     TimeProvider time,
     ILogger<TwilioReconciliation> logger)
 {
+    /// <summary>Items a list page holds (Twilio's largest).</summary>
+    private const int PageSize = 1000;
+
+    /// <summary>Items one list reads at most (a thousand pages): a bound, not a figure ever expected.</summary>
+    private const int MaxListed = 1_000_000;
+
     /// <summary>The daily run: the last <see cref="ReconciliationOptions.DailyWindow"/> (two days: each day is covered twice).</summary>
     public Task<ReconciliationResult> RunDailyAsync(CancellationToken cancellationToken)
     {
@@ -87,7 +106,7 @@ public sealed partial class TwilioReconciliation(
             await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE twilio_reconciliations SET finished_at = now(), error = @error WHERE id = @runId",
-                new { runId, error = ex is TwilioApiException api ? $"twilio: HTTP {api.HttpStatus}, error {api.ErrorCode}" : ex.GetType().Name },
+                new { runId, error = ex is TwilioException ? TwilioFailures.Describe(ex) : ex.GetType().Name },
                 cancellationToken: CancellationToken.None));
             throw;
         }
@@ -96,13 +115,22 @@ public sealed partial class TwilioReconciliation(
     /// <summary>Inbound texts to each hotline number; the ones neither in <c>messages</c> nor waiting in the inbox are kept in the inbox, oldest first.</summary>
     private async Task<(int Listed, int TakenIn)> ReconcileMessagesAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        var listed = new Dictionary<string, ListedMessage>(StringComparer.Ordinal);
+        var listed = new Dictionary<string, MessageResource>(StringComparer.Ordinal);
         foreach (var number in HotlineNumbers.All(hotline.Value))
         {
-            foreach (var message in await twilio.ListMessagesAsync(number, from, to, cancellationToken))
+            var messages = await MessageResource.ReadAsync(new ReadMessageOptions
+            {
+                To = new PhoneNumber(number),
+                DateSentAfter = WholeSecond(from, roundUp: false),
+                DateSentBefore = WholeSecond(to, roundUp: true),
+                PageSize = PageSize,
+                Limit = MaxListed,
+            }, twilio);
+            foreach (var message in messages)
             {
                 // Only texts workers sent to the hotline: not its own replies, not another number's traffic.
-                if (message.Direction == "inbound" && HotlineNumbers.Classify(message.To, hotline.Value).Configured)
+                if (!string.IsNullOrEmpty(message.Sid) && message.Direction == MessageResource.DirectionEnum.Inbound
+                    && HotlineNumbers.Classify(message.To, hotline.Value).Configured)
                 {
                     listed.TryAdd(message.Sid, message);
                 }
@@ -123,21 +151,19 @@ public sealed partial class TwilioReconciliation(
         }
 
         var takenIn = 0;
-        foreach (var message in listed.Values.Where(m => !known.Contains(m.Sid)).OrderBy(m => m.DateSent ?? DateTimeOffset.MaxValue))
+        foreach (var message in listed.Values.Where(m => !known.Contains(m.Sid)).OrderBy(m => Utc(m.DateSent ?? m.DateCreated) ?? DateTimeOffset.MaxValue))
         {
-            if (CallerNumber.Normalize(message.From) is not { } sender)
+            if (CallerNumber.Normalize(message.From?.ToString() ?? "") is not { } sender)
             {
                 LogWithheldSender(logger, message.Sid);
                 continue;
             }
 
             var (channel, _) = HotlineNumbers.Classify(message.To, hotline.Value);
-            var media = message.NumMedia > 0
-                ? [.. (await twilio.ListMessageMediaAsync(message.Sid, cancellationToken)).Take(MessagingEndpoints.MaxMediaPerMessage)
-                    .Select(m => new InboundMedia(m.Url.AbsoluteUri, m.ContentType))]
-                : new List<InboundMedia>();
+            var numMedia = int.TryParse(message.NumMedia, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
+            var media = numMedia > 0 ? await MediaOfAsync(message.Sid) : [];
             var kept = await inbox.KeepAsync(
-                new InboundMessage(message.Sid, channel, sender, message.Body, message.NumMedia, media) { To = message.To }, cancellationToken);
+                new InboundMessage(message.Sid, channel, sender, message.Body ?? "", numMedia, media) { To = message.To }, cancellationToken);
             if (kept)
             {
                 takenIn++;
@@ -151,7 +177,16 @@ public sealed partial class TwilioReconciliation(
 
     private async Task<(int Listed, int TakenIn, int Flagged)> ReconcileRecordingsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        var listed = await twilio.ListRecordingsAsync(from, to, cancellationToken);
+        var recordings = await RecordingResource.ReadAsync(new ReadRecordingOptions
+        {
+            DateCreatedAfter = WholeSecond(from, roundUp: false),
+            DateCreatedBefore = WholeSecond(to, roundUp: true),
+            PageSize = PageSize,
+            Limit = MaxListed,
+        }, twilio);
+        List<RecordingResource> listed = [.. recordings
+            .Where(r => !string.IsNullOrEmpty(r.Sid) && !string.IsNullOrEmpty(r.CallSid))
+            .OrderBy(r => Utc(r.DateCreated) ?? DateTimeOffset.MaxValue)];
         if (listed.Count == 0)
         {
             return (0, 0, 0);
@@ -193,9 +228,9 @@ public sealed partial class TwilioReconciliation(
                 recording.Sid,
                 recording.CallSid,
                 callKnown = call is not null,
-                recording.DurationSeconds,
-                recording.DateCreated,
-                url = recording.MediaUrl is { } mediaUrl ? pii.Encrypt(mediaUrl.AbsoluteUri, PiiPurpose.RecordingUrl) : null,
+                DurationSeconds = Seconds(recording.Duration),
+                DateCreated = Utc(recording.DateCreated),
+                url = AudioUrl(recording) is { } mediaUrl ? pii.Encrypt(mediaUrl.AbsoluteUri, PiiPurpose.RecordingUrl) : null,
             }, cancellationToken: cancellationToken));
             if (inserted > 0)
             {
@@ -207,16 +242,16 @@ public sealed partial class TwilioReconciliation(
     }
 
     /// <summary>The recording status callback Twilio would have sent, through the voice webhook's own step.</summary>
-    private async Task TakeInRecordingAsync(ListedRecording recording, CancellationToken cancellationToken)
+    private async Task TakeInRecordingAsync(RecordingResource recording, CancellationToken cancellationToken)
     {
         var fields = new Dictionary<string, StringValues>(StringComparer.Ordinal)
         {
             ["AccountSid"] = "",
             ["CallSid"] = recording.CallSid,
             ["RecordingSid"] = recording.Sid,
-            ["RecordingUrl"] = recording.MediaUrl?.AbsoluteUri ?? "",
+            ["RecordingUrl"] = AudioUrl(recording)?.AbsoluteUri ?? "",
             ["RecordingStatus"] = "completed",
-            ["RecordingDuration"] = recording.DurationSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+            ["RecordingDuration"] = Seconds(recording.Duration)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
         };
         var http = new DefaultHttpContext { RequestServices = services, RequestAborted = cancellationToken };
         http.Request.Path = VoiceUrls.Prefix + "/recording";
@@ -224,6 +259,57 @@ public sealed partial class TwilioReconciliation(
         http.Features.Set<IFormFeature>(new FormFeature(form));
         await services.GetRequiredService<VoiceFlow>().RecordingAsync(new VoiceRequest(http.Request, new VoiceForm(form), flows.Current));
     }
+
+    /// <summary>A message's attachments, each with the URL its file is downloaded from (at most <see cref="MessagingEndpoints.MaxMediaPerMessage"/>).</summary>
+    private async Task<List<InboundMedia>> MediaOfAsync(string messageSid)
+    {
+        var media = await MediaResource.ReadAsync(new ReadMediaOptions(messageSid) { PageSize = MessagingEndpoints.MaxMediaPerMessage, Limit = MessagingEndpoints.MaxMediaPerMessage }, twilio);
+        return [.. media
+            .Select(m => (File: FileUrl(m.Uri), m.ContentType))
+            .Where(m => m.File is not null)
+            .Select(m => new InboundMedia(m.File!.AbsoluteUri, m.ContentType ?? ""))];
+    }
+
+    /// <summary>Where a recording's audio is: Twilio's <c>media_url</c>, else the resource's own file.</summary>
+    private Uri? AudioUrl(RecordingResource recording) =>
+        recording.MediaUrl is { IsAbsoluteUri: true } mediaUrl ? mediaUrl : FileUrl(recording.Uri);
+
+    /// <summary>
+    /// A resource's file from its root-relative <c>uri</c> (<c>/2010-04-01/…/Media/ME….json</c>): that
+    /// path without <c>.json</c>, under <see cref="TwilioOptions.ApiBaseUrl"/>, so the simulator's
+    /// stand-in serves it in the local run as Twilio does (the media download is not the SDK's, so it
+    /// is not sent there by <see cref="TwilioApiBaseHandler"/>).
+    /// </summary>
+    private Uri? FileUrl(string? uri)
+    {
+        if (string.IsNullOrEmpty(uri) || !uri.StartsWith("/2010-04-01/", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var path = uri.Split('?')[0].TrimStart('/');
+        path = path.EndsWith(".json", StringComparison.Ordinal) ? path[..^".json".Length] : path;
+        return new Uri(new Uri(twilioOptions.Value.ApiBaseUrl.TrimEnd('/') + "/"), path);
+    }
+
+    /// <summary>A window's bound to the second, as Twilio takes it; an upper bound is rounded up so the window's last fraction of a second is not lost.</summary>
+    private static DateTime WholeSecond(DateTimeOffset value, bool roundUp)
+    {
+        var ticks = value.UtcTicks;
+        var seconds = roundUp ? (ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond : ticks / TimeSpan.TicksPerSecond;
+        return new DateTime(seconds * TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+    }
+
+    /// <summary>The SDK's dates are local or UTC <see cref="DateTime"/>s; one without a kind is taken as UTC.</summary>
+    private static DateTimeOffset? Utc(DateTime? value) => value switch
+    {
+        null => null,
+        { Kind: DateTimeKind.Unspecified } unspecified => new DateTimeOffset(unspecified, TimeSpan.Zero),
+        { } known => new DateTimeOffset(known.ToUniversalTime(), TimeSpan.Zero),
+    };
+
+    private static int? Seconds(string? duration) =>
+        int.TryParse(duration, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : null;
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Information,
         Message = "Reconciliation {RunId} ({Reason}): {MessagesListed} inbound text(s) listed, {MessagesTakenIn} taken in; {RecordingsListed} recording(s) listed, {RecordingsTakenIn} taken in, {RecordingsFlagged} flagged for an admin")]

@@ -1,9 +1,14 @@
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Twilio.Clients;
+using Twilio.Exceptions;
 using WsrHotline.Intake;
 using WsrHotline.LiveEvents;
 using WsrHotline.Twilio;
+using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
+using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using PhoneNumber = Twilio.Types.PhoneNumber;
 
 namespace WsrHotline.Voice;
 
@@ -30,7 +35,7 @@ public sealed record CallAcceptResult(bool Accepted, string Reason);
 /// </summary>
 public sealed partial class ConsoleOffers(
     NpgsqlDataSource dataSource,
-    TwilioRestClient twilioRest,
+    ITwilioRestClient twilioRest,
     VoiceUrls urls,
     IOptions<Hosting.HotlineOptions> hotline,
     IOptions<VoiceOptions> options,
@@ -179,22 +184,20 @@ public sealed partial class ConsoleOffers(
         var to = claimed.AnswerMode == "phone" && claimed.Phone is not null ? claimed.Phone : "client:" + ClientIdentity(staffId);
         try
         {
-            var created = await twilioRest.CreateCallAsync(new OutboundCall
+            var created = await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(to), new PhoneNumber(hotline.Value.TollFreeNumber))
             {
-                To = to,
-                From = hotline.Value.TollFreeNumber,
                 Url = new Uri(urls.For(request, "console-bridge", ("leg", legId))),
                 StatusCallback = new Uri(urls.For(request, "leg-status", ("leg", legId))),
-                StatusCallbackEvents = ["initiated", "ringing", "answered", "completed"],
+                StatusCallbackEvent = ["initiated", "ringing", "answered", "completed"],
                 Timeout = 20,
-            }, cancellationToken);
+            }, twilioRest);
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition("UPDATE call_legs SET leg_call_sid = @sid WHERE id = @legId",
                 new { sid = created.Sid, legId }, cancellationToken: cancellationToken));
         }
-        catch (Exception ex) when (ex is TwilioApiException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (TwilioException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            LogBridgeFailed(logger, legId, ex.GetType().Name);
+            LogBridgeFailed(logger, legId, TwilioFailures.Describe(ex));
             await ReleaseAsync(legId, CancellationToken.None);
             return new CallAcceptResult(false, "The call could not be put through to you; the on-call phones take over.");
         }

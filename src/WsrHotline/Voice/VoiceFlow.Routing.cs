@@ -1,9 +1,13 @@
+using Twilio.Exceptions;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
 using Twilio.TwiML;
 using Dial = Twilio.TwiML.Voice.Dial;
 using Gather = Twilio.TwiML.Voice.Gather;
+using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
+using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using PhoneNumber = Twilio.Types.PhoneNumber;
 
 namespace WsrHotline.Voice;
 
@@ -85,21 +89,20 @@ public sealed partial class VoiceFlow
     {
         try
         {
-            var created = await twilioRest.CreateCallAsync(new OutboundCall
+            // A 5xx or a timeout is tried again (TwilioRetries): a phone rung twice beats one never rung.
+            var created = await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(phone), new PhoneNumber(hotline.Value.TollFreeNumber))
             {
-                To = phone,
-                From = hotline.Value.TollFreeNumber,
                 Url = new Uri(urls.For(request.Http, "screen", ("leg", leg.Id))),
                 StatusCallback = new Uri(urls.For(request.Http, "leg-status", ("leg", leg.Id))),
-                StatusCallbackEvents = ["initiated", "ringing", "answered", "completed"],
+                StatusCallbackEvent = ["initiated", "ringing", "answered", "completed"],
                 Timeout = ivr.Value.RingSecondsPerTier,
-            }, request.Cancellation);
-            await legs.SetLegSidAsync(leg.Id, created.Sid, created.Status, request.Cancellation);
+            }, twilioRest);
+            await legs.SetLegSidAsync(leg.Id, created.Sid, created.Status?.ToString() ?? "", request.Cancellation);
         }
-        catch (Exception ex) when (ex is TwilioApiException or HttpRequestException or TaskCanceledException && !request.Cancellation.IsCancellationRequested)
+        catch (TwilioException ex) when (!request.Cancellation.IsCancellationRequested)
         {
             // One phone that cannot be rung must not stop the others, nor the caller's wait.
-            LogRingFailed(logger, leg.Id, ex.GetType().Name);
+            LogRingFailed(logger, leg.Id, TwilioFailures.Describe(ex));
             await legs.SetLegSidAsync(leg.Id, null, "failed", request.Cancellation);
         }
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using Twilio.Clients;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Twilio;
@@ -35,7 +36,7 @@ public sealed partial class VoiceFlow(
     ConsoleOffers consoleOffers,
     PinChecks pins,
     VoiceUrls urls,
-    Twilio.TwilioRestClient twilioRest,
+    ITwilioRestClient twilioRest,
     IOptions<Hosting.HotlineOptions> hotline,
     IOptions<VoiceOptions> options,
     IOptions<IvrOptions> ivr,

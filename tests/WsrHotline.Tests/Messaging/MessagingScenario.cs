@@ -80,7 +80,9 @@ public sealed class MessagingScenario : IAsyncDisposable
             }
             else
             {
-                await context.Response.WriteAsync($$"""{"code":{{(error?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null")}},"message":"The 'To' number {{form.GetValueOrDefault("To")}} is not reachable","status":{{status}}}""");
+                // Twilio's error body; without a Twilio code, no "code" at all (the SDK cannot read "code":null, and would lose the status).
+                var code = error is { } known ? $"\"code\":{known.ToString(System.Globalization.CultureInfo.InvariantCulture)}," : "";
+                await context.Response.WriteAsync($$"""{{{code}}"message":"The 'To' number {{form.GetValueOrDefault("To")}} is not reachable","status":{{status}}}""");
             }
         });
         await api.StartAsync();

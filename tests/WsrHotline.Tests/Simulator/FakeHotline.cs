@@ -6,12 +6,13 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Twilio.TwiML;
+using Twilio.Clients;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
+using SystemNetHttpClient = Twilio.Http.SystemNetHttpClient;
 
 namespace WsrHotline.Tests.Simulator;
 
@@ -32,7 +33,7 @@ public sealed class FakeHotline : IAsyncDisposable
 
     public VoiceSimulator Simulator { get; private set; } = null!;
 
-    /// <summary>A real REST client whose API base is the simulator's Twilio stand-in.</summary>
+    /// <summary>The SDK's REST client, sent to the simulator's Twilio stand-in as the app's is (<see cref="TwilioApiBaseHandler"/>).</summary>
     public TwilioRestClient Rest { get; private set; } = null!;
 
     public Uri ListeningAddress { get; private set; } = null!;
@@ -107,10 +108,11 @@ public sealed class FakeHotline : IAsyncDisposable
 
         ListeningAddress = new Uri(app.Urls.First());
         Simulator = app.Services.GetRequiredService<VoiceSimulator>();
-        Rest = new TwilioRestClient(
-            new HttpClient { BaseAddress = new Uri(ListeningAddress, "/simulator/twilio/") },
-            Options.Create(new TwilioOptions { AccountSid = TestKeys.TwilioAccountSid, AuthToken = TestKeys.TwilioAuthToken, MaxAttempts = 1 }),
-            NullLogger<TwilioRestClient>.Instance);
+        var toStandIn = new TwilioApiBaseHandler(Options.Create(new TwilioOptions { ApiBaseUrl = new Uri(ListeningAddress, "/simulator/twilio").AbsoluteUri }))
+        {
+            InnerHandler = new SocketsHttpHandler(),
+        };
+        Rest = new TwilioRestClient(TestKeys.TwilioAccountSid, TestKeys.TwilioAuthToken, httpClient: new SystemNetHttpClient(new HttpClient(toStandIn)));
     }
 
     private static byte[] ThreeSecondWav()

@@ -81,7 +81,7 @@ public sealed partial class SimulatedTextingTests
         Assert.Equal($"/simulator/twilio/2010-04-01/Accounts/{TestKeys.TwilioAccountSid}/Messages/{sent.Sid}/Media/", mediaUrl.AbsolutePath[..^34]);
         using var http = new HttpClient();
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(mediaUrl)).StatusCode);
-        var media = await scenario.Hotline.Factory.Services.GetRequiredService<TwilioRestClient>().DownloadMediaAsync(mediaUrl);
+        var media = await scenario.Hotline.Factory.Services.GetRequiredService<TwilioMediaDownloader>().DownloadAsync(mediaUrl);
         Assert.Equal("image/jpeg", media.ContentType);
         Assert.Equal(photo, media.Content.ToArray());
         AssertNoPii(scenario, worker, "overtime");

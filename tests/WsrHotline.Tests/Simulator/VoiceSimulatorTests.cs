@@ -5,6 +5,11 @@ using WsrHotline.Simulator;
 using WsrHotline.Twilio;
 using Dial = Twilio.TwiML.Voice.Dial;
 using Gather = Twilio.TwiML.Voice.Gather;
+using Twilio.Exceptions;
+using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
+using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using PhoneNumber = Twilio.Types.PhoneNumber;
+using UpdateCallOptions = Twilio.Rest.Api.V2010.Account.UpdateCallOptions;
 
 namespace WsrHotline.Tests.Simulator;
 
@@ -221,16 +226,14 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
             // The app places the investigator's call from inside the wait request: it must not deadlock.
             if (Interlocked.Exchange(ref dialed, 1) == 0)
             {
-                var created = await hotline.Rest.CreateCallAsync(new OutboundCall
+                var created = await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(investigator), new PhoneNumber(TollFree))
                 {
-                    To = investigator,
-                    From = TollFree,
                     Url = FakeHotline.Public("/twilio/agent/screen"),
                     StatusCallback = FakeHotline.Public("/twilio/agent/status"),
-                    StatusCallbackEvents = ["initiated", "ringing", "answered", "completed"],
+                    StatusCallbackEvent = ["initiated", "ringing", "answered", "completed"],
                     Timeout = 25,
-                });
-                Assert.Equal("queued", created.Status);
+                }, hotline.Rest);
+                Assert.Equal(CallResource.StatusEnum.Queued, created.Status);
             }
 
             return new VoiceResponse().Say("Espere, por favor.", language: "es-US").Pause(length: 10);
@@ -297,15 +300,13 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
         }
 
         // Placed outside any webhook (like a background job): the simulator picks it up as time passes.
-        var created = await hotline.Rest.CreateCallAsync(new OutboundCall
+        var created = await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(number), new PhoneNumber(TollFree))
         {
-            To = number,
-            From = TollFree,
             Url = FakeHotline.Public("/twilio/agent/screen"),
             StatusCallback = FakeHotline.Public("/twilio/agent/status"),
-            StatusCallbackEvents = ["completed"],
+            StatusCallbackEvent = ["completed"],
             Timeout = 20,
-        });
+        }, hotline.Rest);
         await Simulator.AdvanceAsync(TimeSpan.FromSeconds(60));
 
         var expected = behaviour == "busy" ? "busy" : "no-answer";
@@ -388,7 +389,7 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
         hotline.On("/twilio/voice/moved", _ => new VoiceResponse().Say("An investigator will call you back.").Hangup());
 
         var call = await Simulator.CallAsync(Caller);
-        var updated = await hotline.Rest.RedirectCallAsync(call.Sid, FakeHotline.Public("/twilio/voice/moved"));
+        var updated = await CallResource.UpdateAsync(new UpdateCallOptions(call.Sid) { Url = FakeHotline.Public("/twilio/voice/moved") }, hotline.Rest);
         await call.WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.Equal(call.Sid, updated.Sid);
@@ -401,10 +402,10 @@ public sealed class VoiceSimulatorTests : IAsyncLifetime
     [Fact]
     public async Task The_rest_stand_in_answers_like_twilio_to_unknown_calls_and_wrong_credentials()
     {
-        var unknown = await Assert.ThrowsAsync<TwilioApiException>(() =>
-            hotline.Rest.HangUpCallAsync("CA00000000000000000000000000000000"));
-        Assert.Equal(404, unknown.HttpStatus);
-        Assert.Equal(20404, unknown.ErrorCode);
+        var unknown = await Assert.ThrowsAsync<ApiException>(() => CallResource.UpdateAsync(
+            new UpdateCallOptions("CA00000000000000000000000000000000") { Status = CallResource.UpdateStatusEnum.Completed }, hotline.Rest));
+        Assert.Equal(404, unknown.Status);
+        Assert.Equal(20404, unknown.Code);
 
         using var http = new HttpClient();
         using var form = new FormUrlEncodedContent([new("To", "+15555550111"), new("From", TollFree), new("Url", "https://hotline.test/x")]);
