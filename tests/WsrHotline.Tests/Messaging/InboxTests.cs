@@ -249,7 +249,7 @@ public sealed partial class InboxTests
         await QueueTwentyTextsAndWakeAsync(scenario, processing);
 
         // Processing goes on, one transaction at a time. (A processing transaction has a transaction id from
-        // its claim on; the live-event relays' reads of console_events and the jobs' Quartz bookkeeping are not counted.)
+        // its claim on; the live-event relays' reads of console_events and Hangfire's bookkeeping are not counted.)
         await using var watch = await scenario.DataSource.OpenConnectionAsync();
         var mostAtOnce = 0;
         for (var sample = 0; sample < 150; sample++)
@@ -257,7 +257,7 @@ public sealed partial class InboxTests
             mostAtOnce = Math.Max(mostAtOnce, await watch.ExecuteScalarAsync<int>("""
                 SELECT count(*) FROM pg_stat_activity
                 WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), @holderPid) AND backend_xid IS NOT NULL
-                  AND wait_event_type IS DISTINCT FROM 'Lock' AND query NOT ILIKE '%qrtz%'
+                  AND wait_event_type IS DISTINCT FROM 'Lock' AND query NOT ILIKE '%hangfire%'
                   AND (query LIKE '%inbound_inbox%' OR query LIKE '%caller_identities%' OR query LIKE '%case_timeline%'
                        OR query LIKE '%console_events%' OR query LIKE '%INSERT INTO messages%' OR query LIKE 'WITH open AS%')
                 """, new { holderPid }));
