@@ -26,7 +26,7 @@ public sealed record ReconciliationResult(
 /// goes through the voice webhook's own recording step (voicemail stored, case, callback owed); one on
 /// a call the hotline never saw, or on a call that already has another, is flagged for an admin
 /// (<c>unmatched_recordings</c>): with no caller and no language, guessing it into a case would be worse.
-/// The logic lives here; the scheduler (Quartz today) and <see cref="OutageWatcher"/> only call it.
+/// The logic lives here; the recurring job (<c>Jobs/RecurringJobs.cs</c>) and <see cref="OutageWatcher"/> only call it.
 /// </summary>
 public sealed partial class TwilioReconciliation(
     NpgsqlDataSource dataSource,

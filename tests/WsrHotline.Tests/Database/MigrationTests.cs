@@ -55,9 +55,9 @@ public sealed class MigrationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Quartz_s_tables_are_dropped_and_Hangfire_s_schema_is_installed_once_by_instances_starting_at_once()
+    public async Task The_old_scheduler_s_qrtz_tables_are_dropped_and_Hangfire_s_schema_is_installed_once_by_instances_starting_at_once()
     {
-        // A database the Quartz.NET scheduler had run on: its tables in the public schema.
+        // A database the previous scheduler had run on: its qrtz_* tables in the public schema.
         await using (var connection = await _dataSource.OpenConnectionAsync())
         {
             await connection.ExecuteAsync("""

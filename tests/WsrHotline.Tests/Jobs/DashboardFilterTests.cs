@@ -3,6 +3,7 @@ using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.PostgreSql;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Jobs;
 
 namespace WsrHotline.Tests.Jobs;
@@ -18,6 +19,9 @@ public sealed class DashboardFilterTests
         new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory("Host=127.0.0.1;Port=1;Database=none", new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = false }),
         new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = false });
 
+    // The dashboard context asks the request's services for optional ones (antiforgery); none here.
+    private static readonly ServiceProvider Services = new ServiceCollection().BuildServiceProvider();
+
     [Theory]
     [InlineData(null, false)]
     [InlineData("investigator", false)]
@@ -25,7 +29,7 @@ public sealed class DashboardFilterTests
     [InlineData("admin", true)]
     public async Task Only_an_admin_signed_in_with_the_staff_cookie_is_let_in(string? role, bool allowed)
     {
-        var http = new DefaultHttpContext();
+        var http = new DefaultHttpContext { RequestServices = Services };
         if (role is not null)
         {
             http.User = new ClaimsPrincipal(new ClaimsIdentity(
@@ -40,7 +44,7 @@ public sealed class DashboardFilterTests
     public async Task A_role_claim_without_a_sign_in_is_not_enough()
     {
         // An identity with no authentication type is not authenticated, whatever claims it carries.
-        var http = new DefaultHttpContext { User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")])) };
+        var http = new DefaultHttpContext { RequestServices = Services, User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")])) };
         var context = new AspNetCoreDashboardContext(Storage, new DashboardOptions(), http);
 
         Assert.False(await new AdminOnlyDashboardFilter().AuthorizeAsync(context));
