@@ -6,6 +6,7 @@ using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.Jobs;
 using WsrHotline.LiveConsole;
 using WsrHotline.LiveEvents;
 using WsrHotline.Messaging;
@@ -35,7 +36,8 @@ builder.Services
     .AddStaffSignIn()
     .AddLiveEvents()
     .AddLiveConsole()
-    .AddEscalation(builder.Configuration)
+    .AddEscalation()
+    .AddHotlineJobs(builder.Configuration)
     .AddDashboard()
     .AddDemoData(builder.Environment)
     .AddHotlineHealth()
@@ -47,6 +49,7 @@ var app = builder.Build();
 if (args is ["migrate", ..])
 {
     var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyPendingAsync(CancellationToken.None);
+    await JobsSchema.InstallAsync(app.Configuration.GetConnectionString("Hotline") ?? "", CancellationToken.None);
     Console.Out.WriteLine($"Applied {applied} migration(s); the database is current.");
     return;
 }
@@ -85,6 +88,7 @@ app.MapStaffAdmin();
 app.MapLiveEvents();
 app.MapLiveConsole();
 app.MapEscalation();
+app.MapJobsDashboard();
 app.MapDashboardApi();
 app.MapVoiceSimulator();
 app.MapGet("/", () => Results.Text("WSR Hotline is running. Readiness: /health/ready\n"));

@@ -6,7 +6,7 @@ using WsrHotline.Ivr;
 namespace WsrHotline.Database;
 
 /// <summary>
-/// The retrying start-up step: applies migrations, brings the languages table in line with the IVR
+/// The retrying start-up step: applies migrations, installs or upgrades Hangfire's schema, brings the languages table in line with the IVR
 /// flow and the clock policy in line with the "Clocks" configuration, seeds the demo where configured, and keeps
 /// trying with backoff while PostgreSQL is unreachable. It is never skipped: until it succeeds,
 /// <c>/health/ready</c> says so.
@@ -27,6 +27,8 @@ public sealed partial class StartupHostedService(
             try
             {
                 await migrations.ApplyPendingAsync(stoppingToken);
+                await Jobs.JobsSchema.InstallAsync(
+                    services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString, stoppingToken);
                 await IvrLanguageSync.SyncAsync(
                     services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<IvrFlowProvider>().Current, stoppingToken);
                 await Deadlines.ClockPolicySync.SyncAsync(

@@ -6,16 +6,19 @@ namespace WsrHotline.Database;
 /// </summary>
 public sealed class StartupState
 {
-    private volatile bool _migrated;
+    private readonly TaskCompletionSource _migrated = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public bool Migrated => _migrated;
+    public bool Migrated => _migrated.Task.IsCompleted;
+
+    /// <summary>Completes when the start-up step has succeeded (what waits for it: the job server).</summary>
+    public Task WhenMigrated => _migrated.Task;
 
     public string? LastError { get; private set; }
 
     internal void MarkMigrated()
     {
         LastError = null;
-        _migrated = true;
+        _migrated.TrySetResult();
     }
 
     internal void MarkFailed(string error) => LastError = error;

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Quartz;
 using WsrHotline.Deadlines;
 
 namespace WsrHotline.Escalation;
@@ -7,10 +6,10 @@ namespace WsrHotline.Escalation;
 public static class EscalationExtensions
 {
     /// <summary>
-    /// Clocks, the escalation ladder, deliveries to buyers, coverage and the retaliation watch, and
-    /// (unless <c>Jobs:Enabled</c> is false) the clustered Quartz.NET scheduler that runs them.
+    /// Clocks, the escalation ladder, deliveries to buyers, coverage and the retaliation watch (the
+    /// recurring jobs that run them are in <c>Jobs/</c>).
     /// </summary>
-    public static IServiceCollection AddEscalation(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddEscalation(this IServiceCollection services)
     {
         services.AddOptions<ClocksOptions>()
             .BindConfiguration("Clocks")
@@ -36,36 +35,12 @@ public static class EscalationExtensions
             .BindConfiguration("Smtp")
             .Validate(o => o.Port is > 0 and < 65536 && IsEmail(o.From), "Smtp:Port must be a TCP port and Smtp:From an e-mail address.")
             .ValidateOnStart();
-        services.AddOptions<JobsOptions>()
-            .BindConfiguration("Jobs")
-            .Validate(o => o.SweepInterval > TimeSpan.Zero && o.DeliveryInterval > TimeSpan.Zero && o.CoverageInterval > TimeSpan.Zero
-                           && o.CheckinInterval > TimeSpan.Zero && o.DashboardInterval > TimeSpan.Zero && o.ReconciliationInterval > TimeSpan.Zero,
-                "Jobs: SweepInterval, DeliveryInterval, CoverageInterval, CheckinInterval, DashboardInterval and ReconciliationInterval must be positive (e.g. 00:00:15).")
-            .ValidateOnStart();
-
         services.AddHttpClient(EscalationDelivery.HttpClientName);
         services.AddSingleton<DeadlineSweep>();
         services.AddSingleton<EscalationDelivery>();
         services.AddSingleton<CoverageCheck>();
         services.AddSingleton<RetaliationWatch>();
 
-        var jobs = configuration.GetSection("Jobs").Get<JobsOptions>() ?? new JobsOptions();
-        if (jobs.Enabled)
-        {
-            services.AddQuartz(quartz =>
-            {
-                quartz.UsePersistentStore(store =>
-                {
-                    // Quartz's own tables (qrtz_*) in the hotline's database, created when missing.
-                    store.UsePostgres(source => source.ConnectionStringName = "Hotline");
-                    store.UseClustering();
-                    store.ProvisionSchema();
-                    store.UseSystemTextJsonSerializer();
-                });
-                QuartzJobs.Schedule(quartz, jobs);
-            });
-            services.AddQuartzHostedService(hosted => hosted.WaitForJobsToComplete = true);
-        }
         return services;
     }
 

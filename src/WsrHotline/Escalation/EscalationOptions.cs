@@ -59,24 +59,3 @@ public sealed class SmtpOptions
 
     public string? Password { get; set; }
 }
-
-/// <summary>Section <c>Jobs</c>: the Quartz.NET scheduler on this instance.</summary>
-public sealed class JobsOptions
-{
-    /// <summary>Whether this instance runs the scheduler (any number may: Quartz is clustered on the database).</summary>
-    public bool Enabled { get; set; } = true;
-
-    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(15);
-
-    public TimeSpan DeliveryInterval { get; set; } = TimeSpan.FromSeconds(10);
-
-    public TimeSpan CoverageInterval { get; set; } = TimeSpan.FromMinutes(10);
-
-    public TimeSpan CheckinInterval { get; set; } = TimeSpan.FromMinutes(30);
-
-    /// <summary>How often the dashboard's counts snapshot is refreshed.</summary>
-    public TimeSpan DashboardInterval { get; set; } = TimeSpan.FromMinutes(1);
-
-    /// <summary>How often texts and recordings are reconciled against Twilio (<c>Reconciliation:DailyWindow</c> back each time).</summary>
-    public TimeSpan ReconciliationInterval { get; set; } = TimeSpan.FromDays(1);
-}

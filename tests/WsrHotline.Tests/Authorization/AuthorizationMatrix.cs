@@ -44,6 +44,8 @@ public static class AuthorizationMatrix
         ["GET /console"] = new(SignIn, "200", "200", "200", "200", SignIn),
         ["GET /dashboard"] = new(SignIn, Denied, Denied, "200", "200", SignIn),
         ["POST /admin/staff/{id:int}/unlock"] = new(SignIn, Denied, Denied, Denied, "302 /admin", SignIn),
+        // Hangfire's dashboard (its pages, scripts and stats polls, one catch-all endpoint): admins only.
+        ["ANY /hangfire/{**path}"] = new(SignIn, Denied, Denied, Denied, "200", SignIn),
         // The console's API (programs get 401/403); {id} is a case restricted to team north.
         ["GET /console/api/canned/{language}"] = new("401", "200", "200", "200", "200", "401"),
         ["GET /console/api/complaints"] = new("401", "200", "200", "200", "200", "401"),

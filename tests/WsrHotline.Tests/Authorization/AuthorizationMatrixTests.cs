@@ -89,6 +89,7 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
             ("id", _) when pattern.StartsWith("/admin/staff/", StringComparison.Ordinal) => seeded.SouthStaffId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("language", _) => "es",
             ("step", _) => "menu",
+            ("path", _) when pattern.StartsWith("/hangfire/", StringComparison.Ordinal) => "",
             ("path", _) => "en/welcome.mp3",
             ("file", _) => "index.html",
             ("sid", _) => "CA00000000000000000000000000000000",

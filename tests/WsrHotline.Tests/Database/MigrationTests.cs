@@ -55,6 +55,28 @@ public sealed class MigrationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_old_scheduler_s_qrtz_tables_are_dropped_and_Hangfire_s_schema_is_installed_once_by_instances_starting_at_once()
+    {
+        // A database the previous scheduler had run on: its qrtz_* tables in the public schema.
+        await using (var connection = await _dataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                CREATE TABLE qrtz_locks (sched_name text, lock_name text);
+                CREATE TABLE qrtz_triggers (sched_name text, trigger_name text);
+                """);
+        }
+        await NewRunner().ApplyPendingAsync(CancellationToken.None);
+        // Four instances install Hangfire's schema at once, as the start-up step does.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            WsrHotline.Jobs.JobsSchema.InstallAsync(PostgresServer.ConnectionStringFor(_database), CancellationToken.None))));
+
+        await using var check = await _dataSource.OpenConnectionAsync();
+        Assert.Equal(0, await check.ExecuteScalarAsync<int>("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'qrtz%'"));
+        Assert.True(await check.ExecuteScalarAsync<bool>("SELECT to_regclass('hangfire.job') IS NOT NULL"));
+        Assert.Equal(1, await check.ExecuteScalarAsync<int>("SELECT count(*) FROM hangfire.schema"));
+    }
+
+    [Fact]
     public async Task Reports_pending_migrations_on_an_empty_database()
     {
         var pending = await NewRunner().PendingAsync(CancellationToken.None);

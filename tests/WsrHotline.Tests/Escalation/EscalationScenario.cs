@@ -27,7 +27,7 @@ public sealed record SeededComplaint(long Id, string CaseNumber, string WorkerNu
 /// <summary>
 /// The real app over a fresh database with a fake clock, a buyer with a webhook (a local HTTP endpoint
 /// that checks our signature) and an e-mail contact, coordinators' e-mail, and a local SMTP server.
-/// Quartz is off unless asked: tests call the job services themselves.
+/// The Hangfire server is off unless asked: tests call the job services themselves.
 /// </summary>
 public sealed class EscalationScenario : IAsyncDisposable
 {

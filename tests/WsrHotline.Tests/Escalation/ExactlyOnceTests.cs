@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Escalation;
+using WsrHotline.Jobs;
 
 namespace WsrHotline.Tests.Escalation;
 
@@ -71,37 +72,79 @@ public sealed class ExactlyOnceTests
     }
 
     [Fact]
-    public async Task Two_quartz_schedulers_clustered_on_one_database_escalate_each_breach_once()
+    public async Task Two_hangfire_servers_on_one_database_run_each_occurrence_once_and_escalate_each_breach_once()
     {
-        // Clocks that ran out 20 days ago; the two instances run on the real clock with their schedulers on.
+        // Clocks that ran out 20 days ago; the two instances run on the real clock with their servers on.
         await using var scenario = await EscalationScenario.StartAsync(start: DateTimeOffset.UtcNow - TimeSpan.FromDays(20));
         var complaints = new List<SeededComplaint>();
         for (var i = 1; i <= 5; i++)
         {
             complaints.Add(await scenario.SeedComplaintAsync(suffix: i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
-        void Quartz(Dictionary<string, string?> settings)
+        void Jobs(Dictionary<string, string?> settings)
         {
             settings["Jobs:Enabled"] = "true";
-            settings["Jobs:SweepInterval"] = "00:00:00.500";
-            settings["Jobs:DeliveryInterval"] = "00:00:00.500";
+            settings["Jobs:WorkerCount"] = "2";
+            settings["Jobs:SweepInterval"] = "00:00:01";
+            settings["Jobs:DeliveryInterval"] = "00:00:01";
         }
-        await scenario.AddAppAsync(Quartz, fakeTime: false);
-        await scenario.AddAppAsync(Quartz, fakeTime: false);
+        await scenario.AddAppAsync(Jobs, fakeTime: false);
+        await scenario.AddAppAsync(Jobs, fakeTime: false);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
 
         var expectedHooks = complaints.Count * 2;
-        for (var waited = 0; waited < 60 && scenario.Webhooks.Count < expectedHooks; waited++)
-        {
-            await Task.Delay(500);
-        }
-        await Task.Delay(2000);
+        await UntilAsync(() => Task.FromResult(scenario.Webhooks.Count >= expectedHooks), TimeSpan.FromSeconds(60),
+            $"the buyers never got their {expectedHooks} webhooks (got {scenario.Webhooks.Count})");
+        // Three more occurrences of the sweep and of the delivery after that: a breach recorded or
+        // sent twice would be by now.
+        var sweeps = await SucceededAsync(connection, RecurringJobs.DeadlineSweepId);
+        var deliveries = await SucceededAsync(connection, RecurringJobs.EscalationDeliveryId);
+        await UntilAsync(async () => await SucceededAsync(connection, RecurringJobs.DeadlineSweepId) >= sweeps + 3
+                                     && await SucceededAsync(connection, RecurringJobs.EscalationDeliveryId) >= deliveries + 3,
+            TimeSpan.FromSeconds(30), "three more sweeps and deliveries never ran");
+
         var hooks = scenario.Webhooks.ToList();
         Assert.Equal(expectedHooks, hooks.Count);
         Assert.Equal(expectedHooks, hooks.Select(h => h.DeliveryId).Distinct().Count());
-        var rows = await scenario.EscalationsAsync();
-        Assert.Equal(complaints.Count * 14, rows.Count);
-        await using var connection = await scenario.DataSource.OpenConnectionAsync();
-        // Both nodes checked in to Quartz's own (provisioned) tables.
-        Assert.True(await connection.ExecuteScalarAsync<int>("SELECT count(DISTINCT instance_name) FROM qrtz_scheduler_state") >= 2);
+        Assert.Equal(complaints.Count * 14, (await scenario.EscalationsAsync()).Count);
+
+        // Hangfire's own record: both servers took part, every occurrence of a recurring job (its
+        // scheduled time) was enqueued once and performed once, and none failed.
+        Assert.Equal(2, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM hangfire.server"));
+        foreach (var id in new[] { RecurringJobs.DeadlineSweepId, RecurringJobs.EscalationDeliveryId })
+        {
+            var occurrences = (await connection.QueryAsync<(long JobId, string Time, int Performed)>("""
+                SELECT j.id, t.value, (SELECT count(*)::int FROM hangfire.state s WHERE s.jobid = j.id AND s.name = 'Processing')
+                FROM hangfire.job j
+                JOIN hangfire.jobparameter r ON r.jobid = j.id AND r.name = 'RecurringJobId'
+                JOIN hangfire.jobparameter t ON t.jobid = j.id AND t.name = 'Time'
+                WHERE r.value = @recurring AND j.statename = 'Succeeded'
+                """, new { recurring = System.Text.Json.JsonSerializer.Serialize(id) })).ToList();
+            Assert.True(occurrences.Count >= 3, $"{id}: only {occurrences.Count} occurrences recorded");
+            Assert.Equal(occurrences.Count, occurrences.Select(o => o.Time).Distinct().Count());
+            Assert.All(occurrences, o => Assert.Equal(1, o.Performed));
+        }
+        var failed = (await connection.QueryAsync<string>("""
+            SELECT coalesce(s.reason, '') || ' ' || coalesce(s.data::text, '') FROM hangfire.job j JOIN hangfire.state s ON s.id = j.stateid WHERE j.statename = 'Failed'
+            """)).ToList();
+        Assert.True(failed.Count == 0, "failed jobs: " + string.Join("\n", failed));
+    }
+
+    /// <summary>How many occurrences of the recurring job have succeeded so far (on any instance).</summary>
+    private static Task<int> SucceededAsync(Npgsql.NpgsqlConnection connection, string recurringJobId) =>
+        connection.ExecuteScalarAsync<int>("""
+            SELECT count(*) FROM hangfire.job j
+            JOIN hangfire.jobparameter r ON r.jobid = j.id AND r.name = 'RecurringJobId'
+            WHERE r.value = @recurring AND j.statename = 'Succeeded'
+            """, new { recurring = System.Text.Json.JsonSerializer.Serialize(recurringJobId) });
+
+    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan within, string never)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"After {within.TotalSeconds} s: {never}.");
+            await Task.Delay(100);
+        }
     }
 }

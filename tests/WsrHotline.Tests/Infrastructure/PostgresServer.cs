@@ -59,8 +59,10 @@ public static class PostgresServer
 
     private static async Task<string> CreateTemplateAsync()
     {
-        // Named after the migrations it holds: a new migration makes a new template.
-        var fingerprint = string.Join(",", MigrationRunner.Embedded.Select(m => m.Checksum));
+        // Named after the migrations and the Hangfire schema it holds: a new migration, or a new
+        // Hangfire.PostgreSql, makes a new template.
+        var fingerprint = string.Join(",", MigrationRunner.Embedded.Select(m => m.Checksum))
+            + "," + typeof(Hangfire.PostgreSql.PostgreSqlStorage).Assembly.GetName().Version;
         var name = "wsr_template_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
             System.Text.Encoding.UTF8.GetBytes(fingerprint)))[..16];
 
@@ -81,6 +83,8 @@ public static class PostgresServer
                 {
                     await new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance).ApplyPendingAsync(CancellationToken.None);
                 }
+                // What the start-up step installs too: an app over a clone finds it up to date.
+                await WsrHotline.Jobs.JobsSchema.InstallAsync(ConnectionStringFor(building), CancellationToken.None);
                 NpgsqlConnection.ClearAllPools();
                 await admin.ExecuteAsync($"ALTER DATABASE {building} RENAME TO {name}");
             }

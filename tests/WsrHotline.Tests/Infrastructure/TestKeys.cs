@@ -25,7 +25,8 @@ public static class TestKeys
         ["Hotline:WhatsAppSender"] = "whatsapp:+18005550102",
         ["Hotline:EmergencyOnCallNumbers:0"] = "+15555550117",
         // Each app under test keeps its outage spool apart, and never in the source tree.
-        // No Quartz scheduler unless a test asks for one: tests call the job services directly.
+        // No Hangfire server unless a test asks for one: tests call the job services directly, on
+        // their own (fake) clock, and a host without a server starts and stops faster.
         ["Jobs:Enabled"] = "false",
         ["Spool:Path"] = Path.Combine(Path.GetTempPath(), "wsr-test-spool-" + Guid.NewGuid().ToString("N")),
     };
