@@ -1,5 +1,6 @@
 using Hangfire;
 using Hangfire.AspNetCore;
+using Hangfire.Common;
 using Hangfire.PostgreSql;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -38,6 +39,10 @@ public static class JobsExtensions
                 .Entry;
         });
         services.AddSingleton<JobActivator>(provider => new AspNetCoreJobActivator(provider.GetRequiredService<IServiceScopeFactory>()));
+        // Hangfire's own filters (its default retry among them), and the retries of the jobs that retry.
+        services.AddSingleton<JobRetries>();
+        services.AddSingleton<IJobFilterProvider>(provider =>
+            new JobFilterProviderCollection(JobFilterProviders.Providers, provider.GetRequiredService<JobRetries>()));
         services.AddHangfire(hangfire => hangfire
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
@@ -50,6 +55,13 @@ public static class JobsExtensions
         }
         return services;
     }
+
+    /// <summary>
+    /// Hangfire retries <typeparamref name="TJob"/>'s jobs as <paramref name="retry"/> says (usually
+    /// <see cref="JobRetries.Exponential"/> with the capability's attempt count and backoff).
+    /// </summary>
+    public static IServiceCollection AddJobRetry<TJob>(this IServiceCollection services, Func<IServiceProvider, AutomaticRetryAttribute> retry) =>
+        services.AddSingleton(new JobRetryRegistration(typeof(TJob), retry));
 
     /// <summary>Hangfire's dashboard at <c>/hangfire</c>, for admins signed in with the staff cookie.</summary>
     public static IEndpointRouteBuilder MapJobsDashboard(this IEndpointRouteBuilder endpoints)
@@ -76,5 +88,10 @@ public static class JobsExtensions
         // while holding it: a minute, not Hangfire's ten, so a dead instance cannot stop the sweep
         // for long. A live holder past a minute is harmless: the services claim their work.
         DistributedLockTimeout = TimeSpan.FromMinutes(1),
+        // A running job keeps its fetch alive; one whose instance was killed is fetched again, by a
+        // live instance, this long after its last sign of life (its job then sees what the dead
+        // attempt left: a reply handed over is failed, not resent; a download is tried again).
+        UseSlidingInvisibilityTimeout = true,
+        InvisibilityTimeout = TimeSpan.FromMinutes(2),
     };
 }
