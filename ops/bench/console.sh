@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 # No demo seed in Production: the benchmark creates its own investigators (HotlineBench, with the
 # app's password hashing). Replies are queued but not sent (there is no Twilio here).
-bench_start_app Messaging__SenderEnabled=false
+bench_start_app Jobs__Enabled=false
 bench_wait_ready
 
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll console \

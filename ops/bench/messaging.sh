@@ -31,12 +31,12 @@ bench_prepare
 cleanup() { kill "${app_pid:-}" 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Messaging__SenderEnabled=false: replies are queued in the transaction that processes each message,
+# Jobs__Enabled=false: replies are queued in the transaction that processes each message,
 # as in production, but the sender does not send them (there is no Twilio here).
-bench_start_app Messaging__SenderEnabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}"
+bench_start_app Jobs__Enabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}"
 bench_wait_ready
 
-echo "Replies are queued in each message's processing transaction but not sent (Messaging__SenderEnabled=false)."
+echo "Replies are queued in each message's processing transaction but not sent (Jobs__Enabled=false)."
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
   --app "http://127.0.0.1:$app_port" --token "$token" --db "$bench_db" "$@" \
   --wrk "$(command -v wrk)" --wrk-script ops/bench/messaging-wrk.lua \

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Twilio.TwiML;
 using WsrHotline.Ivr;
 using WsrHotline.Messaging;
+using WsrHotline.Tests.Messaging;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Hosting;
 using WsrHotline.Tests.Infrastructure;
@@ -25,7 +26,7 @@ public sealed partial class SimulatedTextingTests
     private static Task<VoiceScenario> StartAsync() =>
         VoiceScenario.StartAsync(s => s["Messaging:SenderEnabled"] = "false");
 
-    private static OutboundSender Sender(VoiceScenario scenario) => scenario.Hotline.Factory.Services.GetRequiredService<OutboundSender>();
+    private static DueReplies Sender(VoiceScenario scenario) => new(scenario.Hotline.Factory.Services);
 
     [Fact]
     public async Task A_spanish_text_opens_a_case_and_the_phone_receives_the_case_number_and_pin_delivered()
@@ -133,7 +134,6 @@ public sealed partial class SimulatedTextingTests
         const string template = "HX0000000000000000000000000000b0b0";
         await using var scenario = await VoiceScenario.StartAsync(s =>
         {
-            s["Messaging:SenderEnabled"] = "false";
             s["Messaging:WhatsAppTemplates:default:bn:ContentSid"] = template;
             s["Messaging:WhatsAppTemplates:default:bn:Variables:1"] = "case_number";
         });
@@ -215,6 +215,8 @@ public sealed partial class SimulatedTextingTests
                 settings["Twilio:PublicBaseUrl"] = development["PublicBaseUrl"]!.GetValue<string>().Replace(":5080", $":{port}", StringComparison.Ordinal);
                 settings["Pii:DevelopmentKeyFile"] = keyFile;
                 settings["Demo:SeedOnStart"] = "false";
+                // The local run's Hangfire server, which sends the replies and fetches the photos.
+                settings["Jobs:Enabled"] = "true";
             }, "Development");
             using var client = hotline.CreateClient();
             Assert.Equal(HttpStatusCode.OK, (await HealthTests.WaitForReadyAsync(client)).StatusCode);
@@ -227,7 +229,7 @@ public sealed partial class SimulatedTextingTests
             var thread = (await sent.Content.ReadFromJsonAsync<JsonNode>())!["texts"]![0]!;
             Assert.Equal(("whatsapp", "received"), (thread["channel"]!.GetValue<string>(), thread["texts"]![0]!["status"]!.GetValue<string>()));
 
-            // The background sender sends the reply within a second or so; its delivery report follows a second later.
+            // The reply's job sends it within a second or so; its delivery report follows a second later.
             var inbox = hotline.Simulator.Inbox(worker, TextChannels.WhatsApp);
             await using var connection = new Npgsql.NpgsqlConnection(PostgresServer.ConnectionStringFor(database));
             var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -238,7 +240,7 @@ public sealed partial class SimulatedTextingTests
             }
 
             Assert.Equal("delivered", await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'"));
-            // The background fetcher has the photo from the stand-in, with the local run's credentials.
+            // The download's job has the photo from the stand-in, with the local run's credentials.
             while (DateTime.UtcNow < deadline && await connection.ExecuteScalarAsync<string?>("SELECT status FROM message_media") != "stored")
             {
                 await Task.Delay(200);
