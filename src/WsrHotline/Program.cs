@@ -24,6 +24,7 @@ builder.AddHotlineLogging();
 builder.Services
     .AddSingleton(TimeProvider.System)
     .AddHotlineOptions()
+    .AddHotlineTelemetry(builder.Configuration)
     .AddTwilioClient(builder.Configuration)
     .AddPiiProtection()
     .AddHotlineDatabase()
