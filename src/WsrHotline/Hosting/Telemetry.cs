@@ -60,7 +60,11 @@ public static class TelemetryExtensions
         var protocol = options.OtlpProtocol is { Length: > 0 } own ? own : configuration["OTEL_EXPORTER_OTLP_PROTOCOL"];
         void Otlp(OtlpExporterOptions exporter, string signalPath)
         {
-            // Telemetry:OtlpEndpoint wins; without it the exporter reads the OTEL_EXPORTER_OTLP_* variables itself.
+            // Telemetry:* wins; what is not set there the exporter reads from the OTEL_EXPORTER_OTLP_* variables itself.
+            if (options.OtlpProtocol.Length > 0)
+            {
+                exporter.Protocol = options.OtlpProtocol == "http/protobuf" ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+            }
             if (options.OtlpEndpoint.Length == 0)
             {
                 return;
