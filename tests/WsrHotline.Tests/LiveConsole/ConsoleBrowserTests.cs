@@ -1,9 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using WsrHotline.Messaging;
-using WsrHotline.Tests.Messaging;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
+using WsrHotline.Tests.Messaging;
 using WsrHotline.Tests.Simulator;
 using WsrHotline.Tests.Voice;
 
@@ -159,6 +159,14 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
         var photo = TextMedia.Photo(30_000);
 
         await scenario.Simulator.TextAsync(Worker, "Hola, le mando foto del talón de pago, no nos pagan las horas extra.", TextChannels.WhatsApp, textMedia: [photo]);
+        // No Hangfire server runs in these tests: the photo's download job runs here, once the text is processed.
+        var downloads = new DueMedia(scenario.Hotline.Factory.Services);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (await downloads.FetchDueAsync(CancellationToken.None) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the worker's photo was never queued for download within 15 s");
+            await Task.Delay(100);
+        }
         await page.Locator("#case-rows tr a").First.ClickAsync();
         var image = page.GetByRole(AriaRole.Img, new() { Name = "Photo sent by the worker" });
         await Assertions.Expect(image).ToBeVisibleAsync(new() { Timeout = 15_000 });
