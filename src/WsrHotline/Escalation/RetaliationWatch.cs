@@ -1,10 +1,13 @@
 using Dapper;
+using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Deadlines;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.Jobs;
 using WsrHotline.LiveEvents;
+using WsrHotline.Messaging;
 using WsrHotline.Pii;
 
 namespace WsrHotline.Escalation;
@@ -27,7 +30,7 @@ public enum CheckinAnswer
 /// </summary>
 public sealed partial class RetaliationWatch(
     NpgsqlDataSource dataSource, TimeProvider time, PiiProtector pii, IvrFlowProvider flows, IOptions<EscalationOptions> options,
-    ILogger<RetaliationWatch> logger)
+    IBackgroundJobClient jobs, ILogger<RetaliationWatch> logger)
 {
     public const string Purpose = "retaliation_checkin";
 
@@ -69,13 +72,18 @@ public sealed partial class RetaliationWatch(
             {
                 return queued;
             }
-            await QueueAsync(connection, transaction, due, flow, now, cancellationToken);
+            var toSend = await QueueAsync(connection, transaction, due, flow, now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            if (toSend is { } messageId)
+            {
+                AfterCommit.Enqueue(logger, "a retaliation check-in", () => OutboundSender.Enqueue(jobs, [messageId]));
+            }
             queued++;
         }
     }
 
-    private async Task QueueAsync(
+    /// <summary>Queues one check-in; returns its message when there is one to send (not skipped, not suppressed).</summary>
+    private async Task<long?> QueueAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, DueCheckin due, IvrFlow flow, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var status = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
@@ -87,7 +95,7 @@ public sealed partial class RetaliationWatch(
                 "UPDATE retaliation_checkins SET cancelled_at = @now WHERE id = @Id", new { now, due.Id }, transaction, cancellationToken: cancellationToken));
             await Timeline.AppendAsync(connection, transaction, due.ComplaintId, TimelineActor.System, null, "retaliation.checkin_skipped",
                 new { after_days = due.AfterDays, reason = due.CallerIdentityId is null ? "no_number" : "status_" + status }, cancellationToken);
-            return;
+            return null;
         }
         // The worker's thread: the one they last wrote on; a caller who only phoned gets an SMS thread.
         var conversation = await connection.QuerySingleOrDefaultAsync<ConversationRow>(new CommandDefinition("""
@@ -131,6 +139,7 @@ public sealed partial class RetaliationWatch(
         await Timeline.AppendAsync(connection, transaction, due.ComplaintId, TimelineActor.System, null, "retaliation.checkin_queued",
             new { after_days = due.AfterDays, message_id = messageId, channel = conversation.Channel, suppressed = optedOut }, cancellationToken);
         LogQueued(logger, due.ComplaintId, due.AfterDays, optedOut);
+        return optedOut ? null : messageId;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Hangfire;
 using WsrHotline.Dashboard;
 using WsrHotline.Escalation;
+using WsrHotline.Messaging;
 using WsrHotline.Reconciliation;
 
 namespace WsrHotline.Jobs;
@@ -31,7 +32,9 @@ public sealed class RecurringJobs(
     CoverageCheck coverage,
     RetaliationWatch retaliation,
     DashboardQueries dashboard,
-    TwilioReconciliation reconciliation)
+    TwilioReconciliation reconciliation,
+    OutboundSender replies,
+    MediaFetcher media)
 {
     /// <summary>How long an occurrence waits for the previous one of its job to finish before it fails.</summary>
     private const int WaitForPreviousSeconds = 60;
@@ -42,6 +45,10 @@ public sealed class RecurringJobs(
     public const string RetaliationCheckinsId = "retaliation-checkins";
     public const string DashboardSnapshotId = "dashboard-snapshot";
     public const string TwilioReconciliationId = "twilio-reconciliation";
+    public const string ForgottenWorkId = "forgotten-work";
+
+    /// <summary>How often replies and downloads whose job was lost get one again.</summary>
+    public static readonly TimeSpan ForgottenWorkInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>Registers (or updates) every recurring job with this instance's intervals.</summary>
     public static void Schedule(IRecurringJobManager jobs, JobsOptions options)
@@ -52,6 +59,7 @@ public sealed class RecurringJobs(
         Every(jobs, RetaliationCheckinsId, options.CheckinInterval, j => j.QueueRetaliationCheckinsAsync(CancellationToken.None));
         Every(jobs, DashboardSnapshotId, options.DashboardInterval, j => j.RefreshDashboardSnapshotAsync(CancellationToken.None));
         Every(jobs, TwilioReconciliationId, options.ReconciliationInterval, j => j.ReconcileWithTwilioAsync(CancellationToken.None));
+        Every(jobs, ForgottenWorkId, ForgottenWorkInterval, j => j.EnqueueForgottenWorkAsync(CancellationToken.None));
     }
 
     // Hangfire passes the server's shutdown token where the expression says CancellationToken.None.
@@ -72,6 +80,17 @@ public sealed class RecurringJobs(
 
     [DisableConcurrentExecution(WaitForPreviousSeconds)]
     public Task ReconcileWithTwilioAsync(CancellationToken cancellationToken) => reconciliation.RunDailyAsync(cancellationToken);
+
+    /// <summary>
+    /// The safety net of the jobs enqueued after a commit (<see cref="AfterCommit"/>): a reply or a
+    /// download whose enqueue was lost, or whose job died and was not retried, gets a job again.
+    /// </summary>
+    [DisableConcurrentExecution(WaitForPreviousSeconds)]
+    public async Task EnqueueForgottenWorkAsync(CancellationToken cancellationToken)
+    {
+        await replies.EnqueueForgottenAsync(cancellationToken);
+        await media.EnqueueForgottenAsync(cancellationToken);
+    }
 
     private static void Every(IRecurringJobManager jobs, string id, TimeSpan interval, System.Linq.Expressions.Expression<Func<RecurringJobs, Task>> call) =>
         jobs.AddOrUpdate(id, call, JobsOptions.Cron(interval) ?? throw new InvalidOperationException($"Jobs: no cron expression fires every {interval}."),

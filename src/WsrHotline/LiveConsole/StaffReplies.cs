@@ -1,7 +1,10 @@
 using Dapper;
+using Hangfire;
 using Npgsql;
 using WsrHotline.Deadlines;
 using WsrHotline.Intake;
+using WsrHotline.Jobs;
+using WsrHotline.Messaging;
 using WsrHotline.LiveEvents;
 using WsrHotline.Pii;
 
@@ -15,7 +18,7 @@ public sealed record ReplyOutcome(long? MessageId, string? Refusal);
 /// <c>messages</c> row (encrypted, <c>pending</c>) that the outbound sender sends with retries and
 /// the WhatsApp window rules, on the conversation the worker last wrote from.
 /// </summary>
-public sealed class StaffReplies(NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time)
+public sealed class StaffReplies(NpgsqlDataSource dataSource, PiiProtector pii, TimeProvider time, IBackgroundJobClient jobs, ILogger<StaffReplies> logger)
 {
     private sealed record Target(long ConversationId, long CallerIdentityId, string Channel, DateTime? OptedOutAt, string LanguageCode);
 
@@ -54,6 +57,7 @@ public sealed class StaffReplies(NpgsqlDataSource dataSource, PiiProtector pii, 
         // An investigator writing to the worker is first contact (the clock of that stage is met).
         await ComplaintClocks.MeetFirstContactAsync(connection, transaction, complaintId, time.GetUtcNow(), staffId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        AfterCommit.Enqueue(logger, "a staff reply", () => OutboundSender.Enqueue(jobs, [messageId]));
         return new ReplyOutcome(messageId, null);
     }
 }

@@ -1,7 +1,9 @@
 using Dapper;
+using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Database;
+using WsrHotline.Jobs;
 
 namespace WsrHotline.Messaging;
 
@@ -33,8 +35,8 @@ namespace WsrHotline.Messaging;
 /// so it can hold back its own sender only for a while and other senders never.</para>
 /// </remarks>
 public sealed partial class InboxProcessor(
-    NpgsqlDataSource dataSource, Inbox inbox, MessagingIntake intake, IOptions<MessagingOptions> options, TimeProvider time,
-    ILogger<InboxProcessor> logger)
+    NpgsqlDataSource dataSource, Inbox inbox, MessagingIntake intake, IBackgroundJobClient jobs, IOptions<MessagingOptions> options,
+    TimeProvider time, ILogger<InboxProcessor> logger)
 {
     private sealed record Claimed(long Id, string MessageSid, string PayloadEncrypted, int Attempts);
 
@@ -67,12 +69,12 @@ public sealed partial class InboxProcessor(
             return false;
         }
         string channel;
-        IntakeOutcome outcome;
+        Received received;
         try
         {
             var message = inbox.Read(row.MessageSid, row.PayloadEncrypted);
             channel = message.Channel;
-            outcome = await intake.ReceiveAsync(connection, transaction, message, cancellationToken);
+            received = await intake.ReceiveAsync(connection, transaction, message, cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM inbound_inbox WHERE id = @Id", new { row.Id }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
@@ -82,7 +84,12 @@ public sealed partial class InboxProcessor(
             await CountFailureAsync(connection, transaction, row, ex.GetType().Name, cancellationToken);
             return true;
         }
-        LogProcessed(logger, row.MessageSid, channel, outcome);
+        AfterCommit.Enqueue(logger, "message " + row.MessageSid, () =>
+        {
+            OutboundSender.Enqueue(jobs, received.Work.Replies);
+            MediaFetcher.Enqueue(jobs, received.Work.Media);
+        });
+        LogProcessed(logger, row.MessageSid, channel, received.Outcome);
         return true;
     }
 

@@ -1,11 +1,13 @@
 using System.Security.Cryptography;
 using Dapper;
+using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Twilio.Exceptions;
 using WsrHotline.Database;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.Jobs;
 using WsrHotline.LiveEvents;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
@@ -15,11 +17,17 @@ namespace WsrHotline.Messaging;
 /// <summary>
 /// Copies workers' attachments (photos, documents, voice notes) out of Twilio into the hotline's own
 /// storage, so the evidence outlives Twilio's copy: downloaded with the account's credentials,
-/// encrypted (AES-256-GCM, bound to the row) and stored in <c>message_media</c>. Rows are claimed
-/// like the outbound queue's (<c>FOR UPDATE SKIP LOCKED</c>, with a lease); unlike a send, a download
-/// can be repeated, so a claim whose fetcher died is simply tried again. A failed download is retried
-/// with backoff and, after <see cref="MessagingOptions.MediaMaxAttempts"/>, shown on the complaint.
+/// encrypted (AES-256-GCM, bound to the row) and stored in <c>message_media</c>. One Hangfire job per
+/// attachment; unlike a send, a download can be repeated, so a job whose instance died is simply run
+/// again. A failed download goes back to 'pending' and Hangfire retries it with backoff
+/// (<see cref="MessagingOptions.MediaMaxAttempts"/>, <see cref="MessagingOptions.MediaRetryBaseDelay"/>);
+/// after the last attempt it is shown on the complaint and the worker is told.
 /// </summary>
+/// <remarks>
+/// The intake enqueues the jobs after committing (<see cref="Enqueue"/>); an attachment whose enqueue
+/// was lost, or whose job died without a retry, is enqueued again by the recurring <see cref="EnqueueForgottenAsync"/>.
+/// Two jobs for one attachment both download it; only the later claim's outcome is kept.
+/// </remarks>
 public sealed partial class MediaFetcher(
     NpgsqlDataSource dataSource,
     TwilioMediaDownloader downloader,
@@ -27,6 +35,7 @@ public sealed partial class MediaFetcher(
     IvrFlowProvider flows,
     IOptions<MessagingOptions> options,
     TimeProvider time,
+    IBackgroundJobClient jobs,
     ILogger<MediaFetcher> logger)
 {
     private sealed record Claimed(long Id, long MessageId, string UrlEncrypted, string DeclaredContentType, int Attempts);
@@ -35,39 +44,51 @@ public sealed partial class MediaFetcher(
     private sealed record Owner(
         long? ComplaintId, string? ComplaintLanguage, string Channel, long IdentityId, long ConversationId, string? ConversationLanguage, bool OptedOut);
 
-    /// <summary>Downloads one batch of due attachments; returns how many were claimed.</summary>
-    public async Task<int> FetchDueAsync(CancellationToken cancellationToken)
+    /// <summary>A download still pending a minute after it was due, or claimed ten minutes ago and never finished, has lost its job.</summary>
+    public static readonly TimeSpan ForgottenAfter = TimeSpan.FromMinutes(1);
+
+    private static readonly TimeSpan AbandonedAfter = TimeSpan.FromMinutes(10);
+
+    /// <summary>Enqueues the download job of each attachment, after the transaction that stored them has committed.</summary>
+    public static void Enqueue(IBackgroundJobClient jobs, IEnumerable<long> mediaIds)
     {
-        await RetryInterruptedAsync(cancellationToken);
-        var claimed = await ClaimAsync(cancellationToken);
-        foreach (var row in claimed)
+        foreach (var id in mediaIds)
         {
-            await FetchAsync(row, cancellationToken);
+            jobs.Enqueue<MediaFetcher>(fetcher => fetcher.FetchAsync(id, CancellationToken.None));
         }
-        return claimed.Count;
     }
 
-    private async Task<List<Claimed>> ClaimAsync(CancellationToken cancellationToken)
+    /// <summary>The recurring safety net: a job for each download that lost its own; returns how many.</summary>
+    public async Task<int> EnqueueForgottenAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<Claimed>(new CommandDefinition("""
-            WITH due AS (
-                SELECT id FROM message_media
-                WHERE status = 'pending' AND next_attempt_at <= @now
-                ORDER BY next_attempt_at, id
-                LIMIT @batch
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE message_media mm
-            SET status = 'claimed', lease_until = @leaseUntil, attempts = mm.attempts + 1, updated_at = now()
-            FROM due
-            WHERE mm.id = due.id
-            RETURNING mm.id, mm.message_id, mm.url_encrypted, mm.declared_content_type, mm.attempts
-            """,
-            new { now, batch = options.Value.MediaBatchSize, leaseUntil = now + options.Value.MediaLease },
-            cancellationToken: cancellationToken));
-        return [.. rows.OrderBy(row => row.Id)];
+        var forgotten = (await connection.QueryAsync<long>(new CommandDefinition("""
+            SELECT id FROM message_media
+            WHERE (status = 'pending' AND next_attempt_at < @pendingBefore) OR (status = 'claimed' AND updated_at < @claimedBefore)
+            ORDER BY id
+            """, new { pendingBefore = now - ForgottenAfter, claimedBefore = now - AbandonedAfter }, cancellationToken: cancellationToken))).ToList();
+        Enqueue(jobs, forgotten);
+        return forgotten.Count;
+    }
+
+    /// <summary>The Hangfire job: downloads attachment <paramref name="mediaId"/> unless it is already stored, refused or failed.</summary>
+    public async Task FetchAsync(long mediaId, CancellationToken cancellationToken)
+    {
+        if (await ClaimAsync(mediaId, cancellationToken) is { } row)
+        {
+            await FetchAsync(row, cancellationToken);
+        }
+    }
+
+    private async Task<Claimed?> ClaimAsync(long mediaId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition("""
+            UPDATE message_media SET status = 'claimed', attempts = attempts + 1, updated_at = now()
+            WHERE id = @mediaId AND status IN ('pending', 'claimed')
+            RETURNING id, message_id, url_encrypted, declared_content_type, attempts
+            """, new { mediaId }, cancellationToken: cancellationToken));
     }
 
     private async Task FetchAsync(Claimed row, CancellationToken cancellationToken)
@@ -128,12 +149,13 @@ public sealed partial class MediaFetcher(
         {
             return;
         }
-        await TellWorkerAsync(connection, transaction, owner, row, reason == "size" ? MediaNotices.TooLarge : MediaNotices.RefusedType,
+        var told = await TellWorkerAsync(connection, transaction, owner, row, reason == "size" ? MediaNotices.TooLarge : MediaNotices.RefusedType,
             "refused", reason, cancellationToken);
         await NoticeAsync(connection, transaction, owner, row, "media.refused",
             new { message_id = row.MessageId, media_id = row.Id, status = "refused", reason, content_type = type },
             cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        OutboundSender.Enqueue(jobs, told);
         LogRefused(logger, row.Id, row.MessageId, reason, type);
     }
 
@@ -152,11 +174,11 @@ public sealed partial class MediaFetcher(
             var delay = options.Value.MediaRetryBaseDelay * Math.Pow(2, row.Attempts - 1);
             await using var retry = await dataSource.OpenConnectionAsync(cancellationToken);
             await retry.ExecuteAsync(new CommandDefinition("""
-                UPDATE message_media SET status = 'pending', next_attempt_at = @next, lease_until = NULL, last_error = @error, updated_at = now()
+                UPDATE message_media SET status = 'pending', next_attempt_at = @next, last_error = @error, updated_at = now()
                 WHERE id = @Id AND status = 'claimed' AND attempts = @Attempts
                 """, new { row.Id, row.Attempts, next = time.GetUtcNow() + delay, error }, cancellationToken: cancellationToken));
             LogWillRetry(logger, row.Id, row.Attempts, TwilioFailures.HttpStatus(ex), error, delay);
-            return;
+            throw new JobWillRetryException($"Media {row.Id} not downloaded ({error}); tried again.");
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -166,17 +188,19 @@ public sealed partial class MediaFetcher(
         {
             return;
         }
-        await TellWorkerAsync(connection, transaction, owner, row, MediaNotices.Failed, "failed", null, cancellationToken);
+        var told = await TellWorkerAsync(connection, transaction, owner, row, MediaNotices.Failed, "failed", null, cancellationToken);
         await NoticeAsync(connection, transaction, owner, row, "media.failed",
             new { message_id = row.MessageId, media_id = row.Id, status = "failed", attempts = row.Attempts, error },
             cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        OutboundSender.Enqueue(jobs, told);
         LogGaveUp(logger, row.Id, row.MessageId, row.Attempts, error);
+        throw new JobGaveUpException($"Media {row.Id} failed after {row.Attempts} attempt(s) ({error}).");
     }
 
     /// <summary>
     /// Ends this claim (only if it is still this fetcher's: same attempt, still claimed). False when
-    /// the lease had run out and another fetcher took the row over: then nothing is written.
+    /// another job for the same attachment has claimed it since: then nothing is written.
     /// </summary>
     private static async Task<bool> FinishAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Claimed row, string status, string? reason, string? type,
@@ -185,7 +209,7 @@ public sealed partial class MediaFetcher(
         var changed = await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE message_media
             SET status = @status, refused_reason = @reason, content_type = @type, size_bytes = @size, content_encrypted = @content,
-                last_error = @error, fetched_at = CASE WHEN @content IS NULL THEN NULL ELSE now() END, lease_until = NULL, updated_at = now()
+                last_error = @error, fetched_at = CASE WHEN @content IS NULL THEN NULL ELSE now() END, updated_at = now()
             WHERE id = @Id AND status = 'claimed' AND attempts = @Attempts
             """, new { row.Id, row.Attempts, status, reason, type, size, content, error }, transaction, cancellationToken: cancellationToken));
         if (changed == 0)
@@ -208,8 +232,8 @@ public sealed partial class MediaFetcher(
             FOR UPDATE OF m
             """, new { messageId }, transaction, cancellationToken: cancellationToken));
 
-    /// <summary>Queues the reply unless the worker was already told the same about another attachment of this message.</summary>
-    private async Task TellWorkerAsync(
+    /// <summary>Queues the reply unless the worker was already told the same about another attachment of this message; returns the replies to send.</summary>
+    private async Task<IReadOnlyList<long>> TellWorkerAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Owner owner, Claimed row, string purpose, string status, string? reason,
         CancellationToken cancellationToken)
     {
@@ -219,11 +243,11 @@ public sealed partial class MediaFetcher(
             """, new { row.MessageId, row.Id, status, reason }, transaction, cancellationToken: cancellationToken));
         if (alreadyTold)
         {
-            return;
+            return [];
         }
         var flow = flows.Current;
         var language = owner.ConversationLanguage ?? flow.DefaultLanguage.Code;
-        await Replies.QueueAsync(connection, transaction, pii,
+        return await Replies.QueueAsync(connection, transaction, pii,
             new ReplyTarget(owner.Channel, owner.IdentityId, owner.ConversationId, owner.ComplaintId, owner.OptedOut),
             [new Reply(purpose, flow.RenderText(language, MediaNotices.PromptKey(purpose)))], cancellationToken);
     }
@@ -234,21 +258,6 @@ public sealed partial class MediaFetcher(
         owner is { ComplaintId: { } complaintId, ComplaintLanguage: { } language }
             ? MediaNotices.RecordAsync(connection, transaction, complaintId, language, row.MessageId, row.Id, kind, details, cancellationToken)
             : Task.CompletedTask;
-
-    /// <summary>Claims older than their lease: the fetcher stopped mid-download. Downloading again is harmless.</summary>
-    private async Task RetryInterruptedAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var retried = await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE message_media SET status = 'pending', next_attempt_at = @now, lease_until = NULL, updated_at = now(),
-                                     last_error = 'interrupted: the fetcher stopped while downloading; tried again'
-            WHERE status = 'claimed' AND lease_until < @now
-            """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken));
-        if (retried > 0)
-        {
-            LogInterrupted(logger, retried);
-        }
-    }
 
     private static bool IsDownloadFailure(Exception ex) =>
         ex is ApiException or TwilioUrlRefusedException or HttpRequestException or IOException or OperationCanceledException or TimeoutException
@@ -265,9 +274,6 @@ public sealed partial class MediaFetcher(
 
     [LoggerMessage(EventId = 4023, Level = LogLevel.Error, Message = "Media {MediaId} of message {MessageId} failed for good after {Attempts} attempt(s) ({Error}); shown on the complaint")]
     private static partial void LogGaveUp(ILogger logger, long mediaId, long messageId, int attempts, string error);
-
-    [LoggerMessage(EventId = 4024, Level = LogLevel.Warning, Message = "{Count} media download(s) were claimed by a fetcher that stopped; tried again")]
-    private static partial void LogInterrupted(ILogger logger, int count);
 }
 
 /// <summary>What the worker and the staff are told about an attachment: the replies' purposes and prompts, and the timeline and console event.</summary>
@@ -294,18 +300,4 @@ public static class MediaNotices
         await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.MessageStatus, Audience.Language(languageCode), complaintId,
             new { complaintId, messageId, mediaId, kind }, cancellationToken);
     }
-}
-
-/// <summary>Runs <see cref="MediaFetcher"/> until the app stops, once the database is migrated.</summary>
-public sealed class MediaFetcherService(
-    MediaFetcher fetcher, StartupState startup, IOptions<MessagingOptions> options, TimeProvider time, ILogger<MediaFetcherService> logger)
-    : QueuePollingService(startup, time, logger)
-{
-    protected override string QueueName => "Media fetcher";
-
-    protected override bool Enabled => options.Value.MediaFetcherEnabled;
-
-    protected override TimeSpan Interval => options.Value.MediaFetchInterval;
-
-    protected override Task<int> RunRoundAsync(CancellationToken cancellationToken) => fetcher.FetchDueAsync(cancellationToken);
 }

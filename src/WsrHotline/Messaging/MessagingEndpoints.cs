@@ -5,6 +5,7 @@ using WsrHotline.Database;
 using WsrHotline.Health;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
+using WsrHotline.Jobs;
 using WsrHotline.Spool;
 using WsrHotline.Twilio;
 using Twilio.TwiML;
@@ -25,14 +26,10 @@ public static partial class MessagingEndpoints
     {
         services.AddOptions<MessagingOptions>()
             .BindConfiguration("Messaging")
-            .Validate(o => o.SendInterval > TimeSpan.Zero && o.SendLease > TimeSpan.Zero && o.SendRetryBaseDelay >= TimeSpan.Zero,
-                "Messaging:SendInterval and Messaging:SendLease must be positive, Messaging:SendRetryBaseDelay not negative (e.g. 00:00:01, 00:02:00, 00:00:30).")
-            .Validate(o => o.SendBatchSize is >= 1 and <= 500 && o.SendMaxAttempts >= 1,
-                "Messaging:SendBatchSize must be 1-500 and Messaging:SendMaxAttempts at least 1.")
-            .Validate(o => o.MediaFetchInterval > TimeSpan.Zero && o.MediaLease > TimeSpan.Zero && o.MediaRetryBaseDelay >= TimeSpan.Zero,
-                "Messaging:MediaFetchInterval and Messaging:MediaLease must be positive, Messaging:MediaRetryBaseDelay not negative (e.g. 00:00:01, 00:05:00, 00:00:30).")
-            .Validate(o => o.MediaBatchSize is >= 1 and <= 100 && o.MediaMaxAttempts >= 1,
-                "Messaging:MediaBatchSize must be 1-100 and Messaging:MediaMaxAttempts at least 1.")
+            .Validate(o => o.SendMaxAttempts is >= 1 and <= 20 && o.SendRetryBaseDelay >= TimeSpan.Zero,
+                "Messaging:SendMaxAttempts must be 1-20 and Messaging:SendRetryBaseDelay not negative (e.g. 00:00:30).")
+            .Validate(o => o.MediaMaxAttempts is >= 1 and <= 20 && o.MediaRetryBaseDelay >= TimeSpan.Zero,
+                "Messaging:MediaMaxAttempts must be 1-20 and Messaging:MediaRetryBaseDelay not negative (e.g. 00:00:30).")
             .Validate(o => o.MediaMaxBytes is >= 1024 and <= MaxMediaBytes,
                 $"Messaging:MediaMaxBytes must be from 1024 to {MaxMediaBytes} bytes (the default, 16777216, is WhatsApp's own limit).")
             .Validate(o => o.MediaAllowedTypes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -52,10 +49,19 @@ public static partial class MessagingEndpoints
         services.AddHostedService<InboxProcessorService>();
         services.AddHealthChecks().AddCheck<InboxHealthCheck>("messaging_inbox", tags: [HealthExtensions.ReadyTag]);
         services.AddSingleton<OutboundSender>();
-        services.AddHostedService<OutboundSenderService>();
+        services.AddJobRetry<OutboundSender>(provider =>
+        {
+            var o = provider.GetRequiredService<IOptions<MessagingOptions>>().Value;
+            return JobRetries.Exponential(o.SendMaxAttempts, o.SendRetryBaseDelay);
+        });
+        services.AddHostedService<WhatsAppTemplatesWarning>();
         services.AddSingleton<MediaFetcher>();
+        services.AddJobRetry<MediaFetcher>(provider =>
+        {
+            var o = provider.GetRequiredService<IOptions<MessagingOptions>>().Value;
+            return JobRetries.Exponential(o.MediaMaxAttempts, o.MediaRetryBaseDelay);
+        });
         services.AddSingleton<MediaStore>();
-        services.AddHostedService<MediaFetcherService>();
         return services;
     }
 

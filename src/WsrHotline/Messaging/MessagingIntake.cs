@@ -35,6 +35,15 @@ public sealed record InboundMessage(string MessageSid, string Channel, string Se
 }
 
 /// <summary>What a message led to, for the log (never the words).</summary>
+/// <summary>What became of a message, and the work it left for jobs once its transaction commits.</summary>
+public sealed record Received(IntakeOutcome Outcome, IntakeWork Work);
+
+/// <summary>Replies to send (<see cref="OutboundSender"/>) and attachments to download (<see cref="MediaFetcher"/>).</summary>
+public sealed record IntakeWork(IReadOnlyList<long> Replies, IReadOnlyList<long> Media)
+{
+    public static readonly IntakeWork None = new([], []);
+}
+
 public enum IntakeOutcome
 {
     Duplicate,
@@ -74,7 +83,7 @@ public sealed class MessagingIntake(
     /// check of a STATUS message with a case number and PIN, which commits at once on a connection of
     /// its own (<see cref="PinChecks"/>) so that a lock-out holds whatever happens next.
     /// </summary>
-    public async Task<IntakeOutcome> ReceiveAsync(
+    public async Task<Received> ReceiveAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, InboundMessage message, CancellationToken cancellationToken)
     {
         var flow = flows.Current;
@@ -134,7 +143,7 @@ public sealed class MessagingIntake(
         if (stored.MessageId is not { } messageId)
         {
             // A webhook Twilio retried after its first copy was processed (and left the inbox).
-            return IntakeOutcome.Duplicate;
+            return new Received(IntakeOutcome.Duplicate, IntakeWork.None);
         }
 
         var open = stored.OpenId is { } openId ? new OpenComplaint(openId, stored.OpenStatus!) : null;
@@ -153,7 +162,7 @@ public sealed class MessagingIntake(
         await turn.FlagUnconfiguredNumberAsync();
         await turn.QueueRepliesAsync(pii);
         await turn.AnnounceAsync();
-        return outcome;
+        return new Received(outcome, turn.Work);
     }
 
     /// <summary>A STATUS message is stored without its PIN: "STATUS 12345674 ****".</summary>
@@ -171,6 +180,9 @@ public sealed class MessagingIntake(
         CancellationToken cancellationToken)
     {
         private readonly List<Reply> replies = [];
+
+        /// <summary>The replies queued to send and the attachments to download, for their jobs once the transaction commits.</summary>
+        public IntakeWork Work { get; private set; } = IntakeWork.None;
         private string? language = conversation.LanguageCode;
         private bool optedOut = conversation.OptedOutAt is not null;
         private long? complaintId;
@@ -334,6 +346,7 @@ public sealed class MessagingIntake(
                     statuses = refused.Select(no => no ? "refused" : "pending").ToArray(),
                     reasons = refused.Select(no => no ? "type" : null).ToArray(),
                 }, transaction, cancellationToken: cancellationToken));
+            Work = Work with { Media = [.. rows.Where(row => row.Status == "pending").Select(row => row.Id)] };
             var refusedRows = rows.Where(row => row.Status == "refused").ToList();
             if (refusedRows.Count == 0)
             {
@@ -371,8 +384,9 @@ public sealed class MessagingIntake(
                     UPDATE caller_identities SET preferred_language = @language WHERE id = @identityId;
                     """, new { language, conversation.Id, identityId }, transaction, cancellationToken: cancellationToken));
             }
-            await Replies.QueueAsync(connection, transaction, pii,
+            var queued = await Replies.QueueAsync(connection, transaction, pii,
                 new ReplyTarget(message.Channel, identityId, conversation.Id, complaintId, optedOut), replies, cancellationToken);
+            Work = Work with { Replies = queued };
         }
 
         private string ReplyLanguage => language ?? flow.DefaultLanguage.Code;

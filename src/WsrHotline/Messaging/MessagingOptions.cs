@@ -25,46 +25,17 @@ public sealed class MessagingOptions
     /// <summary>The wait after the first failed processing attempt, doubled after each further one.</summary>
     public TimeSpan InboxRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Whether this instance runs the outbound sender (every instance may: claims never overlap).</summary>
-    public bool SenderEnabled { get; set; } = true;
-
-    /// <summary>How often the sender looks for replies to send when it found none.</summary>
-    public TimeSpan SendInterval { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>How many replies one round of the sender sends at most (claimed and handed over one at a time).</summary>
-    public int SendBatchSize { get; set; } = 20;
-
     /// <summary>Attempts in all before a reply is given up as failed.</summary>
     public int SendMaxAttempts { get; set; } = 6;
 
     /// <summary>The wait after the first failed attempt, doubled after each further one.</summary>
     public TimeSpan SendRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>
-    /// The lease of a reply a sender holds, renewed when it is handed over to Twilio. When it runs out
-    /// the sender is taken to have stopped: a reply only claimed is put back and sent; one being handed
-    /// over is marked failed, not sent again (it may have gone out). Longer than a POST to Twilio with
-    /// its retries (Twilio:RequestTimeout, MaxAttempts).
-    /// </summary>
-    public TimeSpan SendLease { get; set; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>Whether this instance runs the media fetcher (every instance may: claims never overlap).</summary>
-    public bool MediaFetcherEnabled { get; set; } = true;
-
-    /// <summary>How often the fetcher looks for attachments to download when it found none.</summary>
-    public TimeSpan MediaFetchInterval { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>How many attachments one claim takes (downloaded one after the other).</summary>
-    public int MediaBatchSize { get; set; } = 5;
-
     /// <summary>Download attempts in all before an attachment is given up as failed (shown on the complaint).</summary>
     public int MediaMaxAttempts { get; set; } = 8;
 
     /// <summary>The wait after the first failed download, doubled after each further one (30 s … about an hour in all).</summary>
     public TimeSpan MediaRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>How long a claimed download may take; after it another fetcher may try again (a download can be repeated).</summary>
-    public TimeSpan MediaLease { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>The largest attachment kept, in bytes (16 MB: WhatsApp's own limit for audio and video).</summary>
     public long MediaMaxBytes { get; set; } = 16 * 1024 * 1024;

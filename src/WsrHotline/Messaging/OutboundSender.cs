@@ -1,4 +1,6 @@
 using Dapper;
+using Hangfire;
+using Hangfire.Server;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Twilio.Clients;
@@ -9,28 +11,34 @@ using WsrHotline.Database;
 using WsrHotline.Hosting;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
+using WsrHotline.Jobs;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
 
 namespace WsrHotline.Messaging;
 
 /// <summary>
-/// Sends the replies the intake queued, one at a time, at most once each:
+/// Sends one reply the hotline queued (a row of <c>messages</c>, outbound, 'pending'), as a Hangfire
+/// job, at most once:
 /// <list type="number">
-/// <item>claim one due reply (<c>FOR UPDATE SKIP LOCKED</c>, <c>pending</c> → <c>claimed</c>, with a lease), so any
-/// number of instances share the queue and none sends a reply another holds;</item>
-/// <item>decide what goes (suppressed after STOP, a WhatsApp template outside the 24-hour window);</item>
-/// <item>mark it <c>handing_over</c> in its own commit, just before its POST to Twilio;</item>
+/// <item>lock the row and decide what goes (suppressed after STOP, a WhatsApp template outside the 24-hour window);</item>
+/// <item>mark it <c>handing_over</c>, with this job's id, in its own commit, just before its POST to Twilio;</item>
 /// <item>POST, then record the outcome.</item>
 /// </list>
-/// A sender that dies (kill -9, a lost database) leaves at most one reply handed over whose outcome is
-/// unknown: when its lease runs out it is marked failed, never resent, since Twilio may have taken it
-/// (its Messages API has no idempotency key). A reply still only <c>claimed</c> was never attempted:
-/// when its lease runs out it is put back and goes out. An error resends a reply only when it proves
-/// Twilio did not take it (429, or no connection made); a 5xx, a timeout or a connection lost mid-request
-/// may have reached Twilio, and fails the reply instead (on the complaint's timeline).
-/// A WhatsApp reply outside the 24-hour window goes as the configured template, never as free text.
+/// A job whose instance dies (kill -9, a lost database) between the POST and the record is run again
+/// by Hangfire with the same job id; finding its own hand-over, it marks the reply failed, never
+/// resends it, since Twilio may have taken it (its Messages API has no idempotency key). An error
+/// resends a reply only when it proves Twilio did not take it (429, or no connection made): the row
+/// goes back to 'pending' and Hangfire retries the job after the backoff (<see cref="MessagingOptions.SendMaxAttempts"/>,
+/// <see cref="MessagingOptions.SendRetryBaseDelay"/>). A 5xx, a timeout or a connection lost mid-request
+/// may have reached Twilio, and fails the reply instead (on the complaint's timeline, and in Hangfire's
+/// Failed list). A WhatsApp reply outside the 24-hour window goes as the configured template, never as free text.
 /// </summary>
+/// <remarks>
+/// Whoever queues replies enqueues their jobs after committing (<see cref="Enqueue"/>); a reply whose
+/// enqueue was lost (a crash between the commit and the enqueue) is enqueued by the recurring
+/// <see cref="EnqueueForgottenAsync"/>. A second job for a reply finds it taken and does nothing.
+/// </remarks>
 public sealed partial class OutboundSender(
     NpgsqlDataSource dataSource,
     ITwilioRestClient twilio,
@@ -40,67 +48,112 @@ public sealed partial class OutboundSender(
     IOptions<TwilioOptions> twilioOptions,
     IOptions<MessagingOptions> options,
     TimeProvider time,
+    IBackgroundJobClient jobs,
     ILogger<OutboundSender> logger)
 {
-    /// <summary>A reply this sender holds; <see cref="ClaimLease"/>, as stored, identifies the claim.</summary>
+    /// <summary>A reply this job is sending.</summary>
     private sealed record Claimed(
-        long Id, string Channel, long? ComplaintId, long ConversationId, string BodyEncrypted, string Purpose,
-        int Attempts, string PhoneEncrypted, bool OptedOut, DateTime LastInboundAt, string? LanguageCode, string? CaseNumber, string? HotlineNumber,
-        DateTime ClaimLease);
+        long Id, string Status, string? HandedOverBy, string Channel, long? ComplaintId, long ConversationId, string BodyEncrypted, string Purpose,
+        int Attempts, string PhoneEncrypted, bool OptedOut, DateTime LastInboundAt, string? LanguageCode, string? CaseNumber, string? HotlineNumber);
 
     /// <summary>WhatsApp allows free text only this long after the worker's last message.</summary>
     public static readonly TimeSpan WhatsAppWindow = TimeSpan.FromHours(24);
 
-    /// <summary>How long to wait before writing again to a database that failed a write this sender must make.</summary>
+    /// <summary>A reply still pending this long after it was due has lost its job, and gets one again.</summary>
+    public static readonly TimeSpan ForgottenAfter = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long to wait before writing again to a database that failed a write this job must make.</summary>
     private static readonly TimeSpan RewriteDelay = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Sends due replies, one after the other, up to <see cref="MessagingOptions.SendBatchSize"/>; returns how many it claimed.</summary>
-    public async Task<int> SendDueAsync(CancellationToken cancellationToken)
+    /// <summary>How long a write only this job can make (its attempt's outcome) is tried against a database that is down.</summary>
+    private static readonly TimeSpan RewriteFor = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Enqueues the send jobs of replies, after the transaction that queued them has committed. Each
+    /// runs once the one before it has finished (sent, failed or deleted), so a worker gets the
+    /// replies to one text in the order they were written.
+    /// </summary>
+    public static void Enqueue(IBackgroundJobClient jobs, IEnumerable<long> messageIds)
     {
-        await ExpireLeasesAsync(cancellationToken);
-        // A round takes each reply once: one put back for a retry waits for the next round.
-        var tried = new List<long>();
-        while (tried.Count < options.Value.SendBatchSize && await ClaimAsync(tried, cancellationToken) is { } row)
+        string? previous = null;
+        foreach (var id in messageIds)
         {
-            tried.Add(row.Id);
-            await SendAsync(row, cancellationToken);
+            previous = previous is null
+                ? jobs.Enqueue<OutboundSender>(sender => sender.SendJobAsync(id, null!, CancellationToken.None))
+                : jobs.ContinueJobWith<OutboundSender>(previous, sender => sender.SendJobAsync(id, null!, CancellationToken.None),
+                    JobContinuationOptions.OnAnyFinishedState);
         }
-        return tried.Count;
     }
 
-    private async Task<Claimed?> ClaimAsync(List<long> tried, CancellationToken cancellationToken)
+    /// <summary>The recurring safety net: a job for each reply still pending a minute after it was due; returns how many.</summary>
+    public async Task<int> EnqueueForgottenAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition("""
-            WITH due AS (
-                SELECT id FROM messages
-                WHERE direction = 'outbound' AND status = 'pending' AND next_attempt_at <= @now AND id <> ALL(@tried)
-                ORDER BY next_attempt_at, id
-                LIMIT 1
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE messages m
-            SET status = 'claimed', lease_until = @leaseUntil, updated_at = now()
-            FROM due, conversations c, caller_identities ci
-            WHERE m.id = due.id AND c.id = m.conversation_id AND ci.id = m.caller_identity_id
-            RETURNING m.id, m.channel, m.complaint_id, m.conversation_id, m.body_encrypted, m.purpose, m.attempts,
-                      ci.phone_encrypted, c.opted_out_at IS NOT NULL AS opted_out, c.last_inbound_at, c.language_code,
-                      (SELECT case_number FROM complaints WHERE id = m.complaint_id) AS case_number, c.hotline_number,
-                      m.lease_until AS claim_lease
-            """,
-            new { now, tried = tried.ToArray(), leaseUntil = now + options.Value.SendLease },
-            cancellationToken: cancellationToken));
+        var forgotten = (await connection.QueryAsync<long>(new CommandDefinition("""
+            SELECT id FROM messages WHERE direction = 'outbound' AND status = 'pending' AND next_attempt_at < @before ORDER BY id
+            """, new { before = time.GetUtcNow() - ForgottenAfter }, cancellationToken: cancellationToken))).ToList();
+        foreach (var id in forgotten)
+        {
+            Enqueue(jobs, [id]);
+        }
+        return forgotten.Count;
     }
 
-    private async Task SendAsync(Claimed row, CancellationToken cancellationToken)
+    /// <summary>The Hangfire job: Hangfire passes its context (for the job's id) and the server's shutdown token.</summary>
+    public Task SendJobAsync(long messageId, PerformContext context, CancellationToken cancellationToken) =>
+        SendAsync(messageId, context.BackgroundJob.Id, cancellationToken);
+
+    /// <summary>Sends reply <paramref name="messageId"/> as attempt of job <paramref name="jobId"/> (see the class's summary).</summary>
+    public async Task SendAsync(long messageId, string jobId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition("""
+            SELECT m.id, m.status, m.handed_over_by, m.channel, m.complaint_id, m.conversation_id, m.body_encrypted, m.purpose, m.attempts,
+                   ci.phone_encrypted, c.opted_out_at IS NOT NULL AS opted_out, c.last_inbound_at, c.language_code,
+                   (SELECT case_number FROM complaints WHERE id = m.complaint_id) AS case_number, c.hotline_number
+            FROM messages m
+            JOIN conversations c ON c.id = m.conversation_id
+            JOIN caller_identities ci ON ci.id = m.caller_identity_id
+            WHERE m.id = @messageId AND m.direction = 'outbound'
+            FOR UPDATE OF m
+            """, new { messageId }, transaction, cancellationToken: cancellationToken));
+        if (row is { Status: "handing_over" } && row.HandedOverBy == jobId)
+        {
+            // This job's earlier run handed it to Twilio and stopped before it knew the outcome.
+            await transaction.RollbackAsync(cancellationToken);
+            await FinishAsync(row, "failed", null, "interrupted: the sender stopped while handing it to Twilio; not resent, it may have gone out", cancellationToken);
+            LogInterrupted(logger, row.Id);
+            throw new JobGaveUpException($"Reply {row.Id} was being handed to Twilio when this job stopped; not resent.");
+        }
+        if (row is not { Status: "pending" })
+        {
+            // Sent, failed or suppressed already, or another job is handing it over now.
+            return;
+        }
+        var message = await PrepareAsync(connection, transaction, row, cancellationToken);
+        if (message is null)
+        {
+            return;
+        }
+        var handedOver = await HandOverAsync(connection, transaction, row, jobId, cancellationToken);
+        await PostAsync(handedOver, message.Value.Message, message.Value.Template, cancellationToken);
+    }
+
+    /// <summary>
+    /// What goes to Twilio, or null when nothing does: a reply to a worker who opted out is suppressed,
+    /// a WhatsApp reply outside the window without a usable template fails. Those end in the transaction.
+    /// </summary>
+    private async Task<(CreateMessageOptions Message, WhatsAppTemplates.Choice? Template)?> PrepareAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Claimed row, CancellationToken cancellationToken)
     {
         // STOP's own confirmation is the one text that goes to a worker who has just opted out.
         if (row.OptedOut && row.Purpose != Replies.StoppedPurpose)
         {
-            await FinishClaimAsync(row, "suppressed", null, null, failed: false, cancellationToken);
+            await EndAsync(connection, transaction, row, "suppressed", null, null, failed: false, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
             LogSuppressed(logger, row.Id);
-            return;
+            return null;
         }
 
         var whatsApp = row.Channel == Channels.WhatsApp;
@@ -118,14 +171,15 @@ public sealed partial class OutboundSender(
                     ? $"outside the WhatsApp 24-hour window and no approved template for purpose '{row.Purpose}' in language '{language}' " +
                       $"(set Messaging:WhatsAppTemplates:{row.Purpose}:{language} or Messaging:WhatsAppTemplates:{WhatsAppTemplates.DefaultPurpose}:{language})"
                     : $"outside the WhatsApp 24-hour window: the template {template.Key} needs the case number, and this reply belongs to no complaint";
-                await FinishClaimAsync(row, "failed", TwilioErrorCodes.WhatsAppOutsideSessionWindow, reason, failed: true, cancellationToken);
+                await EndAsync(connection, transaction, row, "failed", TwilioErrorCodes.WhatsAppOutsideSessionWindow, reason, failed: true, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
                 LogOutsideWhatsAppWindow(logger, row.Id, row.Purpose, language);
-                return;
+                throw new JobGaveUpException($"Reply {row.Id}: {reason}.");
             }
         }
         var number = pii.Decrypt(row.PhoneEncrypted, PiiPurpose.CallerPhone);
         var publicBase = twilioOptions.Value.PublicBaseUrl;
-        var message = new CreateMessageOptions(new PhoneNumber(whatsApp ? "whatsapp:" + number : number))
+        return (new CreateMessageOptions(new PhoneNumber(whatsApp ? "whatsapp:" + number : number))
         {
             // From the number the worker texted (the toll-free one on the posters, say), else the channel's own.
             From = new PhoneNumber(row.HotlineNumber ?? (whatsApp ? hotline.Value.WhatsAppSender : hotline.Value.SmsNumber)),
@@ -134,27 +188,24 @@ public sealed partial class OutboundSender(
             // A template without variables needs none.
             ContentVariables = variables is "{}" ? null : variables,
             StatusCallback = string.IsNullOrEmpty(publicBase) ? null : new Uri(publicBase.TrimEnd('/') + MessagingEndpoints.Prefix + "/status"),
-        };
+        }, template);
+    }
 
-        if (await HandOverAsync(row, cancellationToken) is not { } handedOver)
-        {
-            // The claim ran out and another sender may hold the reply now: it is theirs.
-            LogClaimLost(logger, row.Id);
-            return;
-        }
+    private async Task PostAsync(Claimed handedOver, CreateMessageOptions message, WhatsAppTemplates.Choice? template, CancellationToken cancellationToken)
+    {
         try
         {
-            // Retried only where Twilio cannot have taken it (TwilioRetries); bounded by the client's timeout.
+            // Retried by the client only where Twilio cannot have taken it (TwilioRetries); bounded by the client's timeout.
             var sent = await MessageResource.CreateAsync(message, twilio);
             await RecordSentAsync(handedOver, sent, template, cancellationToken);
-            LogSent(logger, row.Id, sent.Sid, handedOver.Attempts);
+            LogSent(logger, handedOver.Id, sent.Sid, handedOver.Attempts);
         }
         catch (ApiException ex) when (TwilioFailures.IsOptOut(ex))
         {
             await FinishAsync(handedOver, "failed", TwilioErrorCodes.RecipientOptedOut, "twilio: recipient opted out (21610)", cancellationToken);
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            await DeliveryStatus.OptOutAsync(connection, row.ConversationId, row.ComplaintId, "twilio_21610", cancellationToken);
-            LogOptedOutByTwilio(logger, row.Id);
+            await DeliveryStatus.OptOutAsync(connection, handedOver.ConversationId, handedOver.ComplaintId, "twilio_21610", cancellationToken);
+            LogOptedOutByTwilio(logger, handedOver.Id);
         }
         catch (TwilioException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -162,59 +213,53 @@ public sealed partial class OutboundSender(
             // message: Twilio's error texts quote the number.
             var error = TwilioFailures.Describe(ex);
             var (httpStatus, errorCode) = (TwilioFailures.HttpStatus(ex), TwilioFailures.ErrorCode(ex));
-            if (!TwilioFailures.ProvesNotTaken(ex))
+            var mayRetry = TwilioFailures.ProvesNotTaken(ex) && (ex is not ApiException || httpStatus == 429);
+            if (mayRetry && handedOver.Attempts < options.Value.SendMaxAttempts)
             {
-                await FinishAsync(handedOver, "failed", errorCode,
-                    $"uncertain: {error}; Twilio may have taken it, so it is not resent", cancellationToken);
-                LogUncertain(logger, row.Id, handedOver.Attempts, httpStatus, errorCode);
+                var delay = options.Value.SendRetryBaseDelay * Math.Pow(2, handedOver.Attempts - 1);
+                await PutBackAsync(handedOver, time.GetUtcNow() + delay, error, cancellationToken);
+                LogWillRetry(logger, handedOver.Id, handedOver.Attempts, httpStatus, errorCode, delay);
+                throw new JobWillRetryException($"Reply {handedOver.Id} not taken by Twilio ({error}); tried again.");
             }
-            else if (ex is not ApiException || httpStatus == 429)
+            if (TwilioFailures.ProvesNotTaken(ex))
             {
-                if (handedOver.Attempts < options.Value.SendMaxAttempts)
-                {
-                    var delay = options.Value.SendRetryBaseDelay * Math.Pow(2, handedOver.Attempts - 1);
-                    await RewriteAsync(handedOver, "'pending', next_attempt_at = @next", new { next = time.GetUtcNow() + delay }, error, cancellationToken);
-                    LogWillRetry(logger, row.Id, handedOver.Attempts, httpStatus, errorCode, delay);
-                }
-                else
-                {
-                    await FinishAsync(handedOver, "failed", errorCode, error, cancellationToken);
-                    LogGaveUp(logger, row.Id, handedOver.Attempts, httpStatus, errorCode);
-                }
+                await FinishAsync(handedOver, "failed", errorCode, error, cancellationToken);
+                LogGaveUp(logger, handedOver.Id, handedOver.Attempts, httpStatus, errorCode);
             }
             else
             {
-                // Twilio refused it (a 4xx other than 429): trying again would be refused again.
-                await FinishAsync(handedOver, "failed", errorCode, error, cancellationToken);
-                LogGaveUp(logger, row.Id, handedOver.Attempts, httpStatus, errorCode);
+                await FinishAsync(handedOver, "failed", errorCode, $"uncertain: {error}; Twilio may have taken it, so it is not resent", cancellationToken);
+                LogUncertain(logger, handedOver.Id, handedOver.Attempts, httpStatus, errorCode);
             }
+            throw new JobGaveUpException($"Reply {handedOver.Id} failed ({error}).");
         }
     }
 
     /// <summary>
-    /// Marks the claimed reply <c>handing_over</c> (one more attempt, a new lease) in its own commit;
-    /// null when the claim is no longer this sender's. When that write fails, this sender has not
-    /// posted the reply and says so as soon as the database answers again: it goes back to pending.
+    /// Marks the reply <c>handing_over</c> by this job (one more attempt) and commits. When the commit
+    /// fails, nothing was posted, and the reply goes back to pending as soon as the database answers
+    /// again (else this job's next run would take its own hand-over for a POST that never happened).
     /// </summary>
-    private async Task<Claimed?> HandOverAsync(Claimed row, CancellationToken cancellationToken)
+    private async Task<Claimed> HandOverAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Claimed row, string jobId, CancellationToken cancellationToken)
     {
         try
         {
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            var attempts = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition("""
-                UPDATE messages SET status = 'handing_over', attempts = attempts + 1, lease_until = @leaseUntil, updated_at = now()
-                WHERE id = @Id AND status = 'claimed' AND lease_until = @ClaimLease
+            var attempts = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+                UPDATE messages SET status = 'handing_over', attempts = attempts + 1, handed_over_by = @jobId, updated_at = now()
+                WHERE id = @Id
                 RETURNING attempts
-                """, new { row.Id, row.ClaimLease, leaseUntil = time.GetUtcNow() + options.Value.SendLease }, cancellationToken: cancellationToken));
-            return attempts is { } n ? row with { Attempts = n } : null;
+                """, new { row.Id, jobId }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            return row with { Attempts = attempts };
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException)
         {
             // Whether the commit happened is unknown; either way nothing was posted.
-            await PersistAsync(row.Id, async connection => await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE messages SET status = 'pending', lease_until = NULL, updated_at = now()
-                WHERE id = @Id AND status IN ('claimed', 'handing_over') AND attempts IN (@Attempts, @Attempts + 1)
-                """, new { row.Id, row.Attempts }, cancellationToken: cancellationToken)), cancellationToken);
+            await PersistAsync(row.Id, async retry => await retry.ExecuteAsync(new CommandDefinition("""
+                UPDATE messages SET status = 'pending', handed_over_by = NULL, updated_at = now()
+                WHERE id = @Id AND status = 'handing_over' AND handed_over_by = @jobId AND attempts = @Attempts + 1
+                """, new { row.Id, row.Attempts, jobId }, cancellationToken: cancellationToken)), cancellationToken);
             throw;
         }
     }
@@ -228,7 +273,7 @@ public sealed partial class OutboundSender(
             // Guarded by the attempt: an outcome is written only by the sender that made that attempt.
             var updated = await connection.ExecuteAsync(new CommandDefinition("""
                 UPDATE messages SET message_sid = @Sid, status = @status, status_rank = @rank, error_code = @ErrorCode, content_sid = @contentSid,
-                                    sent_at = now(), lease_until = NULL, updated_at = now()
+                                    sent_at = now(), updated_at = now()
                 WHERE id = @id AND attempts = @attempts
                 """,
                 new
@@ -251,51 +296,46 @@ public sealed partial class OutboundSender(
             await transaction.CommitAsync(cancellationToken);
         }, cancellationToken);
 
-    /// <summary>Ends a reply that was claimed but never handed over (suppressed, or failed before any POST).</summary>
-    private Task FinishClaimAsync(Claimed row, string status, int? errorCode, string? error, bool failed, CancellationToken cancellationToken) =>
-        EndAsync(row, "status = 'claimed' AND lease_until = @claimLease", status, errorCode, error, failed, cancellationToken);
-
     /// <summary>Ends a reply after the POST of this attempt; a failure is on the complaint's timeline (kind <c>message.failed</c>).</summary>
     private Task FinishAsync(Claimed row, string status, int? errorCode, string? error, CancellationToken cancellationToken) =>
-        EndAsync(row, "attempts = @attempts", status, errorCode, error, failed: true, cancellationToken);
-
-    private Task EndAsync(Claimed row, string guard, string status, int? errorCode, string? error, bool failed, CancellationToken cancellationToken) =>
         PersistAsync(row.Id, async connection =>
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var updated = await connection.ExecuteAsync(new CommandDefinition($"""
-                UPDATE messages SET status = @status, error_code = @errorCode, last_error = @error, lease_until = NULL, updated_at = now()
-                WHERE id = @id AND {guard}
-                """, new { id = row.Id, attempts = row.Attempts, claimLease = row.ClaimLease, status, errorCode, error }, transaction,
-                cancellationToken: cancellationToken));
-            if (updated > 0 && failed && row.ComplaintId is { } complaintId)
-            {
-                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.failed",
-                    new { message_id = row.Id, purpose = row.Purpose, attempts = row.Attempts, error_code = errorCode, error }, cancellationToken);
-            }
+            await EndAsync(connection, transaction, row, status, errorCode, error, failed: true, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }, cancellationToken);
 
-    /// <summary>Puts a handed-over reply back (a retry), guarded by its attempt.</summary>
-    private Task RewriteAsync(Claimed row, string set, object values, string error, CancellationToken cancellationToken) =>
-        PersistAsync(row.Id, async connection =>
+    /// <summary>Ends a reply (guarded by its attempt: only the job that made that attempt writes its outcome).</summary>
+    private static async Task EndAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Claimed row, string status, int? errorCode, string? error, bool failed,
+        CancellationToken cancellationToken)
+    {
+        var updated = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE messages SET status = @status, error_code = @errorCode, last_error = @error, updated_at = now()
+            WHERE id = @id AND attempts = @attempts
+            """, new { id = row.Id, attempts = row.Attempts, status, errorCode, error }, transaction, cancellationToken: cancellationToken));
+        if (updated > 0 && failed && row.ComplaintId is { } complaintId)
         {
-            var parameters = new DynamicParameters(values);
-            parameters.AddDynamicParams(new { id = row.Id, attempts = row.Attempts, error });
-            await connection.ExecuteAsync(new CommandDefinition($"""
-                UPDATE messages SET status = {set}, lease_until = NULL, last_error = @error, updated_at = now()
-                WHERE id = @id AND attempts = @attempts
-                """, parameters, cancellationToken: cancellationToken));
-        }, cancellationToken);
+            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "message.failed",
+                new { message_id = row.Id, purpose = row.Purpose, attempts = row.Attempts, error_code = errorCode, error }, cancellationToken);
+        }
+    }
+
+    /// <summary>Puts a handed-over reply back for Hangfire's retry, guarded by its attempt.</summary>
+    private Task PutBackAsync(Claimed row, DateTimeOffset retryAt, string error, CancellationToken cancellationToken) =>
+        PersistAsync(row.Id, async connection => await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE messages SET status = 'pending', handed_over_by = NULL, next_attempt_at = @retryAt, last_error = @error, updated_at = now()
+            WHERE id = @id AND attempts = @attempts
+            """, new { id = row.Id, attempts = row.Attempts, retryAt, error }, cancellationToken: cancellationToken)), cancellationToken);
 
     /// <summary>
-    /// A write only this sender can make (it alone knows what happened to its attempt): while the
-    /// database is unreachable it is tried again, for as long as the reply's lease, so a short outage
+    /// A write only this job can make (it alone knows what happened to its attempt): while the
+    /// database is unreachable it is tried again, for <see cref="RewriteFor"/>, so a short outage
     /// or a PostgreSQL restart right after a POST does not turn a sent reply into an unknown one.
     /// </summary>
     private async Task PersistAsync(long id, Func<NpgsqlConnection, Task> write, CancellationToken cancellationToken)
     {
-        var giveUpAt = time.GetUtcNow() + options.Value.SendLease;
+        var giveUpAt = time.GetUtcNow() + RewriteFor;
         while (true)
         {
             try
@@ -310,45 +350,6 @@ public sealed partial class OutboundSender(
                 LogRewriting(logger, id, ex.GetType().Name);
                 await Task.Delay(RewriteDelay, time, cancellationToken);
             }
-        }
-    }
-
-    /// <summary>
-    /// Leases run out: a reply still 'claimed' was never posted and is put back; one 'handing_over' may
-    /// have reached Twilio and is marked failed, not resent.
-    /// </summary>
-    private async Task ExpireLeasesAsync(CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var putBack = (await connection.QueryAsync<long>(new CommandDefinition("""
-            UPDATE messages SET status = 'pending', lease_until = NULL, updated_at = now()
-            WHERE direction = 'outbound' AND status = 'claimed' AND lease_until < @now
-            RETURNING id
-            """, new { now }, transaction, cancellationToken: cancellationToken))).ToList();
-        var interrupted = (await connection.QueryAsync<(long Id, long? ComplaintId, string Purpose, int Attempts)>(new CommandDefinition("""
-            UPDATE messages SET status = 'failed', lease_until = NULL, updated_at = now(),
-                                last_error = 'interrupted: the sender stopped while handing it to Twilio; not resent, it may have gone out'
-            WHERE direction = 'outbound' AND status = 'handing_over' AND lease_until < @now
-            RETURNING id, complaint_id, purpose, attempts
-            """, new { now }, transaction, cancellationToken: cancellationToken))).ToList();
-        foreach (var (id, complaintId, purpose, attempts) in interrupted)
-        {
-            if (complaintId is { } complaint)
-            {
-                await Timeline.AppendAsync(connection, transaction, complaint, TimelineActor.System, null, "message.failed",
-                    new { message_id = id, purpose, attempts, error = "interrupted" }, cancellationToken);
-            }
-        }
-        await transaction.CommitAsync(cancellationToken);
-        foreach (var id in putBack)
-        {
-            LogPutBack(logger, id);
-        }
-        foreach (var (id, _, _, _) in interrupted)
-        {
-            LogInterrupted(logger, id);
         }
     }
 
@@ -370,11 +371,8 @@ public sealed partial class OutboundSender(
     [LoggerMessage(EventId = 4017, Level = LogLevel.Warning, Message = "Reply {MessageId} not sent: the worker's last WhatsApp message is more than 24 hours old, free text is not allowed then, and there is no usable template for purpose {Purpose} in {Language}")]
     private static partial void LogOutsideWhatsAppWindow(ILogger logger, long messageId, string purpose, string language);
 
-    [LoggerMessage(EventId = 4015, Level = LogLevel.Error, Message = "Reply {MessageId} was being handed to Twilio by a sender that stopped; marked failed, not resent (it may have gone out)")]
+    [LoggerMessage(EventId = 4015, Level = LogLevel.Error, Message = "Reply {MessageId} was being handed to Twilio by a job that stopped; marked failed, not resent (it may have gone out)")]
     private static partial void LogInterrupted(ILogger logger, long messageId);
-
-    [LoggerMessage(EventId = 4040, Level = LogLevel.Warning, Message = "Reply {MessageId} was claimed by a sender that stopped before handing it over; put back to be sent")]
-    private static partial void LogPutBack(ILogger logger, long messageId);
 
     [LoggerMessage(EventId = 4041, Level = LogLevel.Error, Message = "Reply {MessageId} failed: Twilio may have taken it (attempt {Attempt}, HTTP {HttpStatus}, Twilio error {ErrorCode}), so it is not resent")]
     private static partial void LogUncertain(ILogger logger, long messageId, int attempt, int? httpStatus, int? errorCode);
@@ -382,34 +380,26 @@ public sealed partial class OutboundSender(
     [LoggerMessage(EventId = 4042, Level = LogLevel.Warning, Message = "Reply {MessageId}: the database failed the sender's write ({Error}); writing again")]
     private static partial void LogRewriting(ILogger logger, long messageId, string error);
 
-    [LoggerMessage(EventId = 4043, Level = LogLevel.Warning, Message = "Reply {MessageId}: its claim ran out before it was handed over; left to the sender that holds it now")]
-    private static partial void LogClaimLost(ILogger logger, long messageId);
 }
 
-/// <summary>Runs <see cref="OutboundSender"/> until the app stops, once the database is migrated.</summary>
-public sealed partial class OutboundSenderService(
-    OutboundSender sender, StartupState startup, IOptions<MessagingOptions> options, IvrFlowProvider flows, TimeProvider time,
-    ILogger<OutboundSenderService> logger)
-    : QueuePollingService(startup, time, logger)
+/// <summary>
+/// At start, outside Production (which refuses to start without them), warns of hotline languages
+/// without a default WhatsApp template: a reply more than 24 hours after the worker's last message fails in them.
+/// </summary>
+public sealed partial class WhatsAppTemplatesWarning(
+    IOptions<MessagingOptions> options, IvrFlowProvider flows, ILogger<WhatsAppTemplatesWarning> logger) : IHostedService
 {
-    protected override string QueueName => "Outbound sender";
-
-    protected override bool Enabled => options.Value.SenderEnabled;
-
-    protected override TimeSpan Interval => options.Value.SendInterval;
-
-    protected override Task<int> RunRoundAsync(CancellationToken cancellationToken) => sender.SendDueAsync(cancellationToken);
-
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        // Outside Production a missing template is only this warning (Production refuses to start).
         var missing = WhatsAppTemplates.MissingDefaults(options.Value, flows.Current.Languages.Select(language => language.Code));
-        if (Enabled && missing.Count > 0)
+        if (missing.Count > 0)
         {
             LogTemplatesMissing(logger, string.Join(", ", missing));
         }
-        return base.ExecuteAsync(stoppingToken);
+        return Task.CompletedTask;
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(EventId = 4018, Level = LogLevel.Warning, Message = "No default WhatsApp template for some hotline languages: a WhatsApp reply more than 24 hours after the worker's last message will fail in them. Set {Keys}")]
     private static partial void LogTemplatesMissing(ILogger logger, string keys);

@@ -20,7 +20,8 @@ public static class Replies
     /// <summary>The purpose of the confirmation sent after STOP.</summary>
     public const string StoppedPurpose = "stopped";
 
-    public static Task QueueAsync(
+    /// <summary>Queues <paramref name="replies"/>; returns the ids of those to send (not the suppressed ones), for <see cref="OutboundSender.Enqueue"/> after the commit.</summary>
+    public static async Task<IReadOnlyList<long>> QueueAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, PiiProtector pii, ReplyTarget target,
         IReadOnlyList<Reply> replies, CancellationToken cancellationToken)
     {
@@ -29,16 +30,20 @@ public static class Replies
         ArgumentNullException.ThrowIfNull(replies);
         if (replies.Count == 0)
         {
-            return Task.CompletedTask;
+            return [];
         }
 
         // One statement for all of them; WITH ORDINALITY keeps their order in the ids.
-        return connection.ExecuteAsync(new CommandDefinition("""
+        var pending = await connection.QueryAsync<long>(new CommandDefinition("""
+            WITH inserted AS (
             INSERT INTO messages (direction, channel, caller_identity_id, complaint_id, conversation_id, body_encrypted,
                                   status, purpose, next_attempt_at)
             SELECT 'outbound', @Channel, @IdentityId, @ComplaintId, @ConversationId, r.body, r.status, r.purpose, now()
             FROM unnest(@bodies, @statuses, @purposes) WITH ORDINALITY AS r (body, status, purpose, n)
             ORDER BY r.n
+            RETURNING id, status
+            )
+            SELECT id FROM inserted WHERE status = 'pending' ORDER BY id
             """,
             new
             {
@@ -50,5 +55,6 @@ public static class Replies
                 statuses = replies.Select(reply => target.OptedOut && reply.Purpose != StoppedPurpose ? "suppressed" : "pending").ToArray(),
                 purposes = replies.Select(reply => reply.Purpose).ToArray(),
             }, transaction, cancellationToken: cancellationToken));
+        return [.. pending];
     }
 }

@@ -99,7 +99,6 @@ public sealed class EscalationScenario : IAsyncDisposable
     {
         var factory = new HotlineFactory(PostgresServer.ConnectionStringFor(Database), settings =>
         {
-            settings["Messaging:SenderEnabled"] = "false";
             settings["Escalation:CoordinatorEmails:0"] = CoordinatorEmail;
             settings["Escalation:WebhookSecret"] = WebhookSecret;
             settings["Escalation:DeliveryRetryBaseDelay"] = "00:01:00";

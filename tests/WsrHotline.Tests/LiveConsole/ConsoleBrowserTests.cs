@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using WsrHotline.Messaging;
+using WsrHotline.Tests.Messaging;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Tests.Simulator;
@@ -21,7 +22,6 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
     // show the banner and press Accept, and an expired offer would make these tests about timing.
     private static Task<VoiceScenario> StartAsync() => VoiceScenario.StartAsync(s =>
     {
-        s["Messaging:SenderEnabled"] = "false";
         s["Voice:ConsoleOfferDuration"] = "00:01:00";
     });
 
@@ -135,7 +135,7 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
         var reply = conversation.Locator("li.outbound", new() { HasText = "¿A qué hora es seguro llamarle" });
         await Assertions.Expect(reply).ToContainTextAsync("pending");
 
-        var sender = scenario.Hotline.Factory.Services.GetRequiredService<OutboundSender>();
+        var sender = new DueReplies(scenario.Hotline.Factory.Services);
         await sender.SendDueAsync(CancellationToken.None);
         await scenario.Simulator.DeliverTextsAsync();
 

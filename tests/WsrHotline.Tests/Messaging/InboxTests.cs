@@ -25,8 +25,6 @@ public sealed partial class InboxTests
     {
         var factory = new HotlineFactory(PostgresServer.ConnectionStringFor(scenario.Database), settings =>
         {
-            settings["Messaging:SenderEnabled"] = "false";
-            settings["Messaging:MediaFetcherEnabled"] = "false";
             settings["Messaging:InboxPollInterval"] = "00:00:00.2";
             if (inboxWorkers is { } workers)
             {

@@ -30,8 +30,6 @@ public sealed class MediaHostTests
         await using var admin = await InternalAdmin.StartAsync();
         await using var scenario = await VoiceScenario.StartAsync(settings =>
         {
-            settings["Messaging:SenderEnabled"] = "false";
-            settings["Messaging:MediaFetcherEnabled"] = "false";
             settings["Messaging:MediaRetryBaseDelay"] = "00:00:00";
             settings["Twilio:MaxAttempts"] = "1";
         });
@@ -74,7 +72,7 @@ public sealed class MediaHostTests
         }
         await InboxWait.DrainedAsync(scenario.DataSource);
 
-        var fetcher = scenario.Hotline.Factory.Services.GetRequiredService<MediaFetcher>();
+        var fetcher = new DueMedia(scenario.Hotline.Factory.Services);
         for (var round = 0; round < 20 && await fetcher.FetchDueAsync(CancellationToken.None) > 0; round++)
         {
         }

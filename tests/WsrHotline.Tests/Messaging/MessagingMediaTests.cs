@@ -23,17 +23,15 @@ public sealed class MessagingMediaTests
     private static Task<VoiceScenario> StartAsync(Action<Dictionary<string, string?>>? adjust = null) =>
         VoiceScenario.StartAsync(settings =>
         {
-            settings["Messaging:SenderEnabled"] = "false";
-            settings["Messaging:MediaFetcherEnabled"] = "false";
             settings["Messaging:MediaRetryBaseDelay"] = "00:00:00";
             // One HTTP attempt per download, so that the fetcher's own retries are what is tested.
             settings["Twilio:MaxAttempts"] = "1";
             adjust?.Invoke(settings);
         });
 
-    private static MediaFetcher Fetcher(VoiceScenario scenario) => scenario.Hotline.Factory.Services.GetRequiredService<MediaFetcher>();
+    private static DueMedia Fetcher(VoiceScenario scenario) => new(scenario.Hotline.Factory.Services);
 
-    private static OutboundSender Sender(VoiceScenario scenario) => scenario.Hotline.Factory.Services.GetRequiredService<OutboundSender>();
+    private static DueReplies Sender(VoiceScenario scenario) => new(scenario.Hotline.Factory.Services);
 
     private static MediaStore Store(VoiceScenario scenario) => scenario.Hotline.Factory.Services.GetRequiredService<MediaStore>();
 

@@ -22,7 +22,7 @@ public sealed record StoredReply(long Id, string Status, string Purpose, string 
 
 /// <summary>
 /// The real app over a fresh database, with a local stand-in for Twilio's Messages API (a real HTTP
-/// server the REST client talks to). The background sender is off: tests call SendDueAsync themselves.
+/// server the REST client talks to). No Hangfire server runs: tests send with Sender.SendDueAsync themselves.
 /// </summary>
 public sealed class MessagingScenario : IAsyncDisposable
 {
@@ -55,7 +55,7 @@ public sealed class MessagingScenario : IAsyncDisposable
 
     public IvrFlow Flow => Factory.Services.GetRequiredService<IvrFlowProvider>().Current;
 
-    public OutboundSender Sender => Factory.Services.GetRequiredService<OutboundSender>();
+    public DueReplies Sender => new(Factory.Services);
 
     public static async Task<MessagingScenario> StartAsync(string? connectionString = null, Action<Dictionary<string, string?>>? adjust = null)
     {
@@ -92,9 +92,7 @@ public sealed class MessagingScenario : IAsyncDisposable
             settings["Twilio:ApiBaseUrl"] = api.Urls.Single();
             // One HTTP attempt per send, so the sender's own retries are what is tested.
             settings["Twilio:MaxAttempts"] = "1";
-            settings["Messaging:SenderEnabled"] = "false";
             settings["Messaging:SendRetryBaseDelay"] = "00:00:00";
-            settings["Messaging:MediaFetcherEnabled"] = "false";
             adjust?.Invoke(settings);
         });
         scenario = new MessagingScenario(database, api, factory);

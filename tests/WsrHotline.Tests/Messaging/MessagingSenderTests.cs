@@ -1,6 +1,9 @@
 using System.Net;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Ivr;
+using WsrHotline.Jobs;
+using WsrHotline.Messaging;
 
 namespace WsrHotline.Tests.Messaging;
 
@@ -106,46 +109,61 @@ public sealed class MessagingSenderTests
     }
 
     [Fact]
-    public async Task A_reply_being_handed_over_by_a_sender_that_stopped_is_not_sent_again()
+    public async Task A_reply_job_stopped_after_twilio_took_the_reply_and_before_it_was_recorded_does_not_send_it_again()
     {
         await using var scenario = await MessagingScenario.StartAsync();
         const string worker = "+15555550153";
         await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
+        var reply = (await scenario.RepliesAsync(worker)).Single();
+        var sender = scenario.Factory.Services.GetRequiredService<OutboundSender>();
+        // The instance goes away the moment Twilio has taken the reply: the job's token is cancelled
+        // before it can record Twilio's answer (the SDK's POST itself takes no token, so it completes).
+        using var stopping = new CancellationTokenSource();
+        scenario.Answer = _ =>
+        {
+            stopping.Cancel();
+            return (201, null);
+        };
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sender.SendAsync(reply.Id, "job-1", stopping.Token));
+        Assert.Single(scenario.Sent);
+        Assert.Equal("handing_over", (await scenario.RepliesAsync(worker)).Single().Status);
+
+        // Hangfire runs the same job again on a live instance: it finds its own hand-over and fails the reply.
+        await Assert.ThrowsAsync<JobGaveUpException>(() => sender.SendAsync(reply.Id, "job-1", CancellationToken.None));
+
+        Assert.Single(scenario.Sent);
+        Assert.Equal(("failed", 1), (await scenario.RepliesAsync(worker)).Select(r => (r.Status, r.Attempts)).Single());
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
-        // As a sender leaves it when the process dies between handing it over and recording Twilio's answer.
-        await connection.ExecuteAsync("UPDATE messages SET status = 'handing_over', attempts = 1, lease_until = now() - interval '1 second' WHERE direction = 'outbound'");
-
-        await scenario.Sender.SendDueAsync(CancellationToken.None);
-
-        Assert.Empty(scenario.Sent);
-        Assert.Equal("failed", (await scenario.RepliesAsync(worker)).Single().Status);
-        Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
+        Assert.Equal("interrupted", (await connection.ExecuteScalarAsync<string>(
+            "SELECT details->>'error' FROM case_timeline WHERE kind = 'message.failed'"))?.Split(':')[0]);
     }
 
     [Fact]
-    public async Task Replies_a_stopped_sender_had_claimed_but_not_handed_over_go_out_once_when_its_lease_runs_out()
+    public async Task A_second_job_for_a_reply_another_job_is_handing_over_leaves_it_alone_and_two_jobs_at_once_send_it_once()
     {
         await using var scenario = await MessagingScenario.StartAsync();
         const string worker = "+15555550159";
         await scenario.TextAsync(worker, "Hello, my boss did not pay my overtime hours.");
         await scenario.TextAsync(worker, "He also shouted at us.");
+        var replies = await scenario.RepliesAsync(worker);
+        Assert.True(replies.Count >= 2, $"{replies.Count} replies");
+        var sender = scenario.Factory.Services.GetRequiredService<OutboundSender>();
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
-        var replies = await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM messages WHERE direction = 'outbound'");
-        Assert.True(replies >= 2, $"{replies} replies");
-        // As a dead sender leaves them: claimed, never handed over; one lease still running.
-        await connection.ExecuteAsync("""
-            UPDATE messages SET status = 'claimed', lease_until = now() - interval '1 second' WHERE direction = 'outbound';
-            UPDATE messages SET lease_until = now() + interval '1 hour' WHERE id = (SELECT max(id) FROM messages WHERE direction = 'outbound')
-            """);
+        // As a job leaves the first while it waits for Twilio's answer.
+        await connection.ExecuteAsync(
+            "UPDATE messages SET status = 'handing_over', attempts = 1, handed_over_by = 'job-1' WHERE id = @Id", new { replies[0].Id });
 
-        Assert.Equal(replies - 1, await scenario.Sender.SendDueAsync(CancellationToken.None));
-        Assert.Equal(0, await scenario.Sender.SendDueAsync(CancellationToken.None));
+        await sender.SendAsync(replies[0].Id, "job-2", CancellationToken.None);
+        await Task.WhenAll(
+            sender.SendAsync(replies[^1].Id, "job-3", CancellationToken.None),
+            sender.SendAsync(replies[^1].Id, "job-4", CancellationToken.None));
 
-        // Each expired claim went out exactly once, as a first attempt; the live claim is left to its sender.
-        Assert.Equal(replies - 1, scenario.Sent.Count);
+        var sent = Assert.Single(scenario.Sent);
+        Assert.Equal(replies[^1].Body, sent["Body"]);
         var stored = await scenario.RepliesAsync(worker);
-        Assert.All(stored[..^1], reply => Assert.Equal(("queued", 1), (reply.Status, reply.Attempts)));
-        Assert.Equal(("claimed", 0), (stored[^1].Status, stored[^1].Attempts));
+        Assert.Equal(("handing_over", 1), (stored[0].Status, stored[0].Attempts));
+        Assert.Equal(("queued", 1), (stored[^1].Status, stored[^1].Attempts));
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'message.failed'"));
     }
 

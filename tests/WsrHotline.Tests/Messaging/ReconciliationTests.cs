@@ -18,8 +18,6 @@ public sealed class ReconciliationTests
     private static Task<VoiceScenario> StartAsync() =>
         VoiceScenario.StartAsync(settings =>
         {
-            settings["Messaging:SenderEnabled"] = "false";
-            settings["Messaging:MediaFetcherEnabled"] = "false";
             // The tests run reconciliation themselves.
             settings["Reconciliation:AfterOutage"] = "false";
         });
@@ -129,8 +127,6 @@ public sealed class ReconciliationTests
         var viaRelay = new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionStringFor("{database}")) { Port = relay.Port, Timeout = 2 }.ConnectionString;
         await using var scenario = await VoiceScenario.StartAsync(settings =>
         {
-            settings["Messaging:SenderEnabled"] = "false";
-            settings["Messaging:MediaFetcherEnabled"] = "false";
             settings["Reconciliation:OutageProbeInterval"] = "00:00:00.200";
         }, viaRelay);
         using (var client = scenario.Hotline.CreateClient())

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Twilio.TwiML;
 using WsrHotline.Ivr;
 using WsrHotline.Messaging;
+using WsrHotline.Tests.Messaging;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Hosting;
 using WsrHotline.Tests.Infrastructure;
@@ -25,7 +26,7 @@ public sealed partial class SimulatedTextingTests
     private static Task<VoiceScenario> StartAsync() =>
         VoiceScenario.StartAsync(s => s["Messaging:SenderEnabled"] = "false");
 
-    private static OutboundSender Sender(VoiceScenario scenario) => scenario.Hotline.Factory.Services.GetRequiredService<OutboundSender>();
+    private static DueReplies Sender(VoiceScenario scenario) => new(scenario.Hotline.Factory.Services);
 
     [Fact]
     public async Task A_spanish_text_opens_a_case_and_the_phone_receives_the_case_number_and_pin_delivered()
@@ -133,7 +134,6 @@ public sealed partial class SimulatedTextingTests
         const string template = "HX0000000000000000000000000000b0b0";
         await using var scenario = await VoiceScenario.StartAsync(s =>
         {
-            s["Messaging:SenderEnabled"] = "false";
             s["Messaging:WhatsAppTemplates:default:bn:ContentSid"] = template;
             s["Messaging:WhatsAppTemplates:default:bn:Variables:1"] = "case_number";
         });

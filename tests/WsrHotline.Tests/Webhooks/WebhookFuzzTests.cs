@@ -87,8 +87,6 @@ public sealed class WebhookFuzzTests(DatabaseFixture database) : IClassFixture<D
             // Nothing may leave the machine: the REST API (ringing investigators) points at a closed port.
             settings["Twilio:ApiBaseUrl"] = "http://127.0.0.1:9";
             settings["Twilio:MaxAttempts"] = "1";
-            settings["Messaging:SenderEnabled"] = "false";
-            settings["Messaging:MediaFetcherEnabled"] = "false";
             // Replayed texts are due at once, so the inbox can be drained right after the replay below.
             settings["Spool:ReplaySettle"] = "00:00:00";
         });
