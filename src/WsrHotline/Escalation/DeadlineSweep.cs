@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
+using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.LiveEvents;
@@ -16,10 +17,11 @@ namespace WsrHotline.Escalation;
 /// <c>escalations</c> row inserted <c>ON CONFLICT DO NOTHING</c> on <c>escalations_once</c>, and its
 /// console event and timeline entry are written only for rows actually inserted: two sweeps at once,
 /// or a sweep re-run after a crash, record each step once. Sending e-mails and webhooks is a separate
-/// step (<see cref="EscalationDelivery"/>), so a crash between the two leaves a pending row to send.
+/// step, a Hangfire job per row (<see cref="EscalationDelivery"/>) enqueued once the rows are committed,
+/// so a crash between the two leaves a pending row, which the safety net gives a job.
 /// </summary>
 public sealed partial class DeadlineSweep(
-    NpgsqlDataSource dataSource, TimeProvider time, IOptions<EscalationOptions> options, ILogger<DeadlineSweep> logger)
+    NpgsqlDataSource dataSource, TimeProvider time, IOptions<EscalationOptions> options, IBackgroundJobClient jobs, ILogger<DeadlineSweep> logger)
 {
     private sealed record DueClock(
         long DeadlineId, long ComplaintId, string Kind, DateTime StartsAt, DateTime DueAt, DateTime? WarnedAt, DateTime? BreachedAt,
@@ -126,7 +128,7 @@ public sealed partial class DeadlineSweep(
                 toBuyers.Select(c => (c.ComplaintId, (long?)c.DeadlineId, (string?)c.Kind, c.DueAt)).ToList(), nowUtc, cancellationToken);
         }
 
-        var steps = await RecordAsync(connection, transaction, planned, now, cancellationToken);
+        var (steps, toDeliver) = await RecordAsync(connection, transaction, planned, now, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE deadlines d
             SET warned_at = u.warned, breached_at = u.breached, escalated_at = u.escalated, next_check_at = u.next
@@ -142,6 +144,7 @@ public sealed partial class DeadlineSweep(
                 next = updates.Select(u => Utc(u.Next)).ToArray(),
             }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
+        EnqueueDeliveries(toDeliver);
         return (clocks.Count, steps);
     }
 
@@ -152,16 +155,39 @@ public sealed partial class DeadlineSweep(
     /// <summary>
     /// A complaint classified zero tolerance (its severity, or a zero-tolerance provision added, or a
     /// supplier linked to such a complaint): the buyers are told at once, not after a clock. Call it in
-    /// the transaction of that change; it records each delivery once however often it is called.
+    /// the transaction of that change; it records each delivery once however often it is called. Returns
+    /// the e-mails and webhooks it recorded: once the transaction has committed, give them to
+    /// <see cref="EnqueueDeliveries"/>.
     /// </summary>
-    public async Task<int> EscalateZeroToleranceAsync(
+    public async Task<IReadOnlyCollection<long>> EscalateZeroToleranceAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, long complaintId, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var planned = new List<Planned>();
         PlanAlert(planned, complaintId, null, null, null, "zero_tolerance");
         await PlanBuyersAsync(connection, transaction, planned, [(complaintId, null, null, now.UtcDateTime)], now.UtcDateTime, cancellationToken);
-        return await RecordAsync(connection, transaction, planned, now, cancellationToken);
+        return (await RecordAsync(connection, transaction, planned, now, cancellationToken)).ToDeliver;
+    }
+
+    /// <summary>
+    /// Enqueues the delivery jobs of e-mails and webhooks whose rows have just been committed. It never
+    /// fails the caller: when the enqueue fails (the database or Hangfire went away after the commit),
+    /// it is logged and the rows wait for the safety net (<see cref="EscalationDelivery.EnqueueForgottenAsync"/>).
+    /// </summary>
+    public void EnqueueDeliveries(IReadOnlyCollection<long> escalationIds)
+    {
+        ArgumentNullException.ThrowIfNull(escalationIds);
+        try
+        {
+            foreach (var id in escalationIds)
+            {
+                EscalationDelivery.Enqueue(jobs, id);
+            }
+        }
+        catch (Exception ex)
+        {
+            LogEnqueueFailed(logger, escalationIds.Count, ex.GetType().Name);
+        }
     }
 
     private static void PlanWarning(List<Planned> planned, DueClock clock)
@@ -254,14 +280,15 @@ public sealed partial class DeadlineSweep(
 
     /// <summary>
     /// Inserts the planned rows (console steps are done by their event: 'sent'; e-mails and webhooks
-    /// 'pending' for the deliverer); for the rows that were new, the events and timeline entries.
+    /// 'pending' for their delivery jobs); for the rows that were new, the events and timeline entries.
+    /// Returns how many rows were new, and the new e-mails and webhooks.
     /// </summary>
-    private static async Task<int> RecordAsync(
+    private static async Task<(int Steps, long[] ToDeliver)> RecordAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<Planned> planned, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (planned.Count == 0)
         {
-            return 0;
+            return (0, []);
         }
         var inserted = (await connection.QueryAsync<(long Id, long ComplaintId, long? DeadlineId, string Level, int? BuyerId, int? ContactId, string Channel)>(
             new CommandDefinition("""
@@ -288,7 +315,7 @@ public sealed partial class DeadlineSweep(
             }, transaction, cancellationToken: cancellationToken))).ToList();
         if (inserted.Count == 0)
         {
-            return 0;
+            return (0, []);
         }
 
         var byKey = planned.ToDictionary(p => p.Key);
@@ -337,9 +364,12 @@ public sealed partial class DeadlineSweep(
                     payloads = events.Select(e => JsonSerializer.Serialize(e.Plan.Event!.Value.Payload)).ToArray(),
                 }, transaction, cancellationToken: cancellationToken));
         }
-        return inserted.Count;
+        return (inserted.Count, [.. inserted.Where(row => row.Channel != "console").Select(row => row.Id)]);
     }
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Information, Message = "Deadline sweep recorded {Steps} escalation step(s)")]
     private static partial void LogSwept(ILogger logger, int steps);
+
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "Delivery jobs of {Count} escalation(s) not enqueued ({Error}); the escalation-delivery job enqueues them once they are a minute overdue")]
+    private static partial void LogEnqueueFailed(ILogger logger, int count, string error);
 }

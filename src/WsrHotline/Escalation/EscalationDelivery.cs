@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
+using Hangfire;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using MimeKit;
@@ -9,6 +10,7 @@ using MimeKit.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
+using WsrHotline.Jobs;
 using WsrHotline.LiveEvents;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
@@ -16,19 +18,30 @@ using WsrHotline.Twilio;
 namespace WsrHotline.Escalation;
 
 /// <summary>
-/// Sends the e-mails and webhooks the sweep recorded. A delivery is claimed in a transaction of its
-/// own (attempts + 1, <c>next_attempt_at</c> pushed past a lease, <c>FOR UPDATE SKIP LOCKED</c>), sent
-/// outside any transaction, and its outcome recorded: 'sent', or 'failed' with an exponential backoff,
-/// or 'dead' after <see cref="EscalationOptions.DeliveryMaxAttempts"/>. Each attempt is on the timeline
-/// and each change of status is a dashboard event. A deliverer that dies mid-send leaves the claim to
-/// expire and the delivery is sent again with the same delivery id (at least once; the buyer's
-/// recipe deduplicates by it).
+/// Delivers one e-mail or webhook the sweep recorded, as a Hangfire job per <c>escalations</c> row
+/// (<see cref="DeliverAsync"/>). An attempt claims its row in a statement of its own (attempts + 1,
+/// <c>next_attempt_at</c> pushed past <see cref="EscalationOptions.DeliveryLease"/>), sends outside any
+/// transaction, and records the outcome: 'sent'; or 'failed', with <c>next_attempt_at</c> at the time
+/// Hangfire retries the job (<see cref="JobWillRetryException"/>, the backoff of
+/// <see cref="EscalationOptions.DeliveryRetryBaseDelay"/>); or 'dead' after
+/// <see cref="EscalationOptions.DeliveryMaxAttempts"/>, and the job goes to Hangfire's Failed list
+/// (<see cref="JobGaveUpException"/>). Each attempt is on the timeline and each change of status is a
+/// dashboard event. The claim is the guard: a job for a row that an attempt holds, that is not due
+/// yet, or that is sent, dead or answered does nothing, so a second job for a row is harmless. A job
+/// whose instance dies mid-send leaves the claim to expire and the delivery is sent again with the
+/// same delivery id (at least once; the buyer's recipe deduplicates by it).
 /// </summary>
+/// <remarks>
+/// Whoever records deliveries enqueues their jobs once committed (<see cref="DeadlineSweep.EnqueueDeliveries"/>);
+/// a delivery whose enqueue was lost (a crash between the commit and the enqueue) or whose retry's job
+/// is gone gets a job again from <see cref="EnqueueForgottenAsync"/> (the recurring <c>escalation-delivery</c> job).
+/// </remarks>
 public sealed partial class EscalationDelivery(
     NpgsqlDataSource dataSource,
     TimeProvider time,
     IHttpClientFactory httpClients,
     PiiProtector pii,
+    IBackgroundJobClient jobs,
     IOptions<EscalationOptions> options,
     IOptions<SmtpOptions> smtpOptions,
     IOptions<TwilioOptions> twilioOptions,
@@ -36,53 +49,44 @@ public sealed partial class EscalationDelivery(
 {
     public const string HttpClientName = "buyer-webhooks";
 
+    /// <summary>A delivery still waiting this long after it was due has lost its job, and gets one again.</summary>
+    public static readonly TimeSpan ForgottenAfter = TimeSpan.FromMinutes(1);
+
     private sealed record Claimed(
         long Id, long ComplaintId, string Level, string Channel, int? BuyerId, string Payload, int Attempts,
         string? Address, string? Secret, string? BuyerName);
 
-    /// <summary>Delivers everything due; returns how many deliveries were attempted.</summary>
-    public async Task<int> DeliverDueAsync(CancellationToken cancellationToken)
-    {
-        var attempted = 0;
-        while (true)
-        {
-            var claimed = await ClaimAsync(20, cancellationToken);
-            if (claimed.Count == 0)
-            {
-                return attempted;
-            }
-            foreach (var delivery in claimed)
-            {
-                await DeliverAsync(delivery, cancellationToken);
-                attempted++;
-            }
-        }
-    }
+    /// <summary>Enqueues the delivery job of an escalation whose row is committed.</summary>
+    public static void Enqueue(IBackgroundJobClient jobs, long escalationId) =>
+        jobs.Enqueue<EscalationDelivery>(delivery => delivery.DeliverAsync(escalationId, CancellationToken.None));
 
-    private async Task<List<Claimed>> ClaimAsync(int batch, CancellationToken cancellationToken)
+    /// <summary>The recurring safety net: a job for each delivery waiting a minute after it was due; returns how many.</summary>
+    public async Task<int> EnqueueForgottenAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<Claimed>(new CommandDefinition("""
-            WITH due AS (
-                SELECT id FROM escalations
-                WHERE status IN ('pending', 'failed') AND next_attempt_at <= @now AND channel <> 'console'
-                ORDER BY next_attempt_at
-                LIMIT @batch
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE escalations e SET attempts = e.attempts + 1, next_attempt_at = @leaseUntil
-            FROM due
-            WHERE e.id = due.id
-            RETURNING e.id, e.complaint_id, e.level, e.channel, e.buyer_id, e.payload::text AS payload, e.attempts,
-                      (SELECT address FROM buyer_contacts WHERE id = e.buyer_contact_id) AS address,
-                      (SELECT webhook_secret FROM buyer_contacts WHERE id = e.buyer_contact_id) AS secret,
-                      (SELECT name FROM buyers WHERE id = e.buyer_id) AS buyer_name
-            """, new { now, batch, leaseUntil = now + options.Value.DeliveryLease }, cancellationToken: cancellationToken))).ToList();
+        var forgotten = (await connection.QueryAsync<long>(new CommandDefinition("""
+            SELECT id FROM escalations
+            WHERE status IN ('pending', 'failed') AND next_attempt_at < @before AND channel <> 'console'
+            ORDER BY next_attempt_at
+            """, new { before = time.GetUtcNow() - ForgottenAfter }, cancellationToken: cancellationToken))).ToList();
+        foreach (var id in forgotten)
+        {
+            Enqueue(jobs, id);
+        }
+        return forgotten.Count;
     }
 
-    private async Task DeliverAsync(Claimed delivery, CancellationToken cancellationToken)
+    /// <summary>
+    /// The Hangfire job: one attempt at delivering escalation <paramref name="escalationId"/> when it is
+    /// due and no other attempt holds it (see the class's summary). Hangfire passes the server's shutdown token.
+    /// </summary>
+    public async Task DeliverAsync(long escalationId, CancellationToken cancellationToken)
     {
+        if (await ClaimAsync(escalationId, cancellationToken) is not { } delivery)
+        {
+            // Sent, dead or answered already, waiting for its retry, or another attempt holds it now.
+            return;
+        }
         string? error;
         try
         {
@@ -102,7 +106,29 @@ public sealed partial class EscalationDelivery(
         {
             error = ex.GetType().Name + ": " + ex.Message;
         }
-        await RecordOutcomeAsync(delivery, error, cancellationToken);
+        switch (await RecordOutcomeAsync(delivery, error, cancellationToken))
+        {
+            case "failed":
+                throw new JobWillRetryException($"Escalation {delivery.Id} by {delivery.Channel}, attempt {delivery.Attempts}: {error}; tried again after the backoff.");
+            case "dead":
+                throw new JobGaveUpException($"Escalation {delivery.Id} by {delivery.Channel} is dead after {delivery.Attempts} attempts: {error}.");
+        }
+    }
+
+    /// <summary>Claims the escalation for this attempt, or null when it is not there to deliver now.</summary>
+    private async Task<Claimed?> ClaimAsync(long escalationId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // A second job claiming at the same time waits for the row's lock, then finds it leased.
+        return await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition("""
+            UPDATE escalations e SET attempts = e.attempts + 1, next_attempt_at = @leaseUntil
+            WHERE e.id = @escalationId AND e.status IN ('pending', 'failed') AND e.next_attempt_at <= @now AND e.channel <> 'console'
+            RETURNING e.id, e.complaint_id, e.level, e.channel, e.buyer_id, e.payload::text AS payload, e.attempts,
+                      (SELECT address FROM buyer_contacts WHERE id = e.buyer_contact_id) AS address,
+                      (SELECT webhook_secret FROM buyer_contacts WHERE id = e.buyer_contact_id) AS secret,
+                      (SELECT name FROM buyers WHERE id = e.buyer_id) AS buyer_name
+            """, new { escalationId, now, leaseUntil = now + options.Value.DeliveryLease }, cancellationToken: cancellationToken));
     }
 
     private async Task<string?> PostWebhookAsync(Claimed delivery, CancellationToken cancellationToken)
@@ -226,12 +252,16 @@ public sealed partial class EscalationDelivery(
             $"Complaint {reference} {what}.\n\nOpen it in the console: {baseUrl}/console/complaints/{delivery.ComplaintId.ToString(CultureInfo.InvariantCulture)}\n");
     }
 
-    private async Task RecordOutcomeAsync(Claimed delivery, string? error, CancellationToken cancellationToken)
+    /// <summary>Records the attempt; returns the delivery's new status, or null when it no longer waited (a buyer answered meanwhile).</summary>
+    private async Task<string?> RecordOutcomeAsync(Claimed delivery, string? error, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var o = options.Value;
         var status = error is null ? "sent" : delivery.Attempts >= o.DeliveryMaxAttempts ? "dead" : "failed";
-        var backoff = TimeSpan.FromTicks(Math.Min(o.DeliveryRetryBaseDelay.Ticks * (1L << Math.Min(delivery.Attempts - 1, 20)), TimeSpan.FromDays(1).Ticks));
+        // When Hangfire runs the job again: JobRetries.Exponential's delay (base × 2^(n−1), at most a day,
+        // whole seconds), not taken from a new filter, whose constructor reads Hangfire's process-wide log provider.
+        var backoff = TimeSpan.FromSeconds(Math.Floor(Math.Min(
+            o.DeliveryRetryBaseDelay.TotalSeconds * Math.Pow(2, delivery.Attempts - 1), TimeSpan.FromDays(1).TotalSeconds)));
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // Only a delivery still waiting changes: a buyer may have answered meanwhile.
@@ -247,7 +277,7 @@ public sealed partial class EscalationDelivery(
         if (previous is null)
         {
             await transaction.RollbackAsync(cancellationToken);
-            return;
+            return null;
         }
         await Timeline.AppendAsync(connection, transaction, delivery.ComplaintId, TimelineActor.System, null, "escalation.attempt",
             new { escalation_id = delivery.Id, level = delivery.Level, channel = delivery.Channel, buyer_id = delivery.BuyerId, attempt = delivery.Attempts, outcome = status, error },
@@ -267,6 +297,7 @@ public sealed partial class EscalationDelivery(
         {
             LogFailed(logger, delivery.Id, delivery.Channel, delivery.Attempts, status, error);
         }
+        return status;
     }
 
     [LoggerMessage(EventId = 6011, Level = LogLevel.Information, Message = "Escalation {EscalationId} sent by {Channel} (attempt {Attempt})")]

@@ -1,12 +1,14 @@
 using Microsoft.Extensions.Options;
 using WsrHotline.Deadlines;
+using WsrHotline.Jobs;
 
 namespace WsrHotline.Escalation;
 
 public static class EscalationExtensions
 {
     /// <summary>
-    /// Clocks, the escalation ladder, deliveries to buyers, coverage and the retaliation watch (the
+    /// Clocks, the escalation ladder, deliveries to buyers (a Hangfire job each, retried with the
+    /// attempts and backoff of section <c>Escalation</c>), coverage and the retaliation watch (the
     /// recurring jobs that run them are in <c>Jobs/</c>).
     /// </summary>
     public static IServiceCollection AddEscalation(this IServiceCollection services)
@@ -38,6 +40,11 @@ public static class EscalationExtensions
         services.AddHttpClient(EscalationDelivery.HttpClientName);
         services.AddSingleton<DeadlineSweep>();
         services.AddSingleton<EscalationDelivery>();
+        services.AddJobRetry<EscalationDelivery>(provider =>
+        {
+            var o = provider.GetRequiredService<IOptions<EscalationOptions>>().Value;
+            return JobRetries.Exponential(o.DeliveryMaxAttempts, o.DeliveryRetryBaseDelay);
+        });
         services.AddSingleton<CoverageCheck>();
         services.AddSingleton<RetaliationWatch>();
 

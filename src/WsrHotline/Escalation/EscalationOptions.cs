@@ -18,13 +18,19 @@ public sealed class EscalationOptions
     /// <summary>How long a buyer's answer link stays valid.</summary>
     public TimeSpan AnswerLinkLifetime { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>Attempts in all before a delivery is dead (shown on the dashboard).</summary>
+    /// <summary>Attempts in all before a delivery is dead (shown on the dashboard): its job's runs, Hangfire's retries included.</summary>
     public int DeliveryMaxAttempts { get; set; } = 8;
 
-    /// <summary>The wait after the first failed attempt, doubled after each further one (capped at a day).</summary>
+    /// <summary>
+    /// The wait after the first failed attempt, doubled after each further one (capped at a day; whole
+    /// seconds, as Hangfire schedules its retries).
+    /// </summary>
     public TimeSpan DeliveryRetryBaseDelay { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How long a claimed delivery is left to its deliverer before another may try it again.</summary>
+    /// <summary>
+    /// How long an attempt holds its delivery: another job for it does nothing until then, and after a
+    /// crash mid-send it is sent again once this has passed. Longer than <see cref="DeliveryTimeout"/>.
+    /// </summary>
     public TimeSpan DeliveryLease { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Timeout of one webhook request or SMTP exchange.</summary>

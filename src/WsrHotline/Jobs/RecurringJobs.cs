@@ -66,8 +66,9 @@ public sealed class RecurringJobs(
     [DisableConcurrentExecution(WaitForPreviousSeconds)]
     public Task SweepDeadlinesAsync(CancellationToken cancellationToken) => sweep.SweepAsync(cancellationToken);
 
+    /// <summary>Deliveries are jobs of their own; this is their safety net (a job for each one a minute overdue).</summary>
     [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public Task DeliverEscalationsAsync(CancellationToken cancellationToken) => delivery.DeliverDueAsync(cancellationToken);
+    public Task DeliverEscalationsAsync(CancellationToken cancellationToken) => delivery.EnqueueForgottenAsync(cancellationToken);
 
     [DisableConcurrentExecution(WaitForPreviousSeconds)]
     public Task CheckCoverageAsync(CancellationToken cancellationToken) => coverage.RunAsync(cancellationToken);

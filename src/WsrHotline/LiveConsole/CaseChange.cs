@@ -17,10 +17,12 @@ public sealed record LockedCase(long Id, string CaseNumber, string Status, strin
 /// access checked (unknown case 404, restricted to another team 403), then the change is made; every
 /// <see cref="RecordAsync"/> appends the timeline entry (actor: this staff member) and the
 /// <c>complaint.changed</c> console event, and the commit sets <c>last_activity_at</c>. A refusal
-/// rolls everything back.
+/// rolls everything back. What must wait for the commit (enqueueing the jobs of what it recorded) is
+/// given to <see cref="AfterCommit"/>.
 /// </summary>
 public sealed class CaseChange
 {
+    private readonly List<Action> _afterCommit = [];
     private bool _recorded;
 
     private CaseChange(NpgsqlConnection connection, NpgsqlTransaction transaction, LockedCase complaint, ClaimsPrincipal user,
@@ -80,9 +82,16 @@ public sealed class CaseChange
                 "UPDATE complaints SET last_activity_at = @now WHERE id = @complaintId",
                 new { now = change.Now, complaintId }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
+            foreach (var action in change._afterCommit)
+            {
+                action();
+            }
         }
         return null;
     }
+
+    /// <summary>Runs <paramref name="action"/> once the change has committed; never when it is refused.</summary>
+    public void AfterCommit(Action action) => _afterCommit.Add(action);
 
     /// <summary>
     /// The timeline entry (small details: ids, labels, lengths, never words) and the live event

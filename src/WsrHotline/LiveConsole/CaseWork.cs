@@ -239,12 +239,16 @@ public static class CaseWork
         }
     }
 
-    /// <summary>Zero tolerance goes to the buyers at once (recorded once however often this runs; delivered by the escalation jobs).</summary>
+    /// <summary>
+    /// Zero tolerance goes to the buyers at once (recorded once however often this runs; delivered by
+    /// the jobs enqueued after the commit).
+    /// </summary>
     private static async Task EscalateIfZeroToleranceAsync(CaseChange c, DeadlineSweep sweep, string severity)
     {
         if (severity == "zero_tolerance")
         {
-            await sweep.EscalateZeroToleranceAsync(c.Connection, c.Transaction, c.Case.Id, c.CancellationToken);
+            var toDeliver = await sweep.EscalateZeroToleranceAsync(c.Connection, c.Transaction, c.Case.Id, c.CancellationToken);
+            c.AfterCommit(() => sweep.EnqueueDeliveries(toDeliver));
         }
     }
 

@@ -33,7 +33,7 @@ public sealed class EscalationLadderTests
         var alert = (await scenario.ConsoleEventsAsync())[^1];
         Assert.Equal(("dashboard.changed", "role:coordinator"), (alert.Kind, alert.Audience));
         Assert.Contains("clock.breached", alert.Payload, StringComparison.Ordinal);
-        Assert.Equal(1, await scenario.Delivery.DeliverDueAsync(CancellationToken.None));
+        Assert.Equal(1, await scenario.DeliverDueAsync());
         var mail = Assert.Single(scenario.Smtp.Messages);
         Assert.Contains($"<{EscalationScenario.CoordinatorEmail}>", mail.To);
         Assert.Contains($"WSR-{complaint.Id} breached its acknowledged clock", EscalationScenario.Readable(mail), StringComparison.Ordinal);
@@ -50,7 +50,7 @@ public sealed class EscalationLadderTests
         Assert.Equal(["email", "webhook"], buyer.Select(e => e.Channel).Order());
         Assert.All(buyer, e => Assert.Equal("pending", e.Status));
 
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        await scenario.DeliverDueAsync();
         var hook = Assert.Single(scenario.Webhooks);
         Assert.True(BuyerSignatures.Verify(EscalationScenario.WebhookSecret, hook.Timestamp!, hook.Signature!, hook.Body,
             scenario.Time.GetUtcNow(), TimeSpan.FromMinutes(5)));
@@ -78,15 +78,15 @@ public sealed class EscalationLadderTests
         scenario.WebhookAnswer = n => n == 1 ? HttpStatusCode.InternalServerError : HttpStatusCode.OK;
         scenario.Time.Advance(TimeSpan.FromDays(12) + Minute);
         await scenario.Sweep.SweepAsync(CancellationToken.None);
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        await scenario.DeliverDueAsync();
         var webhook = (await scenario.EscalationsAsync(complaint.Id)).Single(e => e.Level == "buyer" && e.Channel == "webhook");
         Assert.Equal(("failed", 1), (webhook.Status, webhook.Attempts));
 
         // Not before the backoff (1 minute), then once more.
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        await scenario.DeliverDueAsync();
         Assert.Single(scenario.Webhooks);
         scenario.Time.Advance(Minute);
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        await scenario.DeliverDueAsync();
         var hooks = scenario.Webhooks.ToList();
         Assert.Equal(2, hooks.Count);
         Assert.Equal(hooks[0].DeliveryId, hooks[1].DeliveryId);
@@ -106,7 +106,7 @@ public sealed class EscalationLadderTests
         await scenario.Sweep.SweepAsync(CancellationToken.None);
         for (var i = 0; i < 6; i++)
         {
-            await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+            await scenario.DeliverDueAsync();
             scenario.Time.Advance(TimeSpan.FromMinutes(10));
         }
         var dead = (await scenario.EscalationsAsync(second.Id)).Single(e => e.Level == "buyer" && e.Channel == "webhook");
@@ -131,7 +131,7 @@ public sealed class EscalationLadderTests
         }
         scenario.Time.Advance(TimeSpan.FromDays(20));
         await scenario.Sweep.SweepAsync(CancellationToken.None);
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        await scenario.DeliverDueAsync();
         Assert.NotEmpty(scenario.Webhooks);
         Assert.Contains(scenario.Webhooks, h => (string?)JsonNode.Parse(h.Body)!["type"] == "zero_tolerance");
 
@@ -164,7 +164,7 @@ public sealed class EscalationLadderTests
         var complaint = await scenario.SeedComplaintAsync();
         scenario.Time.Advance(TimeSpan.FromDays(12) + Minute);
         await scenario.Sweep.SweepAsync(CancellationToken.None);
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        await scenario.DeliverDueAsync();
         var answerUrl = new Uri((string)JsonNode.Parse(scenario.Webhooks.Single().Body)!["answer_url"]!);
         var path = answerUrl.PathAndQuery;
         using var client = scenario.App.CreateClient();

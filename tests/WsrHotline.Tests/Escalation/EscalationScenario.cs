@@ -27,7 +27,8 @@ public sealed record SeededComplaint(long Id, string CaseNumber, string WorkerNu
 /// <summary>
 /// The real app over a fresh database with a fake clock, a buyer with a webhook (a local HTTP endpoint
 /// that checks our signature) and an e-mail contact, coordinators' e-mail, and a local SMTP server.
-/// The Hangfire server is off unless asked: tests call the job services themselves.
+/// The Hangfire server is off unless asked: tests call the job services themselves (the deliveries'
+/// jobs, enqueued by the sweep, wait in Hangfire's queue).
 /// </summary>
 public sealed class EscalationScenario : IAsyncDisposable
 {
@@ -36,6 +37,7 @@ public sealed class EscalationScenario : IAsyncDisposable
     public const string BuyerEmail = "escalations@buyer.test";
 
     private readonly WebApplication buyerEndpoint;
+    private readonly Dictionary<WebApplicationFactory<Program>, CapturedLogs> logs = [];
     private int webhookCount;
 
     private EscalationScenario(string database, WebApplication buyerEndpoint, SmtpSink smtp, FakeTime time)
@@ -61,6 +63,9 @@ public sealed class EscalationScenario : IAsyncDisposable
     /// <summary>The buyer endpoint's status code for the n-th request (1-based).</summary>
     public Func<int, HttpStatusCode> WebhookAnswer { get; set; } = _ => HttpStatusCode.OK;
 
+    /// <summary>While set and not completed, the buyer endpoint holds its answers (a slow buyer).</summary>
+    public TaskCompletionSource? HoldWebhooks { get; set; }
+
     public string WebhookUrl => buyerEndpoint.Urls.Single() + "/wsr";
 
     public NpgsqlDataSource DataSource => App.Services.GetRequiredService<NpgsqlDataSource>();
@@ -68,6 +73,9 @@ public sealed class EscalationScenario : IAsyncDisposable
     public DeadlineSweep Sweep => App.Services.GetRequiredService<DeadlineSweep>();
 
     public EscalationDelivery Delivery => App.Services.GetRequiredService<EscalationDelivery>();
+
+    /// <summary>Runs the delivery job of every e-mail and webhook due now (<see cref="DueDeliveries"/>); returns how many ran.</summary>
+    public Task<int> DeliverDueAsync() => DueDeliveries.DeliverDueAsync(App.Services);
 
     public static async Task<EscalationScenario> StartAsync(DateTimeOffset? start = null)
     {
@@ -86,6 +94,10 @@ public sealed class EscalationScenario : IAsyncDisposable
             scenario.Webhooks.Enqueue(new ReceivedWebhook(body, context.Request.Headers[BuyerSignatures.TimestampHeader],
                 context.Request.Headers[BuyerSignatures.SignatureHeader], context.Request.Headers[BuyerSignatures.DeliveryHeader],
                 (int)status < 300));
+            if (scenario.HoldWebhooks is { } hold)
+            {
+                await hold.Task;
+            }
             return Results.StatusCode((int)status);
         });
         await endpoint.StartAsync();
@@ -94,10 +106,14 @@ public sealed class EscalationScenario : IAsyncDisposable
         return scenario;
     }
 
+    /// <summary>Every log line of that instance.</summary>
+    public CapturedLogs LogsOf(WebApplicationFactory<Program> app) => logs[app];
+
     /// <summary>Another instance of the app over the same database (a second node, or the app after a restart).</summary>
-    public async Task<WebApplicationFactory<Program>> AddAppAsync(Action<Dictionary<string, string?>>? adjust = null, bool fakeTime = true)
+    public async Task<WebApplicationFactory<Program>> AddAppAsync(
+        Action<Dictionary<string, string?>>? adjust = null, bool fakeTime = true, Action<IServiceCollection>? services = null)
     {
-        var factory = new HotlineFactory(PostgresServer.ConnectionStringFor(Database), settings =>
+        var hotline = new HotlineFactory(PostgresServer.ConnectionStringFor(Database), settings =>
         {
             settings["Escalation:CoordinatorEmails:0"] = CoordinatorEmail;
             settings["Escalation:WebhookSecret"] = WebhookSecret;
@@ -107,14 +123,17 @@ public sealed class EscalationScenario : IAsyncDisposable
             settings["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["Smtp:From"] = "hotline@hotline.test";
             adjust?.Invoke(settings);
-        }).WithWebHostBuilder(web => web.ConfigureTestServices(services =>
+        });
+        var factory = hotline.WithWebHostBuilder(web => web.ConfigureTestServices(testServices =>
         {
             if (fakeTime)
             {
-                services.AddSingleton<TimeProvider>(Time);
+                testServices.AddSingleton<TimeProvider>(Time);
             }
+            services?.Invoke(testServices);
         }));
         Apps.Add(factory);
+        logs[factory] = hotline.Logs;
         using var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await Hosting.HealthTests.WaitForReadyAsync(client)).StatusCode);
         return factory;

@@ -30,8 +30,9 @@ public sealed class ExactlyOnceTests
         // One timeline entry per step (a clock's alert, or its buyer step), listing its escalations.
         Assert.Equal(12 * 7, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'escalation.recorded'"));
 
-        var deliveries = new[] { scenario.Delivery, second.Services.GetRequiredService<EscalationDelivery>() };
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Task.Run(() => deliveries[i % 2].DeliverDueAsync(CancellationToken.None))));
+        // Four workers on two instances each run the jobs of every delivery due: each job's claim lets one through.
+        var instances = new[] { scenario.App.Services, second.Services };
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Task.Run(() => DueDeliveries.DeliverDueAsync(instances[i % 2]))));
         var hooks = scenario.Webhooks.ToList();
         Assert.Equal(24, hooks.Count);
         Assert.Equal(24, hooks.Select(h => h.DeliveryId).Distinct().Count());
@@ -60,11 +61,13 @@ public sealed class ExactlyOnceTests
         scenario.Apps.RemoveAt(0);
         await scenario.AddAppAsync();
 
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        // Hangfire runs the dead instance's job again: the claim still holds, nothing is sent.
+        await scenario.Delivery.DeliverAsync(webhook.Id, CancellationToken.None);
+        await scenario.DeliverDueAsync();
         Assert.DoesNotContain(scenario.Webhooks, h => h.DeliveryId == webhook.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
         scenario.Time.Advance(TimeSpan.FromMinutes(3));
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
-        await scenario.Delivery.DeliverDueAsync(CancellationToken.None);
+        await scenario.DeliverDueAsync();
+        await scenario.DeliverDueAsync();
         Assert.Single(scenario.Webhooks, h => h.DeliveryId == webhook.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(("sent", 2), (await scenario.EscalationsAsync(complaint.Id)).Where(e => e.Id == webhook.Id).Select(e => (e.Status, e.Attempts)).Single());
         // And a sweep after the restart records nothing again.
