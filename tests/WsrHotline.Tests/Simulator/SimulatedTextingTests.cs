@@ -7,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Twilio.TwiML;
 using WsrHotline.Ivr;
 using WsrHotline.Messaging;
-using WsrHotline.Tests.Messaging;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Hosting;
 using WsrHotline.Tests.Infrastructure;
