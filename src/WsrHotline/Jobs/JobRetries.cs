@@ -9,15 +9,19 @@ namespace WsrHotline.Jobs;
 /// registers its job with <see cref="JobsExtensions.AddJobRetry{TJob}"/>. A job that records its last
 /// failure throws <see cref="JobGaveUpException"/>, which goes to Hangfire's Failed list at once.
 /// </summary>
+/// <remarks>
+/// The attributes are built once, when the host first needs its filters: an attribute takes its
+/// logger from Hangfire's process-wide log provider when it is built, and that provider is the
+/// host's own only while the host lives (several hosts share a process in the tests).
+/// </remarks>
 public sealed class JobRetries(IServiceProvider services, IEnumerable<JobRetryRegistration> registrations) : IJobFilterProvider
 {
-    private readonly Dictionary<Type, Func<IServiceProvider, AutomaticRetryAttribute>> _retries =
-        registrations.ToDictionary(registration => registration.JobType, registration => registration.Retry);
+    private readonly Dictionary<Type, JobFilter> _retries = registrations.ToDictionary(
+        registration => registration.JobType,
+        registration => new JobFilter(registration.Retry(services), JobFilterScope.Method, order: null));
 
     public IEnumerable<JobFilter> GetFilters(Job job) =>
-        job?.Type is { } type && _retries.TryGetValue(type, out var retry)
-            ? [new JobFilter(retry(services), JobFilterScope.Method, order: null)]
-            : [];
+        job?.Type is { } type && _retries.TryGetValue(type, out var retry) ? [retry] : [];
 
     /// <summary>
     /// <paramref name="maxAttempts"/> runs in all, the n-th retry <paramref name="baseDelay"/> × 2^(n−1)

@@ -42,7 +42,12 @@ public static class JobsExtensions
         // Hangfire's own filters (its default retry among them), and the retries of the jobs that retry.
         services.AddSingleton<JobRetries>();
         services.AddSingleton<IJobFilterProvider>(provider =>
-            new JobFilterProviderCollection(JobFilterProviders.Providers, provider.GetRequiredService<JobRetries>()));
+        {
+            // The storage first: it configures Hangfire for this host (its log provider among the rest),
+            // so the retry attributes JobRetries builds log through this host.
+            provider.GetRequiredService<JobStorage>();
+            return new JobFilterProviderCollection(JobFilterProviders.Providers, provider.GetRequiredService<JobRetries>());
+        });
         services.AddHangfire(hangfire => hangfire
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
