@@ -35,6 +35,9 @@ trap cleanup EXIT
 # as in production, but the sender does not send them (there is no Twilio here).
 bench_start_app Jobs__Enabled=false Messaging__InboxWorkers="${WSR_BENCH_INBOX_WORKERS:-4}"
 bench_wait_ready
+# The app's CPU time per text it processed (the bare baselines run in other processes).
+app_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$app_pid/stat"; }
+ticks_before=$(app_cpu_ticks)
 
 echo "Replies are queued in each message's processing transaction but not sent (Jobs__Enabled=false)."
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
@@ -44,3 +47,7 @@ dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
 q() { "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "$1"; }
 # Processing deletes a message's inbox row in the transaction that stores it in messages.
 echo "processed into messages: $(q "SELECT count(*) FROM messages WHERE direction = 'inbound'"), left in the inbox: $(q "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NULL"), failed: $(q "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NOT NULL")"
+processed=$(q "SELECT count(*) FROM messages WHERE direction = 'inbound'")
+awk -v ticks=$(($(app_cpu_ticks) - ticks_before)) -v hz="$(getconf CLK_TCK)" -v texts="$processed" \
+  'BEGIN { printf "per text processed: app CPU %.3f ms (%d texts)\n", 1000 * ticks / hz / texts, texts }'
+echo "app peak resident memory: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$app_pid/status")"

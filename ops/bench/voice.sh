@@ -39,3 +39,4 @@ sleep 2 # PostgreSQL publishes its counters about once a second
 requests=$(sed -nE 's/^IVR requests in all: ([0-9]+)$/\1/p' "$logs/voice.out")
 awk -v ticks=$(($(app_cpu_ticks) - ticks_before)) -v hz="$(getconf CLK_TCK)" -v commits=$(($(bench_commits) - commits_before)) -v requests="$requests" \
   'BEGIN { printf "per IVR step: app CPU %.3f ms, database commits %.2f (%d requests)\n", 1000 * ticks / hz / requests, commits / requests, requests }'
+echo "app peak resident memory: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$app_pid/status")"
