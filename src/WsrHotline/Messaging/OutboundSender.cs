@@ -18,8 +18,8 @@ using WsrHotline.Twilio;
 namespace WsrHotline.Messaging;
 
 /// <summary>
-/// Sends one reply the hotline queued (a row of <c>messages</c>, outbound, 'pending'), as a Hangfire
-/// job, at most once:
+/// Sends the replies the hotline queued (rows of <c>messages</c>, outbound, 'pending') in Hangfire
+/// jobs (<see cref="SendJobAsync"/>: a text's replies in one, in order), each at most once:
 /// <list type="number">
 /// <item>lock the row and decide what goes (suppressed after STOP, a WhatsApp template outside the 24-hour window);</item>
 /// <item>mark it <c>handing_over</c>, with this job's id, in its own commit, just before its POST to Twilio;</item>
@@ -69,19 +69,15 @@ public sealed partial class OutboundSender(
     private static readonly TimeSpan RewriteFor = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// Enqueues the send jobs of replies, after the transaction that queued them has committed. Each
-    /// runs once the one before it has finished (sent, failed or deleted), so a worker gets the
-    /// replies to one text in the order they were written.
+    /// Enqueues one send job for replies queued together (a text's replies), after the transaction
+    /// that queued them has committed: the job sends them in the order they were written.
     /// </summary>
-    public static void Enqueue(IBackgroundJobClient jobs, IEnumerable<long> messageIds)
+    public static void Enqueue(IBackgroundJobClient jobs, IReadOnlyList<long> messageIds)
     {
-        string? previous = null;
-        foreach (var id in messageIds)
+        if (messageIds.Count > 0)
         {
-            previous = previous is null
-                ? jobs.Enqueue<OutboundSender>(sender => sender.SendJobAsync(id, null!, CancellationToken.None))
-                : jobs.ContinueJobWith<OutboundSender>(previous, sender => sender.SendJobAsync(id, null!, CancellationToken.None),
-                    JobContinuationOptions.OnAnyFinishedState);
+            var ids = messageIds.ToArray();
+            jobs.Enqueue<OutboundSender>(sender => sender.SendJobAsync(ids, null!, CancellationToken.None));
         }
     }
 
@@ -99,9 +95,32 @@ public sealed partial class OutboundSender(
         return forgotten.Count;
     }
 
-    /// <summary>The Hangfire job: Hangfire passes its context (for the job's id) and the server's shutdown token.</summary>
-    public Task SendJobAsync(long messageId, PerformContext context, CancellationToken cancellationToken) =>
-        SendAsync(messageId, context.BackgroundJob.Id, cancellationToken);
+    /// <summary>
+    /// The Hangfire job: sends the replies in order (Hangfire passes its context, for the job's id, and
+    /// the server's shutdown token). A reply to be tried again stops the job there, so the later ones
+    /// wait for it (Hangfire retries the job; the replies already sent are skipped); one that gave up
+    /// does not hold back the next, and the job ends in Hangfire's Failed list.
+    /// </summary>
+    public async Task SendJobAsync(long[] messageIds, PerformContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messageIds);
+        JobGaveUpException? gaveUp = null;
+        foreach (var id in messageIds)
+        {
+            try
+            {
+                await SendAsync(id, context.BackgroundJob.Id, cancellationToken);
+            }
+            catch (JobGaveUpException ex)
+            {
+                gaveUp = ex;
+            }
+        }
+        if (gaveUp is not null)
+        {
+            throw gaveUp;
+        }
+    }
 
     /// <summary>Sends reply <paramref name="messageId"/> as attempt of job <paramref name="jobId"/> (see the class's summary).</summary>
     public async Task SendAsync(long messageId, string jobId, CancellationToken cancellationToken)

@@ -34,7 +34,7 @@ public sealed class WorkJobsTests
 
         var storage = scenario.Factory.Services.GetRequiredService<JobStorage>();
         var monitoring = storage.GetMonitoringApi();
-        // One job for the one reply (its first; a further reply would wait as a continuation) and one for the photo.
+        // One job for the text's replies and one for the photo.
         // (Enqueued just after the text's commit, so polled.)
         Assert.Single(await scenario.RepliesAsync("+15555550177"));
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -48,7 +48,7 @@ public sealed class WorkJobsTests
         Assert.Equal([typeof(MediaFetcher), typeof(OutboundSender)], enqueued.OrderBy(type => type.Name));
 
         var filters = scenario.Factory.Services.GetRequiredService<IJobFilterProvider>();
-        Assert.Equal(3, RetryOf(filters, Job.FromExpression<OutboundSender>(s => s.SendJobAsync(1, null!, CancellationToken.None))).Attempts);
+        Assert.Equal(3, RetryOf(filters, Job.FromExpression<OutboundSender>(s => s.SendJobAsync(new long[] { 1 }, null!, CancellationToken.None))).Attempts);
         Assert.Equal(6, RetryOf(filters, Job.FromExpression<MediaFetcher>(f => f.FetchAsync(1, CancellationToken.None))).Attempts);
     }
 
