@@ -25,11 +25,13 @@ bench_wait_ready "http://127.0.0.1:$bare_port/"
 # The work behind each IVR step, less at the mercy of other load on the machine than throughput:
 # the app's CPU time (the bare endpoint runs in another process) and the bench database's commits.
 app_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$app_pid/stat"; }
+bare_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$bare_pid/stat"; }
 bench_commits() {
   "$pg_bin/psql" -qAt -h 127.0.0.1 -p "$port" -U postgres -d postgres \
     -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$bench_db_name'"
 }
 ticks_before=$(app_cpu_ticks)
+bare_ticks_before=$(bare_cpu_ticks)
 commits_before=$(bench_commits)
 
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll voice \
@@ -40,3 +42,6 @@ requests=$(sed -nE 's/^IVR requests in all: ([0-9]+)$/\1/p' "$logs/voice.out")
 awk -v ticks=$(($(app_cpu_ticks) - ticks_before)) -v hz="$(getconf CLK_TCK)" -v commits=$(($(bench_commits) - commits_before)) -v requests="$requests" \
   'BEGIN { printf "per IVR step: app CPU %.3f ms, database commits %.2f (%d requests)\n", 1000 * ticks / hz / requests, commits / requests, requests }'
 echo "app peak resident memory: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$app_pid/status")"
+bare_requests=$(sed -nE 's/^bare requests in all: ([0-9]+)$/\1/p' "$logs/voice.out")
+awk -v ticks=$(($(bare_cpu_ticks) - bare_ticks_before)) -v hz="$(getconf CLK_TCK)" -v requests="$bare_requests" \
+  'BEGIN { printf "per bare request: CPU %.3f ms (%d requests)\n", 1000 * ticks / hz / requests, requests }'

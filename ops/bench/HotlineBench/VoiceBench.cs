@@ -31,7 +31,7 @@ public static class VoiceBench
         // own, not the measured callers' calls.)
         var pace = TimeSpan.FromSeconds(1);
         ivrRequests += (await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds), pace, (caller, step) => IvrStepAsync(http, app, token, 5000 + caller, step))).Requests;
-        await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds), pace, (caller, step) => BareAsync(http, bare, token, caller, step));
+        var bareRequests = (await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds), pace, (caller, step) => BareAsync(http, bare, token, caller, step))).Requests;
 
         if (args.Contains("--by-step"))
         {
@@ -49,13 +49,15 @@ public static class VoiceBench
             callers => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.FromSeconds(1), (caller, step) => IvrStepAsync(http, app, token, callers + caller, step)),
             () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.FromSeconds(1), (caller, step) => BareAsync(http, bare, token, caller, step)));
         ivrRequests += paced.EarlierRequests;
+        bareRequests += pacedBare.EarlierRequests + pacedBare.Requests;
         // Full load has code paths of its own (shared statements of many rows): warmed up too, unmeasured.
         ivrRequests += (await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds / 2), TimeSpan.Zero, (caller, step) => IvrStepAsync(http, app, token, 7000 + caller, step))).Requests;
-        await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds / 2), TimeSpan.Zero, (caller, step) => BareAsync(http, bare, token, caller, step));
+        bareRequests += (await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds / 2), TimeSpan.Zero, (caller, step) => BareAsync(http, bare, token, caller, step))).Requests;
         var (peakIvr, peakBare) = await MeasurePairAsync("peak", attempts, firstCaller: 2500,
             callers => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => IvrStepAsync(http, app, token, callers + caller, step)),
             () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => BareAsync(http, bare, token, caller, step)));
         ivrRequests += peakIvr.EarlierRequests;
+        bareRequests += peakBare.EarlierRequests + peakBare.Requests;
 
         Console.WriteLine();
         Console.WriteLine("| measurement | requests | throughput (req/s) | p50 (ms) | p99 (ms) | CPU stolen by the host |");
@@ -81,6 +83,7 @@ public static class VoiceBench
         }
         // voice.sh divides the app's CPU time and the database's commits by this.
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"IVR requests in all: {ivrRequests + paced.Requests + peakIvr.Requests}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bare requests in all: {bareRequests}"));
         return 0;
     }
 
@@ -113,6 +116,7 @@ public static class VoiceBench
     {
         (Result Ivr, Result Bare)? kept = null;
         var earlier = 0;
+        var earlierBare = 0;
         for (var attempt = 1; attempt <= attempts; attempt++)
         {
             var ivrSteal = new StolenCpu();
@@ -127,11 +131,13 @@ public static class VoiceBench
             if (kept is not { } best || worst < Math.Max(best.Ivr.Stolen, best.Bare.Stolen))
             {
                 earlier += kept?.Ivr.Requests ?? 0;
+                earlierBare += kept?.Bare.Requests ?? 0;
                 kept = (ivrResult, bareResult);
             }
             else
             {
                 earlier += ivrResult.Requests;
+                earlierBare += bareResult.Requests;
             }
             if (quiet)
             {
@@ -139,7 +145,7 @@ public static class VoiceBench
             }
         }
         var (keptIvr, keptBare) = kept!.Value;
-        return (keptIvr with { EarlierRequests = earlier }, keptBare);
+        return (keptIvr with { EarlierRequests = earlier }, keptBare with { EarlierRequests = earlierBare });
     }
 
     /// <summary>
