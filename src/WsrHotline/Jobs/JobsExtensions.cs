@@ -48,7 +48,8 @@ public static class JobsExtensions
             provider.GetRequiredService<JobStorage>();
             return new JobFilterProviderCollection(JobFilterProviders.Providers, provider.GetRequiredService<JobRetries>());
         });
-        services.AddHangfire(hangfire => hangfire
+        services.AddHangfire((provider, hangfire) => hangfire
+            .UseLogProvider(new HangfireLogging(provider.GetRequiredService<ILoggerFactory>()))
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings());
