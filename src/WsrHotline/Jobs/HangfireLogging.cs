@@ -50,9 +50,8 @@ public sealed class HangfireLogging(ILoggerFactory loggerFactory) : ILogProvider
                 }
                 if (logger.IsEnabled(level))
                 {
-#pragma warning disable CA1848, CA2254 // Hangfire's own messages, not the hotline's log catalogue.
-                    logger.Log(level, exception, messageFunc());
-#pragma warning restore CA1848, CA2254
+                    // The text as it is, never parsed as a message template (Hangfire's texts hold braces).
+                    logger.Log(level, default, messageFunc(), exception, static (text, _) => text);
                 }
                 return true;
             }
