@@ -19,10 +19,12 @@ public sealed class HangfireLogging(ILoggerFactory loggerFactory) : ILogProvider
         {
             return new HostLog(loggerFactory.CreateLogger(name));
         }
-        catch (ObjectDisposedException)
+#pragma warning disable CA1031 // A log that cannot be written never stops Hangfire's work.
+        catch (Exception)
         {
             return new HostLog(null);
         }
+#pragma warning restore CA1031
     }
 
     private sealed class HostLog(ILogger? logger) : ILog
@@ -55,10 +57,12 @@ public sealed class HangfireLogging(ILoggerFactory loggerFactory) : ILogProvider
                 }
                 return true;
             }
-            catch (ObjectDisposedException)
+#pragma warning disable CA1031 // A log that cannot be written never stops Hangfire's work.
+            catch (Exception)
             {
                 return false;
             }
+#pragma warning restore CA1031
         }
     }
 }
