@@ -39,7 +39,7 @@ public sealed class Inbox
     /// MessageSid already in the inbox (a retried webhook), which changes nothing.
     /// </summary>
     /// <remarks>
-    /// One transaction: first the sender's advisory lock, then the row, whose <c>received_at</c> is
+    /// One statement: first the sender's advisory lock, then the row, whose <c>received_at</c> is
     /// read from the clock after the lock is held. So a sender's rows commit in the order of their
     /// <c>received_at</c>: the processor, which takes a sender's earliest unfinished row, can never
     /// see a later message before an earlier one has committed. (A text replayed from the outage
@@ -51,13 +51,13 @@ public sealed class Inbox
             [.. (message.Media ?? []).Select(media => new PayloadMedia(media.Url, media.ContentType))], message.To, message.ToUnconfiguredNumber));
         var senderKey = SenderKey(message.SenderE164);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(
-            "SELECT pg_advisory_xact_lock(@lockClass, @senderLock)",
-            new { lockClass = SenderLockClass, senderLock = unchecked((int)senderKey) }, transaction, cancellationToken: cancellationToken));
+        // One statement, so one round trip and its own transaction: the row is selected from the
+        // lock's subquery, so received_at is read from the clock once the lock is held, and the lock
+        // is released only when the row commits.
         var inserted = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
             INSERT INTO inbound_inbox (message_sid, sender_key, payload_encrypted, received_at, next_attempt_at)
-            VALUES (@MessageSid, @senderKey, @payload, coalesce(@receivedAt, clock_timestamp()), @heldUntil)
+            SELECT @MessageSid, @senderKey, @payload, coalesce(@receivedAt, clock_timestamp()), @heldUntil
+            FROM (SELECT pg_advisory_xact_lock(@lockClass, @senderLock)) AS sender_lock
             ON CONFLICT (message_sid) DO NOTHING
             RETURNING message_sid
             """,
@@ -68,8 +68,9 @@ public sealed class Inbox
                 payload = pii.Encrypt(payload, PiiPurpose.InboxPayload),
                 receivedAt = message.Spooled?.ReceivedAt,
                 heldUntil = message.Spooled?.HeldUntil,
-            }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
+                lockClass = SenderLockClass,
+                senderLock = unchecked((int)senderKey),
+            }, cancellationToken: cancellationToken));
         if (inserted is not null)
         {
             // Wakes this instance's processor (other instances find the rows by polling).
