@@ -1,6 +1,8 @@
 # Shared by the benchmark scripts (sourced, not run): a fresh benchmark database on the project's
 # PostgreSQL, Release builds, and the app started with Production settings on a loopback port.
-# Expects repo_root, app_port and token to be set by the caller.
+# Expects repo_root, app_port and token to be set by the caller. WSR_BENCH_APP_TREE names another
+# checkout whose app is built and measured instead of this one's (the benchmark programs stay this
+# tree's), so that two versions are compared in one sitting with the same measurements.
 
 # The project's own cluster (ops/db-up.sh) unless WSR_BENCH_ADMIN_CONNECTION names a running server
 # ("Host=127.0.0.1;Port=…;Username=postgres;Password=…;Database=postgres", as WSR_TEST_ADMIN_CONNECTION).
@@ -21,7 +23,8 @@ bench_prepare() {
   port=$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$connection_string")
   "$pg_bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
     -c "DROP DATABASE IF EXISTS \"$bench_db_name\" WITH (FORCE)" -c "CREATE DATABASE \"$bench_db_name\""
-  dotnet build src/WsrHotline/WsrHotline.csproj -c Release --nologo -v quiet >&2
+  app_tree="${WSR_BENCH_APP_TREE:-$repo_root}"
+  dotnet build "$app_tree/src/WsrHotline/WsrHotline.csproj" -c Release --nologo -v quiet >&2
   dotnet build ops/bench/HotlineBench/HotlineBench.csproj -c Release --nologo -v quiet >&2
   logs=$(mktemp -d)
 }
@@ -34,14 +37,14 @@ bench_start_app() {
     Twilio__ApiBaseUrl="http://127.0.0.1:9" \
     Hotline__TollFreeNumber=+18005550100 Hotline__SmsNumber=+18005550101 Hotline__WhatsAppSender=whatsapp:+18005550102 \
     Pii__ActiveKeyId=bench Pii__Keys__bench="$(head -c 32 /dev/urandom | base64)" Pii__LookupKey="$(head -c 32 /dev/urandom | base64)" \
-    Ivr__FlowsPath="$repo_root/ivr-flows" Ivr__ReloadOnChange=false Spool__Path="$logs/spool" \
+    Ivr__FlowsPath="$app_tree/ivr-flows" Ivr__ReloadOnChange=false Spool__Path="$logs/spool" \
     Messaging__WhatsAppTemplates__default__en__ContentSid=HX00000000000000000000000000000001 \
     Messaging__WhatsAppTemplates__default__es__ContentSid=HX00000000000000000000000000000002 \
     Messaging__WhatsAppTemplates__default__ht__ContentSid=HX00000000000000000000000000000003 \
     Messaging__WhatsAppTemplates__default__bn__ContentSid=HX00000000000000000000000000000004 \
     Logging__LogLevel__Default=Warning \
     "$@" \
-    dotnet src/WsrHotline/bin/Release/net10.0/WsrHotline.dll --urls "http://127.0.0.1:$app_port" >"$logs/app.log" 2>&1 &
+    dotnet "$app_tree/src/WsrHotline/bin/Release/net10.0/WsrHotline.dll" --urls "http://127.0.0.1:$app_port" >"$logs/app.log" 2>&1 &
   app_pid=$!
 }
 

@@ -41,7 +41,7 @@ ticks_before=$(app_cpu_ticks)
 
 echo "Replies are queued in each message's processing transaction but not sent (Jobs__Enabled=false)."
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll messaging \
-  --app "http://127.0.0.1:$app_port" --token "$token" --db "$bench_db" "$@" \
+  --app "http://127.0.0.1:$app_port" --token "$token" --db "$bench_db" --app-pid "$app_pid" "$@" \
   --wrk "$(command -v wrk)" --wrk-script ops/bench/messaging-wrk.lua \
   --pgbench "$pg_bin/pgbench" --pg-port "$port" --pg-database "$bench_db_name"
 q() { "$pg_bin/psql" -qtA -h 127.0.0.1 -p "$port" -U postgres -d "$bench_db_name" -c "$1"; }

@@ -35,7 +35,8 @@ bare_ticks_before=$(bare_cpu_ticks)
 commits_before=$(bench_commits)
 
 dotnet ops/bench/HotlineBench/bin/Release/net10.0/HotlineBench.dll voice \
-  --app "http://127.0.0.1:$app_port" --bare "http://127.0.0.1:$bare_port" --token "$token" "$@" | tee "$logs/voice.out"
+  --app "http://127.0.0.1:$app_port" --bare "http://127.0.0.1:$bare_port" --token "$token" \
+  --app-pid "$app_pid" --bare-pid "$bare_pid" "$@" | tee "$logs/voice.out"
 
 sleep 2 # PostgreSQL publishes its counters about once a second
 requests=$(sed -nE 's/^IVR requests in all: ([0-9]+)$/\1/p' "$logs/voice.out")

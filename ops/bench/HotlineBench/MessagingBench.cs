@@ -78,9 +78,12 @@ public static partial class MessagingBench
             await Task.Delay(TimeSpan.FromSeconds(2));
         }
 
-        var results = new List<(Result Accepted, Drain Processed)>();
+        // The app's id (messaging.sh gives it): its CPU time is read over each rate and its drain.
+        int? appPid = int.TryParse(Option(args, "--app-pid", ""), CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        var results = new List<(Result Accepted, Drain Processed, double CpuMs)>();
         foreach (var rate in rates)
         {
+            var cpu = new ProcessCpu(appPid);
             var from = await MarkAsync(dataSource);
             var stolen = new StolenCpu();
             var result = await MeasureAsync(rate, TimeSpan.FromSeconds(seconds), SendNext) with { Stolen = stolen.Share() };
@@ -89,9 +92,10 @@ public static partial class MessagingBench
                 $"{StolenCpu.Describe(result.Stolen)} by the host"));
             // The next rate starts on an empty inbox.
             var drain = await DrainAsync(dataSource, from, await MarkAsync(dataSource));
+            var cpuMs = cpu.PerRequestMs(drain.Processed);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {drain.Processed} processed at {drain.Rate:F0}/s, inbox drained {drain.AfterLastSeconds:F1} s after the last message was kept"));
-            results.Add((result, drain));
+                $"  {drain.Processed} processed at {drain.Rate:F0}/s, inbox drained {drain.AfterLastSeconds:F1} s after the last message was kept; app CPU {cpuMs:F2} ms per text (accepted and processed)"));
+            results.Add((result, drain, cpuMs));
             await Task.Delay(TimeSpan.FromSeconds(2));
         }
 
@@ -121,12 +125,12 @@ public static partial class MessagingBench
         var (pgbenchTps, pgbenchSteal) = (comparison.PgbenchTps, comparison.PgbenchStolen);
 
         Console.WriteLine();
-        Console.WriteLine("| offered (msg/s) | accepted (msg/s) | p50 (ms) | p99 (ms) | errors | processed (msg/s) | inbox drained after the last (s) | CPU stolen by the host |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
-        foreach (var (result, drain) in results)
+        Console.WriteLine("| offered (msg/s) | accepted (msg/s) | p50 (ms) | p99 (ms) | errors | processed (msg/s) | inbox drained after the last (s) | app CPU per text (ms) | CPU stolen by the host |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var (result, drain, cpuMs) in results)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {result.Rate:N0} | {result.Throughput:N0} | {result.P50:F2} | {result.P99:F2} | {result.Errors} | {drain.Rate:N0} | {drain.AfterLastSeconds:F1} | {result.Stolen:P1} |"));
+                $"| {result.Rate:N0} | {result.Throughput:N0} | {result.P50:F2} | {result.P99:F2} | {result.Errors} | {drain.Rate:N0} | {drain.AfterLastSeconds:F1} | {cpuMs:F2} | {result.Stolen:P1} |"));
         }
         foreach (var (result, drain) in saturation)
         {

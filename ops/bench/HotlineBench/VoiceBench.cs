@@ -18,6 +18,9 @@ public static class VoiceBench
         var calls = Option(args, "--calls", 200);
         var seconds = Option(args, "--seconds", 20);
         var warmUpSeconds = Option(args, "--warm-up", 20);
+        // The processes' ids (voice.sh gives them): their CPU time is read over each measured phase.
+        int? appPid = Option(args, "--app-pid", 0) is > 0 and var a ? a : null;
+        int? barePid = Option(args, "--bare-pid", 0) is > 0 and var b ? b : null;
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = calls, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
 
         Console.WriteLine($"Voice IVR benchmark: {calls} concurrent calls, {seconds} s per phase; unmeasured warm-ups per endpoint: {warmUpSeconds} s paced, then {warmUpSeconds / 2} s at full load before the peak phases; {Environment.ProcessorCount} cores");
@@ -46,16 +49,16 @@ public static class VoiceBench
         var attempts = Option(args, "--attempts", 3);
         // Each attempt of a phase has callers of its own (paced from 0, peak from 2500, 500 more for each attempt), so no call is posted twice.
         var (paced, pacedBare) = await MeasurePairAsync("paced", attempts, firstCaller: 0,
-            callers => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.FromSeconds(1), (caller, step) => IvrStepAsync(http, app, token, callers + caller, step)),
-            () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.FromSeconds(1), (caller, step) => BareAsync(http, bare, token, caller, step)));
+            callers => WithCpuAsync(appPid, () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.FromSeconds(1), (caller, step) => IvrStepAsync(http, app, token, callers + caller, step))),
+            () => WithCpuAsync(barePid, () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.FromSeconds(1), (caller, step) => BareAsync(http, bare, token, caller, step))));
         ivrRequests += paced.EarlierRequests;
         bareRequests += pacedBare.EarlierRequests + pacedBare.Requests;
         // Full load has code paths of its own (shared statements of many rows): warmed up too, unmeasured.
         ivrRequests += (await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds / 2), TimeSpan.Zero, (caller, step) => IvrStepAsync(http, app, token, 7000 + caller, step))).Requests;
         bareRequests += (await MeasureAsync(calls, TimeSpan.FromSeconds(warmUpSeconds / 2), TimeSpan.Zero, (caller, step) => BareAsync(http, bare, token, caller, step))).Requests;
         var (peakIvr, peakBare) = await MeasurePairAsync("peak", attempts, firstCaller: 2500,
-            callers => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => IvrStepAsync(http, app, token, callers + caller, step)),
-            () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => BareAsync(http, bare, token, caller, step)));
+            callers => WithCpuAsync(appPid, () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => IvrStepAsync(http, app, token, callers + caller, step))),
+            () => WithCpuAsync(barePid, () => MeasureAsync(calls, TimeSpan.FromSeconds(seconds), pause: TimeSpan.Zero, (caller, step) => BareAsync(http, bare, token, caller, step))));
         ivrRequests += peakIvr.EarlierRequests;
         bareRequests += peakBare.EarlierRequests + peakBare.Requests;
 
@@ -76,6 +79,11 @@ public static class VoiceBench
             $"paced p99 {paced.P99:F1} ms (target < 10 ms): {(paced.P99 < 10 ? "met" : "NOT met")}; " +
             $"throughput at {calls} paced calls {pacedRatio:P0} of the bare endpoint's, at saturation {ratio:P0} " +
             $"(target >= 25%): {(ratio >= 0.25 ? "met at saturation" : "met only under the paced load, NOT at saturation")}; errors {paced.Errors + peakIvr.Errors}"));
+        foreach (var (phase, ivr, bareResult) in new[] { ("paced (the design load)", paced, pacedBare), ("peak", peakIvr, peakBare) })
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"CPU per request, {phase}: app {ivr.CpuMs:F3} ms per IVR step, bare {bareResult.CpuMs:F3} ms per request: {ivr.CpuMs / bareResult.CpuMs:F1}x"));
+        }
         if (!new[] { paced, pacedBare, peakIvr, peakBare }.All(result => StolenCpu.IsQuiet(result.Stolen)))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -89,11 +97,21 @@ public static class VoiceBench
 
     private const int WarmUpSteps = 200;
 
+    private static async Task<Result> WithCpuAsync(int? pid, Func<Task<Result>> measure)
+    {
+        var cpu = new ProcessCpu(pid);
+        var result = await measure();
+        return result with { CpuMs = cpu.PerRequestMs(result.Requests) };
+    }
+
     /// <param name="Slow">Paced requests over the paced target, as (start in seconds from the phase's start, latency in ms); none for full-load phases.</param>
     private sealed record Result(int Requests, int Errors, double Throughput, double P50, double P99, DateTime StartedUtc, IReadOnlyList<(double At, double Ms)> Slow)
     {
         /// <summary>The share of the CPU the host took during the phase (<see cref="StolenCpu"/>).</summary>
         public double Stolen { get; init; }
+
+        /// <summary>The measured process's CPU time per request over this phase (<see cref="ProcessCpu"/>); NaN if not measured.</summary>
+        public double CpuMs { get; init; } = double.NaN;
 
         /// <summary>IVR requests of earlier, disturbed attempts of this phase (they count in the work per step).</summary>
         public int EarlierRequests { get; init; }
