@@ -102,31 +102,35 @@ public sealed class CallStartsTests
         await using var gate = await scenario.DataSource.OpenConnectionAsync();
         await gate.ExecuteAsync($"SELECT pg_advisory_lock({Gate})");
         var held = first.ToList();
-        await WaitForStatementAtGateAsync(gate);
+        await WaitForStatementsAtGateAsync(gate, held.Count);
         var queued = then();
-        // The webhooks reach the app and queue behind the held statements.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // The webhooks reach the app and queue behind the held statements, unanswered.
+        await WaitForStatementsAtGateAsync(gate, held.Count + queued.Count);
         Assert.All(held.Concat(queued), answer => Assert.False(answer.IsCompleted));
         await gate.ExecuteAsync($"SELECT pg_advisory_unlock({Gate})");
         return await Task.WhenAll(held.Concat(queued));
     }
 
-    private static async Task WaitForStatementAtGateAsync(NpgsqlConnection connection)
+    /// <summary>
+    /// Waits until at least <paramref name="atLeast"/> statements wait: at the gate, or behind one that
+    /// is (a second call from one number waits for the first's new caller identity).
+    /// </summary>
+    private static async Task WaitForStatementsAtGateAsync(NpgsqlConnection connection, int atLeast)
     {
+        var count = 0;
         for (var i = 0; i < 200; i++)
         {
-            var count = await connection.ExecuteScalarAsync<int>(
+            count = await connection.ExecuteScalarAsync<int>(
                 """
-                SELECT count(*) FROM pg_locks
-                WHERE locktype = 'advisory' AND NOT granted AND objid = @gate
-                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """, new { gate = (int)Gate });
-            if (count > 0)
+                SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE NOT l.granted AND a.datname = current_database()
+                """);
+            if (count >= atLeast)
             {
                 return;
             }
             await Task.Delay(50);
         }
-        Assert.Fail("No statement reached the gate");
+        Assert.Fail($"{count} statements reached the gate in 10 s, not {atLeast}");
     }
 }

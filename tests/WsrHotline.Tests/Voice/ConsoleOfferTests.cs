@@ -4,6 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Simulator;
 using WsrHotline.Voice;
 
+using WsrHotline.Tests.Infrastructure;
+
 namespace WsrHotline.Tests.Voice;
 
 /// <summary>
@@ -93,7 +95,11 @@ public sealed class ConsoleOfferTests
         scenario.Simulator.Phone(tierOne).Behavior = PhoneBehavior.Answer(pressDigits: "1", afterSeconds: 3);
 
         var call = await SpanishCallWaitingAsync(scenario);
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        // The offer runs out in real time (a second); the call notices at its next webhook, in the simulator's time.
+        await Eventually.TrueAsync(
+            async () => await scenario.ScalarAsync<bool>(
+                "SELECT coalesce(bool_and(console_offer_until <= clock_timestamp()), false) FROM calls WHERE call_sid = @Sid", new { call.Sid }),
+            "the console offer was made and ran out");
         await call.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(CallState.Bridged, call.State);
