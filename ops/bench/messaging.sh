@@ -4,7 +4,7 @@
 # handled those messages (the webhook answers once a message is kept). Then the throughput at
 # saturation, closed loop with wrk (each connection sends again once answered), beside pgbench's
 # single-row insert throughput (closed loop too) on the same PostgreSQL in the same run.
-#   ops/bench/messaging.sh [--rates 250,500,1000,2000] [--seconds 10] [--warm-up 10 (s at the first rate, unmeasured)]
+#   ops/bench/messaging.sh [--rates 100,250,500,1000,2000 (100: the design load)] [--seconds 10] [--warm-up 10 (s at the first rate, unmeasured)]
 #                          [--connections 64 (wrk connections; a list measures each)] [--saturation-seconds (default --seconds)]
 #                          [--attempts 3 (pgbench + saturation measured again while the host steals > 5 %; 0: open loop only)]
 #   WSR_BENCH_INBOX_WORKERS=16 ops/bench/messaging.sh ...

@@ -21,7 +21,11 @@ public static partial class MessagingBench
 {
     private const int Workers = 2000;
     private const double P99TargetMs = 25;
-    private const int TargetRate = 1000;
+    /// <summary>Processing keeps up when the inbox is empty this soon after the last text was kept.</summary>
+    private const double KeptUpSeconds = 2;
+
+    /// <summary>The design load (DESIGN.md): 100 texts a second.</summary>
+    private const int TargetRate = 100;
 
     private static readonly string[] Bodies =
     [
@@ -37,7 +41,7 @@ public static partial class MessagingBench
 
     public static async Task<int> RunAsync(Uri app, string token, string[] args)
     {
-        var rates = Option(args, "--rates", "250,500,1000,2000").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
+        var rates = Option(args, "--rates", "100,250,500,1000,2000").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
         var seconds = int.Parse(Option(args, "--seconds", "10"), CultureInfo.InvariantCulture);
         await using var dataSource = NpgsqlDataSource.Create(Option(args, "--db", ""));
         // At most 256 connections, as a bounded sender would use: beyond the app's capacity, requests
@@ -135,13 +139,13 @@ public static partial class MessagingBench
         foreach (var (result, drain) in saturation)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| saturation, {result.Connections} connections (wrk, closed loop) | **{result.Throughput:N0}** | {result.P50:F2} | {result.P99:F2} | {result.Failed} | {drain.Rate:N0} | {drain.AfterLastSeconds:F1} | {result.Stolen:P1} |"));
+                $"| saturation, {result.Connections} connections (wrk, closed loop) | **{result.Throughput:N0}** | {result.P50:F2} | {result.P99:F2} | {result.Failed} | {drain.Rate:N0} | {drain.AfterLastSeconds:F1} | | {result.Stolen:P1} |"));
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pgbench single-row INSERT, 16 clients (closed loop) | **{pgbenchTps:N0}** tps | | | | | | {pgbenchSteal:P1} |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| pgbench single-row INSERT, 16 clients (closed loop) | **{pgbenchTps:N0}** tps | | | | | | | {pgbenchSteal:P1} |"));
 
         var accepted = results.Select(r => r.Accepted).ToList();
         var sustained = accepted.Where(Sustained).Select(r => r.Rate).DefaultIfEmpty(0).Max();
-        var atTarget = accepted.FirstOrDefault(r => r.Rate == TargetRate);
+        var atTarget = results.FirstOrDefault(r => r.Accepted.Rate == TargetRate);
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"highest open-loop rate sustained (p99 < {P99TargetMs} ms, no errors, >= 95 % of offered achieved): {sustained:N0}/s"));
@@ -154,16 +158,19 @@ public static partial class MessagingBench
                 : $" (DISTURBED: {StolenCpu.Describe(comparison.MostStolen)} by the host at worst, in the least disturbed attempt)";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"throughput at saturation: {best.Throughput:N0}/s ({best.Connections} connections{(valid ? "" : ", NOT valid: failures or texts not kept")}) = " +
-                $"{best.Throughput / pgbenchTps:P0} of pgbench's {pgbenchTps:N0} tps; target at least half: {(valid && best.Throughput >= pgbenchTps / 2 ? "met" : "NOT met")}{disturbed}"));
+                $"{best.Throughput / pgbenchTps:P0} of pgbench's {pgbenchTps:N0} tps{disturbed}"));
         }
         else
         {
             Console.WriteLine("throughput at saturation: not measured (give --wrk)");
         }
-        Console.WriteLine(atTarget is null
-            ? $"p99 at {TargetRate}/s: not measured (add {TargetRate} to --rates)"
+        // At the design load every text is accepted in time and processing keeps up: the inbox is empty
+        // within KeptUpSeconds of the last text.
+        Console.WriteLine(atTarget.Accepted is null
+            ? $"at the design load ({TargetRate}/s): not measured (add {TargetRate} to --rates)"
             : string.Create(CultureInfo.InvariantCulture,
-                $"p99 at {TargetRate:N0}/s: {atTarget.P99:F1} ms (target < {P99TargetMs} ms, no errors): {(Sustained(atTarget) ? "met" : "NOT met")}"));
+                $"at the design load ({TargetRate}/s): p99 {atTarget.Accepted.P99:F1} ms (target < {P99TargetMs} ms, no errors), inbox drained {atTarget.Processed.AfterLastSeconds:F1} s after the last text (target < {KeptUpSeconds} s): " +
+                $"{(Sustained(atTarget.Accepted) && atTarget.Processed.AfterLastSeconds < KeptUpSeconds ? "met" : "NOT met")}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"processing: at most {results.Select(r => r.Processed.Rate).DefaultIfEmpty(0).Max():N0} messages/s (beyond it a backlog builds and drains in order)"));
         return 0;
