@@ -252,6 +252,13 @@ public sealed partial class EscalationDelivery(
             $"Complaint {reference} {what}.\n\nOpen it in the console: {baseUrl}/console/complaints/{delivery.ComplaintId.ToString(CultureInfo.InvariantCulture)}\n");
     }
 
+    /// <summary>
+    /// Hangfire keeps a scheduled job's time in whole seconds, so it may run a retry up to a second
+    /// early. The row falls due that much before the retry, or the retry would find it not yet due, do
+    /// nothing and succeed, leaving the delivery to the safety net (seen in the real-server test).
+    /// </summary>
+    private static readonly TimeSpan HangfireScheduleResolution = TimeSpan.FromSeconds(1);
+
     /// <summary>Records the attempt; returns the delivery's new status, or null when it no longer waited (a buyer answered meanwhile).</summary>
     private async Task<string?> RecordOutcomeAsync(Claimed delivery, string? error, CancellationToken cancellationToken)
     {
@@ -273,7 +280,7 @@ public sealed partial class EscalationDelivery(
                 next_attempt_at = CASE WHEN @status = 'failed' THEN @retryAt ELSE e.next_attempt_at END
             FROM old WHERE e.id = old.id
             RETURNING old.status
-            """, new { delivery.Id, status, error, now, retryAt = now + backoff }, transaction, cancellationToken: cancellationToken));
+            """, new { delivery.Id, status, error, now, retryAt = now + backoff - HangfireScheduleResolution }, transaction, cancellationToken: cancellationToken));
         if (previous is null)
         {
             await transaction.RollbackAsync(cancellationToken);
