@@ -20,20 +20,10 @@ public static class InboxWait
     public static Task DrainedAsync(NpgsqlDataSource dataSource) =>
         UntilAsync(dataSource, "SELECT count(*) FROM inbound_inbox WHERE failed_at IS NULL", null, "the inbox");
 
-    private static async Task UntilAsync(NpgsqlDataSource dataSource, string unfinishedSql, object? parameters, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
+    private static Task UntilAsync(NpgsqlDataSource dataSource, string unfinishedSql, object? parameters, string what) =>
+        Eventually.TrueAsync(async () =>
         {
-            await using (var connection = await dataSource.OpenConnectionAsync())
-            {
-                if (await connection.ExecuteScalarAsync<long>(unfinishedSql, parameters) == 0)
-                {
-                    return;
-                }
-            }
-            Assert.True(DateTime.UtcNow < deadline, $"{what} was not processed within {Patience.TotalSeconds} s");
-            await Task.Delay(20);
-        }
-    }
+            await using var connection = await dataSource.OpenConnectionAsync();
+            return await connection.ExecuteScalarAsync<long>(unfinishedSql, parameters) == 0;
+        }, $"{what} processed", Patience);
 }
