@@ -6,6 +6,7 @@ using WsrHotline.Simulator;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
 using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
 using PhoneNumber = Twilio.Types.PhoneNumber;
+using UpdateCallOptions = Twilio.Rest.Api.V2010.Account.UpdateCallOptions;
 
 namespace WsrHotline.Tests.Simulator;
 
@@ -171,5 +172,62 @@ public sealed class ConferenceSimulatorTests : IAsyncLifetime
         await second.HangUpAsync();
         await first.HangUpAsync();
         Assert.Equal("completed", Assert.Single(Simulator.Conferences).Status);
+    }
+
+    [Fact]
+    public async Task In_a_two_party_bridge_each_side_hears_what_the_other_says()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial().Number(new PhoneNumber(Investigator))));
+        var phone = Simulator.Phone(Investigator);
+
+        var call = await Simulator.CallAsync(Caller);
+        await call.SayAsync("Hello, I need help.");
+        await phone.SayAsync("You are speaking with the hotline.");
+
+        Assert.Equal(CallState.Bridged, call.State);
+        Assert.Equal("Hello, I need help.", phone.Heard[^1]);
+        Assert.Equal("You are speaking with the hotline.", call.Heard[^1]);
+        Assert.Contains(phone.CurrentCall!.Transcript, e => e is Spoke { Words: "You are speaking with the hotline.", HeardBy: 1 });
+    }
+
+    [Fact]
+    public async Task A_queued_caller_redirected_by_rest_leaves_the_queue_and_joins_the_conference_of_the_new_twiml()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Enqueue("es", waitUrl: Url("/twilio/voice/hold"), action: Url("/twilio/voice/after-queue")));
+        hotline.On("/twilio/voice/hold", _ => new VoiceResponse().Say("Espere, por favor.", language: "es-US").Pause(length: 10));
+        hotline.On("/twilio/voice/after-queue", _ => new VoiceResponse().Say("Not heard: the redirect's TwiML runs instead."));
+        hotline.On("/twilio/voice/to-conference", _ => new VoiceResponse()
+            .Append(new Dial(action: Url("/twilio/voice/after-conference")).Conference("case-9", statusCallback: Url(StatusPath))));
+        hotline.On("/twilio/voice/after-conference", _ => new VoiceResponse().Hangup());
+
+        var call = await Simulator.CallAsync(Caller);
+        Assert.Equal(CallState.InQueue, call.State);
+        await CallResource.UpdateAsync(new UpdateCallOptions(call.Sid)
+        {
+            Url = FakeHotline.Public("/twilio/voice/to-conference"),
+        }, hotline.Rest);
+        await call.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(CallState.InConference, call.State);
+        Assert.Null(call.QueueName);
+        Assert.Equal("case-9", call.Conference!.FriendlyName);
+        Assert.Contains(call.Transcript, e => e is QueueExited { Result: "redirected" });
+        // Twilio requests the Enqueue action at once for a call taken out of the queue by the REST API; its TwiML is not played.
+        Assert.Equal("redirected", Assert.Single(hotline.Requests("/twilio/voice/after-queue"))["QueueResult"]);
+        Assert.DoesNotContain("Not heard: the redirect's TwiML runs instead.", call.Heard);
+        Assert.Equal(["conference-start"], hotline.Requests(StatusPath).Select(e => e["StatusCallbackEvent"]));
+
+        await CallResource.UpdateAsync(new UpdateCallOptions(call.Sid)
+        {
+            Twiml = new VoiceResponse().Say("Moved again.").Hangup().ToString(),
+        }, hotline.Rest);
+        await call.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(CallState.Completed, call.State);
+        Assert.Equal("Moved again.", call.Heard[^1]);
+        Assert.Empty(hotline.Requests("/twilio/voice/after-conference")); // a REST redirect wins over the Dial action
+        Assert.Equal("last-participant-left", Assert.Single(Simulator.Conferences).ReasonEnded);
     }
 }
