@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using Twilio.TwiML;
 using Conference = Twilio.TwiML.Voice.Conference;
 using Dial = Twilio.TwiML.Voice.Dial;
@@ -229,5 +230,57 @@ public sealed class ConferenceSimulatorTests : IAsyncLifetime
         Assert.Equal("Moved again.", call.Heard[^1]);
         Assert.Empty(hotline.Requests("/twilio/voice/after-conference")); // a REST redirect wins over the Dial action
         Assert.Equal("last-participant-left", Assert.Single(Simulator.Conferences).ReasonEnded);
+    }
+
+    [Fact]
+    public async Task The_pages_json_api_shows_conferences_with_their_participants_speaks_and_lets_time_pass()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial().Conference("case-11", startConferenceOnEnter: false, participantLabel: "worker")));
+        hotline.On("/twilio/agent/join", _ => new VoiceResponse()
+            .Append(new Dial().Conference("case-11", muted: true, participantLabel: "investigator")));
+        using var http = new HttpClient { BaseAddress = new Uri(hotline.ListeningAddress, "/simulator/api/") };
+
+        var state = await ReadAsync(await http.PostAsJsonAsync("calls", new { from = Caller }));
+        var sid = state.GetProperty("call").GetProperty("sid").GetString()!;
+        Assert.Equal("InConference", state.GetProperty("call").GetProperty("state").GetString());
+        Assert.Equal("case-11", state.GetProperty("call").GetProperty("conference").GetString());
+        var room = Assert.Single(state.GetProperty("conferences").EnumerateArray().ToList());
+        Assert.Equal("init", room.GetProperty("status").GetString());
+
+        Simulator.Phone(Investigator).Behavior = PhoneBehavior.Answer(afterSeconds: 4);
+        await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(Investigator), new PhoneNumber(TollFree))
+        {
+            Url = FakeHotline.Public("/twilio/agent/join"),
+        }, hotline.Rest);
+        var before = state.GetProperty("now").GetDouble();
+        state = await ReadAsync(await http.PostAsJsonAsync("advance", new { seconds = 10 }));
+        Assert.True(state.GetProperty("now").GetDouble() - before >= 10, "time passed with no call in particular");
+
+        room = Assert.Single(state.GetProperty("conferences").EnumerateArray().ToList());
+        Assert.Equal("in-progress", room.GetProperty("status").GetString());
+        var people = room.GetProperty("participants").EnumerateArray().ToList();
+        Assert.Equal(["worker", "investigator"], people.Select(p => p.GetProperty("label").GetString()));
+        Assert.True(people[1].GetProperty("muted").GetBoolean());
+        Assert.False(people[0].GetProperty("hold").GetBoolean());
+
+        state = await ReadAsync(await http.PostAsJsonAsync($"calls/{sid}/say", new { words = "Hola, necesito ayuda." }));
+        var phone = state.GetProperty("phones").EnumerateArray().Single();
+        Assert.Equal("Hola, necesito ayuda.", phone.GetProperty("heard").EnumerateArray().Last().GetString());
+        Assert.True(phone.GetProperty("call").GetProperty("muted").GetBoolean());
+        await ReadAsync(await http.PostAsJsonAsync($"phones/{Uri.EscapeDataString(Investigator)}/say", new { words = "Muted: not heard." }));
+        Assert.DoesNotContain("Muted: not heard.", Simulator.FindCall(sid)!.Heard);
+        state = await ReadAsync(await http.GetAsync(new Uri($"state?call={sid}", UriKind.Relative)));
+        Assert.Contains(state.GetProperty("call").GetProperty("transcript").EnumerateArray(),
+            e => e.GetProperty("kind").GetString() == "spoke" && e.GetProperty("heardBy").GetInt32() == 1);
+    }
+
+    private static async Task<System.Text.Json.JsonElement> ReadAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            return await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        }
     }
 }
