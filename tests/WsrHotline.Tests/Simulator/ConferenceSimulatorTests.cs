@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using Twilio.TwiML;
-using Conference = Twilio.TwiML.Voice.Conference;
-using Dial = Twilio.TwiML.Voice.Dial;
 using WsrHotline.Simulator;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
+using Conference = Twilio.TwiML.Voice.Conference;
 using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using Dial = Twilio.TwiML.Voice.Dial;
 using PhoneNumber = Twilio.Types.PhoneNumber;
 using UpdateCallOptions = Twilio.Rest.Api.V2010.Account.UpdateCallOptions;
 
