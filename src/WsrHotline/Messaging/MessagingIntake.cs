@@ -215,21 +215,26 @@ public sealed class MessagingIntake(
 
         public async Task<IntakeOutcome> StatusAsync(ParsedCommand command, PinChecks pinChecks)
         {
-            language ??= command.LanguageCode;
+            // The text's own language: its script (Bengali digits after a Latin STATUS), else its keyword's.
+            var textLanguage = MessageText.DetectLanguage(message.Body) ?? command.LanguageCode;
+            language ??= textLanguage;
             if (command.Arguments is [var caseNumber, var pin, ..])
             {
-                var check = await pinChecks.VerifyAsync(caseNumber, pin, message.Channel, cancellationToken);
+                var check = await pinChecks.VerifyAsync(caseNumber, pin, message.Channel, message.SenderE164, cancellationToken);
                 complaintId = check.ComplaintId;
+                // The worker's own number is answered in their conversation's language; any other
+                // number in the language it wrote in (its conversation may hold another one).
+                var answerIn = check.FromCaseCaller ? ReplyLanguage : textLanguage ?? ReplyLanguage;
                 switch (check.Outcome)
                 {
                     case PinCheckOutcome.Verified:
-                        Say("status", IvrPromptKeys.ForStatus(check.Status!));
+                        Say("status", IvrPromptKeys.ForStatus(check.Status!), answerIn);
                         break;
                     case PinCheckOutcome.Locked or PinCheckOutcome.WrongPinNowLocked:
-                        Say("status", IvrPromptKeys.SmsStatusLocked);
+                        Say("status", IvrPromptKeys.SmsStatusLocked, answerIn);
                         break;
                     default:
-                        Say("status", IvrPromptKeys.SmsStatusWrong);
+                        Say("status", IvrPromptKeys.SmsStatusWrong, answerIn);
                         break;
                 }
             }
@@ -396,7 +401,8 @@ public sealed class MessagingIntake(
             ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.MessageReceived, Audience.Language(ReplyLanguage),
                 complaintId, new { messageId, complaintId, channel = message.Channel, replies = replies.Count }, cancellationToken);
 
-        private void Say(string purpose, string key) => replies.Add(new Reply(purpose, flow.RenderText(ReplyLanguage, key)));
+        private void Say(string purpose, string key, string? inLanguage = null) =>
+            replies.Add(new Reply(purpose, flow.RenderText(inLanguage ?? ReplyLanguage, key)));
 
         // The menu lists every language in its own name, so it reads the same from any file.
         private void Menu() => replies.Add(new Reply("language_menu", flow.RenderText(flow.DefaultLanguage.Code, IvrPromptKeys.SmsLanguageMenu)));

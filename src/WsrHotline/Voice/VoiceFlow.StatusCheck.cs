@@ -7,7 +7,8 @@ using Gather = Twilio.TwiML.Voice.Gather;
 namespace WsrHotline.Voice;
 
 // "I already have a case": the caller keys in the case number and PIN and hears the status in their
-// language. Three wrong PINs lock the case's phone check for 15 minutes (PinChecks).
+// language. Three wrong PINs lock this number's check of the case for 15 minutes (PinChecks: tries
+// are counted per case and per caller, so a stranger cannot lock the worker out).
 // Both prompts say "then press the pound key", so both gathers end on # and have no digit count: a
 // count would end the gather on the last digit and the # would reach the next gather (an empty PIN,
 // or "we did not get that" at the main menu). An empty entry (a lone #, or silence) asks again and
@@ -77,7 +78,7 @@ public sealed partial class VoiceFlow
         {
             return Twiml(await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, new VoiceResponse()));
         }
-        var check = await pins.VerifyAsync(caseNumber, request.Form.Digits, "voice", request.Cancellation);
+        var check = await pins.VerifyAsync(caseNumber, request.Form.Digits, "voice", CallerNumber.Normalize(request.Form.From), request.Cancellation);
         var response = new VoiceResponse();
         switch (check.Outcome)
         {

@@ -287,7 +287,7 @@ public sealed class VoiceIntakeTests
         Assert.Equal(0, HeardCount(scenario, call, language, "invalid_input"));
         Assert.Equal(2, HeardCount(scenario, call, language, "main_menu"));
         Assert.Equal(CallState.WaitingForDigits, call.State);
-        Assert.Equal(0, await scenario.ScalarAsync<int>("SELECT pin_failed_attempts FROM complaints WHERE id = @Id", new { opened.Id }));
+        Assert.Equal(0, await scenario.ScalarAsync<int>("SELECT count(*) FROM pin_check_tries WHERE complaint_id = @Id", new { opened.Id }));
         Assert.Single(await scenario.TimelineAsync(opened.Id), kind => kind == "status.checked");
         await call.HangUpAsync();
         Assert.Empty(call.Errors);
