@@ -92,6 +92,39 @@ public sealed class StatusCheckTests
         Assert.Equal([scenario.Flow.RenderText(language, IvrPromptKeys.SmsStatusWrong)], await RepliesAsync(scenario, stranger));
     }
 
+    [Fact]
+    public async Task Hanging_up_at_the_main_menu_after_hearing_the_status_owes_no_callback()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        var opened = await OpenWorkersCaseAsync(scenario, Worker, "es");
+
+        var call = await scenario.Simulator.CallAsync(from: Worker);
+        await call.PressAsync("2");
+        await call.PressAsync("2");
+        await call.PressAsync(opened.CaseNumber + "#");
+        await call.PressAsync(opened.Pin + "#");
+        Assert.Contains(scenario.Text("es", "status_investigating"), call.Heard);
+        // Back at the main menu the worker says nothing (the menu asks again), then hangs up.
+        await call.StaySilentAsync();
+        Assert.Contains(scenario.Text("es", "invalid_input"), call.Heard);
+        Assert.Equal("main_menu", await scenario.ScalarAsync<string>("SELECT stage FROM calls WHERE call_sid = @Sid", new { call.Sid }));
+        await call.HangUpAsync();
+
+        Assert.Equal("completed", await scenario.ScalarAsync<string>("SELECT status FROM calls WHERE call_sid = @Sid", new { call.Sid }));
+        Assert.Equal(0, await scenario.ScalarAsync<int>("SELECT count(*) FROM callback_tasks"));
+        var timeline = await scenario.TimelineAsync(opened.Id);
+        Assert.Contains("call.ended", timeline);
+        Assert.DoesNotContain("call.abandoned", timeline);
+
+        // Without a status told, the same hang-up is an abandoned call: the worker is owed a callback.
+        var other = await scenario.Simulator.CallAsync(from: Stranger);
+        await other.PressAsync("2");
+        await other.StaySilentAsync();
+        await other.HangUpAsync();
+        Assert.Equal("abandoned_menu", await scenario.ScalarAsync<string>(
+            "SELECT t.reason FROM callback_tasks t JOIN calls c ON c.id = t.call_id WHERE c.call_sid = @Sid", new { other.Sid }));
+    }
+
     private static string Bengali(string digits) => new([.. digits.Select(d => (char)('\u09E6' + (d - '0')))]);
 
     /// <summary>The worker's case, opened from their number, being investigated.</summary>

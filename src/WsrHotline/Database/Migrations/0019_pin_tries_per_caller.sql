@@ -15,3 +15,7 @@ CREATE TABLE pin_check_tries (
 -- complaints.pin_failed_attempts / pin_locked_until now count the wrong PINs from every number but
 -- the worker's own, together: many numbers cannot try a case's PIN without limit.
 COMMENT ON COLUMN complaints.pin_failed_attempts IS 'wrong PINs from numbers other than the worker''s own, together (PinChecks)';
+
+-- When this call read a case's status out (a verified case number + PIN): hanging up at the main
+-- menu afterwards is not an abandoned call, so no callback is owed for it (Voice/VoiceFlow.Callbacks.cs).
+ALTER TABLE calls ADD COLUMN status_told_at timestamptz;
