@@ -115,6 +115,52 @@ public sealed partial class MessagingIntakeTests
     }
 
     [Fact]
+    public async Task After_an_investigator_replied_later_texts_get_no_automatic_acknowledgement_but_still_reach_the_case_and_the_consoles()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550149";
+        await scenario.TextAsync(worker, "Hola, trabajo en la finca y no nos pagan las horas.");
+        await scenario.TextAsync(worker, "También el mayordomo nos grita.");
+        // Before anyone has replied, a later text is acknowledged.
+        Assert.Equal(["case_opened", "received"], (await scenario.RepliesAsync(worker)).Select(r => r.Purpose));
+        Assert.Equal(scenario.Text("es", IvrPromptKeys.SmsReceived), (await scenario.RepliesAsync(worker))[^1].Body);
+
+        long complaintId;
+        int staffId;
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            complaintId = await connection.ExecuteScalarAsync<long>("SELECT id FROM complaints");
+            staffId = await connection.ExecuteScalarAsync<int>("""
+                INSERT INTO staff (email, display_name, role) VALUES ('replier@test.example', 'Replier', 'investigator') RETURNING id
+                """);
+        }
+        var reply = await scenario.Factory.Services.GetRequiredService<WsrHotline.LiveConsole.StaffReplies>()
+            .QueueAsync(complaintId, staffId, "Hola, soy la investigadora. ¿Cuándo le pagaron por última vez?", CancellationToken.None);
+        Assert.NotNull(reply.MessageId);
+
+        var sid = await scenario.TextAsync(worker, "Hace dos semanas.");
+        await scenario.TextAsync(worker, "Y nos deben tres semanas.");
+
+        // No automatic "an investigator will contact you": one is in touch already.
+        Assert.Equal(["case_opened", "received", "staff_reply"], (await scenario.RepliesAsync(worker)).Select(r => r.Purpose));
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            // The texts still joined the case, and the consoles were told of each.
+            var messageId = await connection.ExecuteScalarAsync<long>(
+                "SELECT id FROM messages WHERE message_sid = @sid AND complaint_id = @complaintId", new { sid, complaintId });
+            Assert.NotEqual(0, messageId);
+            Assert.Equal(4, await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*) FROM messages WHERE direction = 'inbound' AND complaint_id = @complaintId", new { complaintId }));
+            Assert.Equal(1, await connection.ExecuteScalarAsync<int>("""
+                SELECT count(*) FROM console_events WHERE kind = 'message.received' AND complaint_id = @complaintId
+                AND (payload ->> 'messageId')::bigint = @messageId
+                """, new { complaintId, messageId }));
+            Assert.Equal(4, await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*) FROM case_timeline WHERE kind = 'message.received' AND complaint_id = @complaintId", new { complaintId }));
+        }
+    }
+
+    [Fact]
     public async Task Status_with_the_right_pin_tells_the_status_a_wrong_pin_does_not_and_three_lock_the_case()
     {
         await using var scenario = await MessagingScenario.StartAsync();
