@@ -73,9 +73,10 @@ public sealed class MessagingIntake(
     private sealed record Conversation(long Id, long CallerIdentityId, string? LanguageCode, DateTime? OptedOutAt);
 
     /// <summary>The stored message, and the worker's open complaint as the transaction sees it once it holds the conversation.</summary>
-    private sealed record Stored(long? MessageId, long? OpenId, string? OpenStatus, bool Joined);
+    private sealed record Stored(long? MessageId, long? OpenId, string? OpenStatus, bool Joined, bool StaffReplied);
 
-    private sealed record OpenComplaint(long Id, string Status);
+    /// <param name="StaffReplied">An investigator's text has gone to the worker on it (not failed, undelivered or suppressed).</param>
+    private sealed record OpenComplaint(long Id, string Status, bool StaffReplied);
 
     /// <summary>
     /// Handles one message inside the caller's transaction (<see cref="InboxProcessor"/>'s, which also
@@ -111,7 +112,11 @@ public sealed class MessagingIntake(
         // row and changes nothing.
         var stored = await connection.QuerySingleAsync<Stored>(new CommandDefinition($"""
             WITH open AS (
-                SELECT id, status FROM complaints
+                SELECT id, status,
+                       EXISTS (SELECT FROM messages r
+                               WHERE r.complaint_id = complaints.id AND r.direction = 'outbound' AND r.purpose = 'staff_reply'
+                                 AND r.status NOT IN ('failed', 'undelivered', 'canceled', 'suppressed')) AS staff_replied
+                FROM complaints
                 WHERE caller_identity_id = @identityId AND status NOT IN {ClosedStatuses}
                 ORDER BY opened_at DESC LIMIT 1
             ), inserted AS (
@@ -125,7 +130,7 @@ public sealed class MessagingIntake(
                 UPDATE complaints SET last_activity_at = now() WHERE id = (SELECT complaint_id FROM inserted)
             )
             SELECT (SELECT id FROM inserted) AS message_id, open.id AS open_id, open.status AS open_status,
-                   (SELECT complaint_id FROM inserted) IS NOT NULL AS joined
+                   (SELECT complaint_id FROM inserted) IS NOT NULL AS joined, COALESCE(open.staff_replied, false) AS staff_replied
             FROM (SELECT) AS one LEFT JOIN open ON true
             """,
             new
@@ -146,7 +151,7 @@ public sealed class MessagingIntake(
             return new Received(IntakeOutcome.Duplicate, IntakeWork.None);
         }
 
-        var open = stored.OpenId is { } openId ? new OpenComplaint(openId, stored.OpenStatus!) : null;
+        var open = stored.OpenId is { } openId ? new OpenComplaint(openId, stored.OpenStatus!, stored.StaffReplied) : null;
         var turn = new Turn(connection, transaction, message, identityId, conversation, messageId, open, stored.Joined, flow, retaliationWatch, cancellationToken);
         var outcome = command.Command switch
         {
@@ -215,21 +220,26 @@ public sealed class MessagingIntake(
 
         public async Task<IntakeOutcome> StatusAsync(ParsedCommand command, PinChecks pinChecks)
         {
-            language ??= command.LanguageCode;
+            // The text's own language: its script (Bengali digits after a Latin STATUS), else its keyword's.
+            var textLanguage = MessageText.DetectLanguage(message.Body) ?? command.LanguageCode;
+            language ??= textLanguage;
             if (command.Arguments is [var caseNumber, var pin, ..])
             {
-                var check = await pinChecks.VerifyAsync(caseNumber, pin, message.Channel, cancellationToken);
+                var check = await pinChecks.VerifyAsync(caseNumber, pin, message.Channel, message.SenderE164, cancellationToken);
                 complaintId = check.ComplaintId;
+                // The worker's own number is answered in their conversation's language; any other
+                // number in the language it wrote in (its conversation may hold another one).
+                var answerIn = check.FromCaseCaller ? ReplyLanguage : textLanguage ?? ReplyLanguage;
                 switch (check.Outcome)
                 {
                     case PinCheckOutcome.Verified:
-                        Say("status", IvrPromptKeys.ForStatus(check.Status!));
+                        Say("status", IvrPromptKeys.ForStatus(check.Status!), answerIn);
                         break;
                     case PinCheckOutcome.Locked or PinCheckOutcome.WrongPinNowLocked:
-                        Say("status", IvrPromptKeys.SmsStatusLocked);
+                        Say("status", IvrPromptKeys.SmsStatusLocked, answerIn);
                         break;
                     default:
-                        Say("status", IvrPromptKeys.SmsStatusWrong);
+                        Say("status", IvrPromptKeys.SmsStatusWrong, answerIn);
                         break;
                 }
             }
@@ -311,7 +321,12 @@ public sealed class MessagingIntake(
                 {
                     await AttachAsync(open.Id, [messageId]);
                 }
-                Say("received", IvrPromptKeys.SmsReceived);
+                // "An investigator will contact you" until one has: after a staff reply the worker is in
+                // a conversation with a person, and the automatic text would only interrupt it.
+                if (!open.StaffReplied)
+                {
+                    Say("received", IvrPromptKeys.SmsReceived);
+                }
                 return IntakeOutcome.AddedToComplaint;
             }
             await OpenComplaintWithAsync(includeEarlier: false);
@@ -396,7 +411,8 @@ public sealed class MessagingIntake(
             ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.MessageReceived, Audience.Language(ReplyLanguage),
                 complaintId, new { messageId, complaintId, channel = message.Channel, replies = replies.Count }, cancellationToken);
 
-        private void Say(string purpose, string key) => replies.Add(new Reply(purpose, flow.RenderText(ReplyLanguage, key)));
+        private void Say(string purpose, string key, string? inLanguage = null) =>
+            replies.Add(new Reply(purpose, flow.RenderText(inLanguage ?? ReplyLanguage, key)));
 
         // The menu lists every language in its own name, so it reads the same from any file.
         private void Menu() => replies.Add(new Reply("language_menu", flow.RenderText(flow.DefaultLanguage.Code, IvrPromptKeys.SmsLanguageMenu)));

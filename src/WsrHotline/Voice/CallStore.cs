@@ -98,20 +98,34 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOp
         return opened.Id;
     }
 
-    /// <summary>Attaches the call to an existing complaint (the caller proved it is theirs), on its timeline.</summary>
+    /// <summary>
+    /// Attaches the call to an existing complaint (the caller proved it is theirs), on its timeline,
+    /// and records that its status was told on this call (<see cref="StatusToldAsync"/>).
+    /// </summary>
     public async Task LinkComplaintAsync(long callId, long complaintId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var linked = await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE calls SET complaint_id = @complaintId WHERE id = @callId AND complaint_id IS DISTINCT FROM @complaintId",
+        var linked = await connection.ExecuteScalarAsync<bool>(new CommandDefinition("""
+            UPDATE calls SET complaint_id = @complaintId, status_told_at = now() FROM calls AS prior
+            WHERE calls.id = @callId AND prior.id = calls.id
+            RETURNING prior.complaint_id IS DISTINCT FROM @complaintId
+            """,
             new { callId, complaintId }, transaction, cancellationToken: cancellationToken));
-        if (linked > 0)
+        if (linked)
         {
             await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Worker, null, "call.joined_case",
                 new { call_id = callId }, cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The call read a case's status out to the caller (a verified case number + PIN).</summary>
+    public async Task<bool> StatusToldAsync(long callId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT status_told_at IS NOT NULL FROM calls WHERE id = @callId", new { callId }, cancellationToken: cancellationToken));
     }
 
     public async Task AppendTimelineAsync(long? complaintId, TimelineActor actor, int? staffId, string kind, object details, CancellationToken cancellationToken)

@@ -6,7 +6,9 @@ namespace WsrHotline.Voice;
 // only moves forward); the one that ends the call decides whether the worker was left hanging.
 public sealed partial class VoiceFlow
 {
-    // Where a hang-up means the worker gave up waiting for help: they are owed a callback.
+    // Where a hang-up means the worker gave up waiting for help: they are owed a callback. A caller
+    // who heard their case's status has had what they asked for: hanging up in the menus after it is
+    // no abandoned call (asking for a person, then hanging up while it rings, still is).
     private static readonly HashSet<string> AbandonableStages = new(StringComparer.Ordinal)
     {
         "incoming", "unknown", "language_menu", "notice", "main_menu", "connect",
@@ -30,7 +32,8 @@ public sealed partial class VoiceFlow
         call = await calls.FindByIdAsync(call.Id, request.Cancellation) ?? call;
         await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.System, null, "call.ended",
             new { status = request.Form.CallStatus, duration_seconds = request.Form.CallDuration }, request.Cancellation);
-        if (call.AnsweredBy is null && call.VoicemailAt is null && AbandonableStages.Contains(call.Stage))
+        if (call.AnsweredBy is null && call.VoicemailAt is null && AbandonableStages.Contains(call.Stage)
+            && !(call.Stage != "connect" && await calls.StatusToldAsync(call.Id, request.Cancellation)))
         {
             var reason = call.Stage == "connect" ? "abandoned_ringing" : "abandoned_menu";
             await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.Worker, null, "call.abandoned",

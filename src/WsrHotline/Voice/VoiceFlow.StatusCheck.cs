@@ -7,13 +7,18 @@ using Gather = Twilio.TwiML.Voice.Gather;
 namespace WsrHotline.Voice;
 
 // "I already have a case": the caller keys in the case number and PIN and hears the status in their
-// language. Three wrong PINs lock the case's phone check for 15 minutes (PinChecks).
+// language. Three wrong PINs lock this number's check of the case for 15 minutes (PinChecks: tries
+// are counted per case and per caller, so a stranger cannot lock the worker out).
+// Both prompts say "then press the pound key", so both gathers end on # and have no digit count: a
+// count would end the gather on the last digit and the # would reach the next gather (an empty PIN,
+// or "we did not get that" at the main menu). An empty entry (a lone #, or silence) asks again and
+// costs no try; after MaxAttempts of them in a row the call says goodbye.
 public sealed partial class VoiceFlow
 {
-    private VoiceResponse StatusCaseNumberGather(VoiceRequest request, string language, int attempt, VoiceResponse response)
+    private VoiceResponse StatusCaseNumberGather(VoiceRequest request, string language, int attempt, VoiceResponse response, int empty = 0)
     {
-        var gather = new Gather(numDigits: CaseNumbers.Length, finishOnKey: "#", timeout: 10, actionOnEmptyResult: true,
-            action: urls.ForTwiml(request.Http, "status/case", ("lang", language), ("attempt", attempt)));
+        var gather = new Gather(finishOnKey: "#", timeout: 10, actionOnEmptyResult: true,
+            action: urls.ForTwiml(request.Http, "status/case", ("lang", language), ("attempt", attempt), ("empty", empty)));
         gather.AddPrompt(request.Flow.Render(language, "status_case_number_prompt", null, urls.AudioBase(request.Http)));
         return response.Append(gather);
     }
@@ -22,13 +27,23 @@ public sealed partial class VoiceFlow
     public async Task<IResult> StatusCaseNumberAsync(VoiceRequest request)
     {
         var attempt = request.QueryNumber("attempt", 1);
+        var empty = request.QueryNumber("empty", 0);
         var response = new VoiceResponse();
+        if (request.Form.Digits.Length == 0 && empty + 1 < PinChecks.MaxAttempts
+            && request.Flow.FindLanguage(request.Query("lang")) is { } asked)
+        {
+            return Twiml(StatusCaseNumberGather(request, asked.Code, attempt, response, empty + 1));
+        }
         // The language rides in the action URL: a well-formed number needs no database to ask for the PIN.
         if (request.Flow.FindLanguage(request.Query("lang")) is { } known && CaseNumbers.IsWellFormed(request.Form.Digits))
         {
             return Twiml(StatusPinGather(request, known.Code, request.Form.Digits, response));
         }
         var (call, language) = await CallAndLanguageAsync(request);
+        if (request.Form.Digits.Length == 0)
+        {
+            return Twiml(await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, response));
+        }
         if (CaseNumbers.IsWellFormed(request.Form.Digits))
         {
             return Twiml(StatusPinGather(request, language, request.Form.Digits, response));
@@ -39,11 +54,11 @@ public sealed partial class VoiceFlow
             : await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, response));
     }
 
-    private VoiceResponse StatusPinGather(VoiceRequest request, string language, string caseNumber, VoiceResponse response)
+    private VoiceResponse StatusPinGather(VoiceRequest request, string language, string caseNumber, VoiceResponse response, int empty = 0)
     {
         // The case number rides in the action URL (it is not a secret without the PIN); the PIN never does.
-        var gather = new Gather(numDigits: 4, finishOnKey: "#", timeout: 10, actionOnEmptyResult: true,
-            action: urls.ForTwiml(request.Http, "status/pin", ("lang", language), ("case", caseNumber)));
+        var gather = new Gather(finishOnKey: "#", timeout: 10, actionOnEmptyResult: true,
+            action: urls.ForTwiml(request.Http, "status/pin", ("lang", language), ("case", caseNumber), ("empty", empty)));
         gather.AddPrompt(request.Flow.Render(language, "status_pin_prompt", null, urls.AudioBase(request.Http)));
         return response.Append(gather);
     }
@@ -51,9 +66,19 @@ public sealed partial class VoiceFlow
     /// <summary>POST /twilio/voice/status/pin?lang=xx&amp;case=NNNNNNNN: the PIN was keyed in.</summary>
     public async Task<IResult> StatusPinAsync(VoiceRequest request)
     {
-        var (call, language) = await CallAndLanguageAsync(request);
         var caseNumber = request.Query("case");
-        var check = await pins.VerifyAsync(caseNumber, request.Form.Digits, "voice", request.Cancellation);
+        var empty = request.QueryNumber("empty", 0);
+        if (request.Form.Digits.Length == 0 && empty + 1 < PinChecks.MaxAttempts
+            && request.Flow.FindLanguage(request.Query("lang")) is { } asked)
+        {
+            return Twiml(StatusPinGather(request, asked.Code, caseNumber, new VoiceResponse(), empty + 1));
+        }
+        var (call, language) = await CallAndLanguageAsync(request);
+        if (request.Form.Digits.Length == 0)
+        {
+            return Twiml(await RenderStepAsync(request, call, GoodbyeStep(request.Flow), language, 1, new VoiceResponse()));
+        }
+        var check = await pins.VerifyAsync(caseNumber, request.Form.Digits, "voice", CallerNumber.Normalize(request.Form.From), request.Cancellation);
         var response = new VoiceResponse();
         switch (check.Outcome)
         {

@@ -35,7 +35,7 @@ public sealed partial class MessagingIntakeTests
             SELECT count(*) FROM messages m JOIN complaints c ON c.id = m.complaint_id
             WHERE c.case_number = @caseNumber AND m.direction = 'inbound'
             """, new { caseNumber }));
-        var verified = await scenario.Factory.Services.GetRequiredService<PinChecks>().VerifyAsync(caseNumber, pin, "sms", CancellationToken.None);
+        var verified = await scenario.Factory.Services.GetRequiredService<PinChecks>().VerifyAsync(caseNumber, pin, "sms", null, CancellationToken.None);
         Assert.Equal(PinCheckOutcome.Verified, verified.Outcome);
         AssertNoPii(scenario, worker, text);
     }
@@ -115,6 +115,52 @@ public sealed partial class MessagingIntakeTests
     }
 
     [Fact]
+    public async Task After_an_investigator_replied_later_texts_get_no_automatic_acknowledgement_but_still_reach_the_case_and_the_consoles()
+    {
+        await using var scenario = await MessagingScenario.StartAsync();
+        const string worker = "+15555550149";
+        await scenario.TextAsync(worker, "Hola, trabajo en la finca y no nos pagan las horas.");
+        await scenario.TextAsync(worker, "También el mayordomo nos grita.");
+        // Before anyone has replied, a later text is acknowledged.
+        Assert.Equal(["case_opened", "received"], (await scenario.RepliesAsync(worker)).Select(r => r.Purpose));
+        Assert.Equal(scenario.Text("es", IvrPromptKeys.SmsReceived), (await scenario.RepliesAsync(worker))[^1].Body);
+
+        long complaintId;
+        int staffId;
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            complaintId = await connection.ExecuteScalarAsync<long>("SELECT id FROM complaints");
+            staffId = await connection.ExecuteScalarAsync<int>("""
+                INSERT INTO staff (email, display_name, role) VALUES ('replier@test.example', 'Replier', 'investigator') RETURNING id
+                """);
+        }
+        var reply = await scenario.Factory.Services.GetRequiredService<WsrHotline.LiveConsole.StaffReplies>()
+            .QueueAsync(complaintId, staffId, "Hola, soy la investigadora. ¿Cuándo le pagaron por última vez?", CancellationToken.None);
+        Assert.NotNull(reply.MessageId);
+
+        var sid = await scenario.TextAsync(worker, "Hace dos semanas.");
+        await scenario.TextAsync(worker, "Y nos deben tres semanas.");
+
+        // No automatic "an investigator will contact you": one is in touch already.
+        Assert.Equal(["case_opened", "received", "staff_reply"], (await scenario.RepliesAsync(worker)).Select(r => r.Purpose));
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            // The texts still joined the case, and the consoles were told of each.
+            var messageId = await connection.ExecuteScalarAsync<long>(
+                "SELECT id FROM messages WHERE message_sid = @sid AND complaint_id = @complaintId", new { sid, complaintId });
+            Assert.NotEqual(0, messageId);
+            Assert.Equal(4, await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*) FROM messages WHERE direction = 'inbound' AND complaint_id = @complaintId", new { complaintId }));
+            Assert.Equal(1, await connection.ExecuteScalarAsync<int>("""
+                SELECT count(*) FROM console_events WHERE kind = 'message.received' AND complaint_id = @complaintId
+                AND (payload ->> 'messageId')::bigint = @messageId
+                """, new { complaintId, messageId }));
+            Assert.Equal(4, await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*) FROM case_timeline WHERE kind = 'message.received' AND complaint_id = @complaintId", new { complaintId }));
+        }
+    }
+
+    [Fact]
     public async Task Status_with_the_right_pin_tells_the_status_a_wrong_pin_does_not_and_three_lock_the_case()
     {
         await using var scenario = await MessagingScenario.StartAsync();
@@ -133,15 +179,17 @@ public sealed partial class MessagingIntakeTests
         await scenario.TextAsync(stranger, "ESTADO");
         await scenario.TextAsync("+8801712345671", $"অবস্থা {ToBengaliDigits(caseNumber)} {ToBengaliDigits(wrongPin)}");
 
+        // Another number than the worker's is answered in the language each text is written in ("status" is English).
         Assert.Equal(
             [
-                scenario.Text("es", "status_received"), scenario.Text("es", IvrPromptKeys.SmsStatusWrong), scenario.Text("es", IvrPromptKeys.SmsStatusWrong),
+                scenario.Text("es", "status_received"), scenario.Text("en", IvrPromptKeys.SmsStatusWrong), scenario.Text("es", IvrPromptKeys.SmsStatusWrong),
                 scenario.Text("es", IvrPromptKeys.SmsStatusLocked), scenario.Text("es", IvrPromptKeys.SmsStatusLocked), scenario.Text("es", IvrPromptKeys.SmsStatusPrompt),
             ],
             (await scenario.RepliesAsync(stranger)).Select(r => r.Body));
         Assert.Equal(scenario.Text("ht", "status_received"), (await scenario.RepliesAsync(worker))[^1].Body);
-        // Bengali digits are digits: the (locked) case is found, and the answer is in Bengali.
-        Assert.Equal(scenario.Text("bn", IvrPromptKeys.SmsStatusLocked), (await scenario.RepliesAsync("+8801712345671")).Single().Body);
+        // Bengali digits are digits: the case is found, and the answer is in Bengali. The stranger's
+        // lock-out is theirs alone: this number still has its tries.
+        Assert.Equal(scenario.Text("bn", IvrPromptKeys.SmsStatusWrong), (await scenario.RepliesAsync("+8801712345671")).Single().Body);
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         Assert.Equal(1, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM case_timeline WHERE kind = 'status.locked'"));
         // The PIN is not kept even encrypted in the stored STATUS message, nor in any log.

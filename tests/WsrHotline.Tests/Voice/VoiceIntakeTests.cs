@@ -251,6 +251,64 @@ public sealed class VoiceIntakeTests
         Assert.Single(timeline, kind => kind == "status.checked");
     }
 
+    [Theory]
+    [MemberData(nameof(Languages))]
+    public async Task Status_by_phone_takes_the_pound_key_after_each_entry_and_an_empty_entry_costs_no_try(string digit, string language)
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        var opened = await OpenInvestigatingCaseAsync(scenario, language);
+        var wrong = opened.Pin == "1111" ? "2222" : "1111";
+
+        var call = await scenario.Simulator.CallAsync(from: Worker);
+        await call.PressAsync(digit);
+        await call.PressAsync("2");
+        // A lone # (or nothing) asks again: no "unknown case", no try spent.
+        await call.PressAsync("#");
+        Assert.Equal(2, HeardCount(scenario, call, language, "status_case_number_prompt"));
+        // As the prompt says: the 8 digits, then the pound key, pressed as a person would, one after the other.
+        await call.PressAsync(opened.CaseNumber);
+        Assert.Equal(CallState.WaitingForDigits, call.State);
+        await call.PressAsync("#");
+        Assert.Equal(1, HeardCount(scenario, call, language, "status_pin_prompt"));
+        await call.PressAsync("#");
+        Assert.Equal(2, HeardCount(scenario, call, language, "status_pin_prompt"));
+        await call.PressAsync(wrong + "#");
+        await call.PressAsync(wrong);
+        await call.PressAsync("#");
+        Assert.Equal(2, HeardCount(scenario, call, language, "status_wrong_pin"));
+        // Two wrong PINs and an empty entry: the third real try is still the worker's, and it verifies.
+        await call.PressAsync(opened.Pin);
+        await call.PressAsync("#");
+
+        Assert.Equal(1, HeardCount(scenario, call, language, "status_investigating"));
+        Assert.Equal(0, HeardCount(scenario, call, language, "status_locked"));
+        Assert.Equal(0, HeardCount(scenario, call, language, "status_unknown_case"));
+        // The PIN's # ended the PIN: nothing reached the main menu as "we did not get that".
+        Assert.Equal(0, HeardCount(scenario, call, language, "invalid_input"));
+        Assert.Equal(2, HeardCount(scenario, call, language, "main_menu"));
+        Assert.Equal(CallState.WaitingForDigits, call.State);
+        Assert.Equal(0, await scenario.ScalarAsync<int>("SELECT count(*) FROM pin_check_tries WHERE complaint_id = @Id", new { opened.Id }));
+        Assert.Single(await scenario.TimelineAsync(opened.Id), kind => kind == "status.checked");
+        await call.HangUpAsync();
+        Assert.Empty(call.Errors);
+    }
+
+    private static async Task<OpenedComplaint> OpenInvestigatingCaseAsync(VoiceScenario scenario, string language)
+    {
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var opened = await Complaints.OpenAsync(connection, transaction, Channels.Sms, language, null, CancellationToken.None);
+        await connection.ExecuteAsync("UPDATE complaints SET status = 'investigating' WHERE id = @Id", opened, transaction);
+        await transaction.CommitAsync();
+        return opened;
+    }
+
+    /// <summary>How often the caller heard a prompt (a recording's address in an audio-only language).</summary>
+    private static int HeardCount(VoiceScenario scenario, SimulatedCall call, string language, string key) =>
+        language == "ht"
+            ? call.Heard.Count(heard => heard.Contains($"/ivr-audio/ht/{key}.wav?", StringComparison.Ordinal))
+            : call.Heard.Count(heard => heard == scenario.Text(language, key));
+
     [Fact]
     public async Task Invalid_input_repeats_the_menu_three_times_then_takes_a_sensible_default_never_silence()
     {
