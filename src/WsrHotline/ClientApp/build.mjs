@@ -16,4 +16,15 @@ await build({
   target: "es2022",
   logLevel: "warning",
 });
-cpSync("pages", out, { recursive: true });
+// The styles, with the fonts they import from npm (Noto Sans Bengali: a computer without a Bengali
+// font showed empty boxes) copied beside them as app/fonts/*.woff2.
+await build({
+  entryPoints: ["pages/hotline.css"],
+  outdir: out,
+  bundle: true,
+  minify: true,
+  loader: { ".woff2": "file", ".woff": "file" },
+  assetNames: "fonts/[name]-[hash]",
+  logLevel: "warning",
+});
+cpSync("pages", out, { recursive: true, filter: (source) => !source.endsWith("hotline.css") });

@@ -20,7 +20,7 @@ public sealed record ClockList(int Total, IReadOnlyList<ClockRow> Clocks);
 
 public sealed record BuyerEscalationCount(int? BuyerId, string Buyer, string Status, int Count);
 
-public sealed record FailedDelivery(long EscalationId, long ComplaintId, string? Buyer, string Channel, string Status, int Attempts, string? LastError, DateTime NextAttemptAt);
+public sealed record FailedDelivery(long EscalationId, long ComplaintId, string CaseNumber, string? Buyer, string Channel, string Status, int Attempts, string? LastError, DateTime NextAttemptAt);
 
 public sealed record StalledComplaint(long ComplaintId, string CaseNumber, string Status, string Severity, string LanguageCode, DateTime LastActivityAt, int DaysQuiet);
 
@@ -168,8 +168,8 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
     /// <summary>Deliveries (e-mails and webhooks) that failed and wait for a retry, or are dead: the dead-letter list.</summary>
     public Task<List<FailedDelivery>> FailedDeliveriesAsync(CancellationToken cancellationToken) =>
         WithConnectionAsync(async connection => (await connection.QueryAsync<FailedDelivery>(new CommandDefinition("""
-            SELECT e.id AS escalation_id, e.complaint_id, b.name AS buyer, e.channel, e.status, e.attempts, e.last_error, e.next_attempt_at
-            FROM escalations e LEFT JOIN buyers b ON b.id = e.buyer_id
+            SELECT e.id AS escalation_id, e.complaint_id, c.case_number, b.name AS buyer, e.channel, e.status, e.attempts, e.last_error, e.next_attempt_at
+            FROM escalations e JOIN complaints c ON c.id = e.complaint_id LEFT JOIN buyers b ON b.id = e.buyer_id
             WHERE e.status IN ('failed', 'dead')
             ORDER BY e.status = 'dead' DESC, e.created_at
             LIMIT @ListLimit

@@ -25,7 +25,7 @@ public sealed partial class DeadlineSweep(
 {
     private sealed record DueClock(
         long DeadlineId, long ComplaintId, string Kind, DateTime StartsAt, DateTime DueAt, DateTime? WarnedAt, DateTime? BreachedAt,
-        DateTime? EscalatedAt, string LanguageCode, int? AssignedStaffId, double WarnFraction, bool ToBuyer, TimeSpan BuyerGrace);
+        DateTime? EscalatedAt, string LanguageCode, int? AssignedStaffId, string CaseNumber, double WarnFraction, bool ToBuyer, TimeSpan BuyerGrace);
 
     private sealed record Route(long ComplaintId, int? SupplierId, string? SupplierName, string? ProgramStatus, string? OutsideSupplierName,
         string? ShareableSummary, DateTime OpenedAt);
@@ -34,10 +34,13 @@ public sealed partial class DeadlineSweep(
 
     private sealed record ProvisionRow(long ComplaintId, string Number, string Title, bool ZeroTolerance);
 
-    /// <summary>One step to record: the row, and what to announce if it is new.</summary>
+    /// <summary>
+    /// One step to record: the row, and what to announce if it is new (<paramref name="AlsoEvent"/>: a
+    /// second audience, the assigned investigator of a breached clock).
+    /// </summary>
     private sealed record Planned(
         long ComplaintId, long? DeadlineId, string Level, int? BuyerId, int? ContactId, string Channel, string Payload,
-        (string Kind, string Audience, object Payload)? Event, object TimelineDetails)
+        (string Kind, string Audience, object Payload)? Event, object TimelineDetails, (string Kind, string Audience, object Payload)? AlsoEvent = null)
     {
         public string Key => Key(ComplaintId, DeadlineId, Level, BuyerId, ContactId, Channel);
     }
@@ -71,7 +74,7 @@ public sealed partial class DeadlineSweep(
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var clocks = (await connection.QueryAsync<DueClock>(new CommandDefinition("""
             SELECT d.id AS deadline_id, d.complaint_id, d.kind, d.starts_at, d.due_at, d.warned_at, d.breached_at, d.escalated_at,
-                   c.language_code, c.assigned_staff_id,
+                   c.language_code, c.assigned_staff_id, c.case_number,
                    coalesce(p.warn_fraction, 0.75) AS warn_fraction,
                    coalesce(p.escalate_to_buyer, false) AS to_buyer,
                    coalesce(p.buyer_grace, interval '0') AS buyer_grace
@@ -104,7 +107,7 @@ public sealed partial class DeadlineSweep(
                 breached = nowUtc;
                 // Past due already: the coordinators' alert says it all, a late warning would be noise.
                 warned ??= nowUtc;
-                PlanAlert(planned, clock.ComplaintId, clock.DeadlineId, clock.Kind, clock.DueAt, "clock.breached");
+                PlanAlert(planned, clock.ComplaintId, clock.DeadlineId, clock.Kind, clock.DueAt, "clock.breached", clock);
             }
             else if (warned is null && nowUtc >= warnPoint)
             {
@@ -195,16 +198,24 @@ public sealed partial class DeadlineSweep(
         var audience = clock.AssignedStaffId is { } staff ? Audience.StaffMember(staff) : Audience.Language(clock.LanguageCode);
         var details = new { kind = clock.Kind, due_at = clock.DueAt, audience };
         planned.Add(new Planned(clock.ComplaintId, clock.DeadlineId, "investigator_warning", null, null, "console", JsonSerializer.Serialize(details),
-            (ConsoleEventKinds.ClockWarning, audience, new { complaint_id = clock.ComplaintId, deadline_id = clock.DeadlineId, kind = clock.Kind, due_at = clock.DueAt }),
+            (ConsoleEventKinds.ClockWarning, audience, ClockEventPayload(clock)),
             new { level = "investigator_warning", kind = clock.Kind, due_at = clock.DueAt }));
     }
 
-    private void PlanAlert(List<Planned> planned, long complaintId, long? deadlineId, string? kind, DateTime? dueAt, string reason)
+    /// <summary>What a console shows of a clock's warning or breach: the case by its number, what is due, when.</summary>
+    private static object ClockEventPayload(DueClock clock) =>
+        new { complaint_id = clock.ComplaintId, case_number = clock.CaseNumber, deadline_id = clock.DeadlineId, kind = clock.Kind, due_at = clock.DueAt };
+
+    private void PlanAlert(List<Planned> planned, long complaintId, long? deadlineId, string? kind, DateTime? dueAt, string reason, DueClock? breached = null)
     {
         var details = new { reason, kind, due_at = dueAt };
+        // A breached clock of an assigned case also reaches its investigator's console, live.
+        (string, string, object)? toInvestigator = breached?.AssignedStaffId is { } staffId
+            ? (ConsoleEventKinds.ClockBreached, Audience.StaffMember(staffId), ClockEventPayload(breached))
+            : null;
         planned.Add(new Planned(complaintId, deadlineId, "coordinator_alert", null, null, "console", JsonSerializer.Serialize(details),
             (ConsoleEventKinds.Dashboard, Audience.Coordinators, new { reason, complaint_id = complaintId, deadline_id = deadlineId, kind, due_at = dueAt }),
-            new { level = "coordinator_alert", reason, kind, due_at = dueAt }));
+            new { level = "coordinator_alert", reason, kind, due_at = dueAt }, toInvestigator));
         if (options.Value.CoordinatorEmails.Length > 0)
         {
             planned.Add(new Planned(complaintId, deadlineId, "coordinator_alert", null, null, "email", JsonSerializer.Serialize(details), null,
@@ -346,7 +357,9 @@ public sealed partial class DeadlineSweep(
                 complaintIds = steps.Select(s => s.ComplaintId).ToArray(),
                 details = steps.Select(s => s.Details).ToArray(),
             }, transaction, cancellationToken: cancellationToken));
-        var events = fresh.Where(f => f.Plan.Event is not null).ToList();
+        var events = fresh
+            .SelectMany(f => new[] { f.Plan.Event, f.Plan.AlsoEvent }.Where(e => e is not null).Select(e => (f.Id, f.Plan.ComplaintId, Event: e!.Value)))
+            .ToList();
         if (events.Count > 0)
         {
             await connection.ExecuteAsync(new CommandDefinition("""
@@ -357,11 +370,11 @@ public sealed partial class DeadlineSweep(
                 new
                 {
                     now,
-                    kinds = events.Select(e => e.Plan.Event!.Value.Kind).ToArray(),
-                    audiences = events.Select(e => e.Plan.Event!.Value.Audience).ToArray(),
-                    complaintIds = events.Select(e => e.Plan.ComplaintId).ToArray(),
+                    kinds = events.Select(e => e.Event.Kind).ToArray(),
+                    audiences = events.Select(e => e.Event.Audience).ToArray(),
+                    complaintIds = events.Select(e => e.ComplaintId).ToArray(),
                     ids = events.Select(e => e.Id).ToArray(),
-                    payloads = events.Select(e => JsonSerializer.Serialize(e.Plan.Event!.Value.Payload)).ToArray(),
+                    payloads = events.Select(e => JsonSerializer.Serialize(e.Event.Payload)).ToArray(),
                 }, transaction, cancellationToken: cancellationToken));
         }
         return (inserted.Count, [.. inserted.Where(row => row.Channel != "console").Select(row => row.Id)]);

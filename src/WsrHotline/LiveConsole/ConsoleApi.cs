@@ -26,9 +26,17 @@ public static class ConsoleApi
     public sealed record LanguageItem(string Code, string Name, string NativeName);
 
     public sealed record CaseListItem(long Id, string CaseNumber, string Status, string Severity, string LanguageCode,
-        string Channel, string? AssignedTo, DateTime OpenedAt, DateTime LastActivityAt, bool Restricted);
+        string Channel, string? AssignedTo, DateTime OpenedAt, DateTime LastActivityAt, bool Restricted,
+        string? NextClockKind, DateTime? NextClockDueAt, bool NextClockWarned, bool NextClockBreached);
 
-    public sealed record TimelineItem(long Id, DateTime OccurredAt, string ActorKind, string? ActorName, string Kind, string Details);
+    /// <summary>An open clock of a case: what is due, when, and whether it was warned of or breached.</summary>
+    public sealed record ClockItem(long Id, string Kind, DateTime DueAt, DateTime? WarnedAt, DateTime? BreachedAt);
+
+    /// <summary>
+    /// A timeline entry as the console shows it: a sentence (<see cref="TimelineSentences"/>). The raw
+    /// details go to admins only; everyone else gets null.
+    /// </summary>
+    public sealed record TimelineItem(long Id, DateTime OccurredAt, string ActorKind, string? ActorName, string Kind, string Sentence, string? Details);
 
     public sealed record MessageItem(long Id, string Direction, string Channel, string? Body, int NumMedia, string Status,
         int? ErrorCode, string? Purpose, DateTime CreatedAt);
@@ -126,8 +134,13 @@ public static class ConsoleApi
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<CaseListItem>(new CommandDefinition($"""
             SELECT k.id, k.case_number, k.status, k.severity, k.language_code, k.channel, s.display_name AS assigned_to,
-                   k.opened_at, k.last_activity_at, k.restricted_team IS NOT NULL AS restricted
+                   k.opened_at, k.last_activity_at, k.restricted_team IS NOT NULL AS restricted,
+                   n.kind AS next_clock_kind, n.due_at AS next_clock_due_at,
+                   coalesce(n.warned_at IS NOT NULL, false) AS next_clock_warned, coalesce(n.breached_at IS NOT NULL, false) AS next_clock_breached
             FROM complaints k LEFT JOIN staff s ON s.id = k.assigned_staff_id
+            LEFT JOIN LATERAL (
+                SELECT d.kind, d.due_at, d.warned_at, d.breached_at FROM deadlines d
+                WHERE d.complaint_id = k.id AND d.met_at IS NULL ORDER BY d.due_at LIMIT 1) n ON true
             WHERE {CaseAccess.VisibleCondition}
               AND (@language IS NULL OR k.language_code = @language)
               AND (CASE WHEN @status = 'all' THEN true
@@ -161,11 +174,7 @@ public static class ConsoleApi
             LEFT JOIN suppliers p ON p.id = k.supplier_id
             WHERE k.id = @id
             """, new { id }, cancellationToken: cancellationToken));
-        var timeline = await connection.QueryAsync<TimelineItem>(new CommandDefinition("""
-            SELECT t.id, t.occurred_at, t.actor_kind, s.display_name AS actor_name, t.kind, t.details::text AS details
-            FROM case_timeline t LEFT JOIN staff s ON s.id = t.actor_staff_id
-            WHERE t.complaint_id = @id ORDER BY t.occurred_at, t.id
-            """, new { id }, cancellationToken: cancellationToken));
+        var timeline = await TimelineAsync(connection, id, http.User.Role() == "admin", cancellationToken);
         var messages = (await connection.QueryAsync<(long Id, string Direction, string Channel, string? BodyEncrypted, int NumMedia,
             string Status, int? ErrorCode, string? Purpose, DateTime CreatedAt)>(new CommandDefinition("""
             SELECT id, direction, channel, body_encrypted, num_media, status, error_code, purpose, created_at
@@ -185,7 +194,32 @@ public static class ConsoleApi
             FROM message_media m JOIN messages g ON g.id = m.message_id
             WHERE g.complaint_id = @id ORDER BY m.message_id, m.position
             """, new { id }, cancellationToken: cancellationToken));
-        return TypedResults.Ok<object>(new { complaint, provisions, timeline, messages, media });
+        var clocks = await connection.QueryAsync<ClockItem>(new CommandDefinition("""
+            SELECT id, kind, due_at, warned_at, breached_at FROM deadlines
+            WHERE complaint_id = @id AND met_at IS NULL ORDER BY due_at
+            """, new { id }, cancellationToken: cancellationToken));
+        return TypedResults.Ok<object>(new { complaint, provisions, timeline, messages, media, clocks });
+    }
+
+    /// <summary>The case's timeline as sentences; with the raw details for an admin.</summary>
+    public static async Task<TimelineItem[]> TimelineAsync(NpgsqlConnection connection, long complaintId, bool withDetails, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<(long Id, DateTime OccurredAt, string ActorKind, string? ActorName, string Kind, string Details)>(new CommandDefinition("""
+            SELECT t.id, t.occurred_at, t.actor_kind, s.display_name AS actor_name, t.kind, t.details::text AS details
+            FROM case_timeline t LEFT JOIN staff s ON s.id = t.actor_staff_id
+            WHERE t.complaint_id = @complaintId ORDER BY t.occurred_at, t.id
+            """, new { complaintId }, cancellationToken: cancellationToken));
+        var staff = (await connection.QueryAsync<(int Id, string Name)>(new CommandDefinition(
+            "SELECT id, display_name FROM staff", cancellationToken: cancellationToken))).ToDictionary(s => s.Id, s => s.Name);
+        var languages = (await connection.QueryAsync<(string Code, string Name)>(new CommandDefinition(
+            "SELECT code, name FROM languages", cancellationToken: cancellationToken))).ToDictionary(l => l.Code, l => l.Name, StringComparer.Ordinal);
+        var context = new TimelineContext(staff, languages);
+        return [.. rows.Select(row =>
+        {
+            using var details = System.Text.Json.JsonDocument.Parse(row.Details);
+            var sentence = TimelineSentences.For(new TimelineEntry(row.Kind, row.ActorKind, row.ActorName, row.OccurredAt, details.RootElement, context));
+            return new TimelineItem(row.Id, row.OccurredAt, row.ActorKind, row.ActorName, row.Kind, sentence, withDetails ? row.Details : null);
+        })];
     }
 
     private static async Task<Results<Ok<long>, NotFound, ForbidHttpResult, ProblemHttpResult>> ReplyAsync(long id, Reply reply, HttpContext http,

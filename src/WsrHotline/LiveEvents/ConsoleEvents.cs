@@ -34,6 +34,9 @@ public static class ConsoleEventKinds
     public const string MessageStatus = "message.status";
     public const string ComplaintChanged = "complaint.changed";
     public const string ClockWarning = "clock.warning";
+
+    /// <summary>A clock of a case assigned to the receiver has breached (sent through <c>Other</c>).</summary>
+    public const string ClockBreached = "clock.breached";
     public const string Presence = "presence";
     public const string Dashboard = "dashboard.changed";
 }

@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
+using WsrHotline.LiveEvents;
 using WsrHotline.Pii;
 
 namespace WsrHotline.Voice;
@@ -94,6 +95,9 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOp
             new { call.Id, complaintId = opened.Id }, transaction, cancellationToken: cancellationToken));
         await Timeline.AppendAsync(connection, transaction, opened.Id, TimelineActor.Worker, null, "call.received",
             new { call_sid = call.CallSid, language = languageCode }, cancellationToken);
+        // The consoles of the language list the new case at once (a text's case comes with its message.received).
+        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.ComplaintChanged, Audience.Language(languageCode), opened.Id,
+            new { complaintId = opened.Id, change = "opened" }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return opened.Id;
     }

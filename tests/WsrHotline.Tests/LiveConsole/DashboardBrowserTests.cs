@@ -75,4 +75,27 @@ public sealed class DashboardBrowserTests(ConsoleBrowser browser) : IClassFixtur
         await breachedTable.GetByRole(AriaRole.Link, new() { Name = breached.CaseNumber }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Case {breached.CaseNumber}" })).ToBeVisibleAsync();
     }
+
+    [Fact]
+    public async Task A_failing_delivery_names_its_case_by_the_case_number()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "ana@test.example", "coordinator", Password, "es");
+        var complaint = await ComplaintWithClockAsync(scenario, "es", TimeSpan.FromHours(-2));
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO escalations (complaint_id, level, channel, status, attempts, last_error)
+                VALUES (@Id, 'coordinator_alert', 'email', 'failed', 2, 'SMTP 451')
+                """, new { complaint.Id });
+        }
+
+        var page = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "ana@test.example", Password, presence: null);
+        await page.GotoAsync("/dashboard");
+        await page.WaitForSelectorAsync("body[data-ready=true]", new() { Timeout = 15_000 });
+
+        var failing = page.GetByRole(AriaRole.Table, new() { Name = "Deliveries failing or dead" });
+        await Assertions.Expect(failing.GetByRole(AriaRole.Link, new() { Name = complaint.CaseNumber })).ToBeVisibleAsync();
+        Assert.DoesNotContain("#" + complaint.Id, await failing.InnerTextAsync(), StringComparison.Ordinal);
+    }
 }

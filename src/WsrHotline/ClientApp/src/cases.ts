@@ -1,6 +1,7 @@
 // The cases an investigator can see, and one case: its conversation (live), replies and timeline.
 import { api, ApiError } from "./api";
 import { languageName } from "./calls";
+import { clockLine, tickClocks, utc } from "./clocks";
 import { announce, byId, h, when } from "./dom";
 import type { LiveEvents } from "./live";
 
@@ -15,14 +16,31 @@ export interface CaseListItem {
   openedAt: string;
   lastActivityAt: string;
   restricted: boolean;
+  nextClockKind: string | null;
+  nextClockDueAt: string | null;
+  nextClockWarned: boolean;
+  nextClockBreached: boolean;
 }
+
+export interface ClockItem {
+  id: number;
+  kind: string;
+  dueAt: string;
+  warnedAt: string | null;
+  breachedAt: string | null;
+}
+
+/** Zero-tolerance and retaliation cases stand out: a mark in words beside the case number. */
+const severityMarks: Record<string, string> = { zero_tolerance: "Zero tolerance", retaliation: "Retaliation" };
 
 export interface CaseDetail {
   complaint: Record<string, unknown> & { id: number; case_number: string; status: string; severity: string; language_code: string };
   provisions: { id: number; number: string; title: string; zero_tolerance: boolean }[];
-  timeline: { id: number; occurredAt: string; actorKind: string; actorName: string | null; kind: string; details: string }[];
+  // The sentence is written by the server (LiveConsole/TimelineSentences.cs); details only for admins.
+  timeline: { id: number; occurredAt: string; actorKind: string; actorName: string | null; kind: string; sentence: string; details: string | null }[];
   messages: { id: number; direction: string; channel: string; body: string | null; numMedia: number; status: string; errorCode: number | null; purpose: string | null; createdAt: string }[];
   media: MediaItem[];
+  clocks: ClockItem[];
 }
 
 interface MediaItem {
@@ -66,10 +84,11 @@ export class Cases {
       this.refreshTimer = window.setTimeout(() => void this.loadList(), 150);
       if (complaintId !== null && complaintId === this.openId) void this.open(complaintId, false);
     };
-    for (const kind of ["message.received", "message.status", "complaint.changed", "call.answered", "call.offered"]) {
+    for (const kind of ["message.received", "message.status", "complaint.changed", "call.answered", "call.offered", "clock.warning", "clock.breached"]) {
       live.on(kind, (e) => refresh(e.complaintId));
     }
     byId("case-filter").addEventListener("change", () => void this.loadList());
+    tickClocks();
     window.addEventListener("hashchange", () => this.route());
   }
 
@@ -90,14 +109,15 @@ export class Cases {
       ...rows.map((row) =>
         h(
           "tr",
-          { "data-case": row.caseNumber, class: row.id === this.openId ? "current" : undefined },
-          h("td", {}, h("a", { href: `#case/${row.id}` }, row.caseNumber)),
+          { "data-case": row.caseNumber, class: [row.id === this.openId ? "current" : "", severityMarks[row.severity] ? "severe" : ""].join(" ").trim() || undefined },
+          h("td", {}, h("a", { href: `#case/${row.id}` }, row.caseNumber), severityMarks[row.severity] ? h("span", { class: `mark ${row.severity}` }, severityMarks[row.severity]) : null),
+          h("td", {}, row.nextClockKind && row.nextClockDueAt ? clockLine(row.nextClockKind, row.nextClockDueAt, row.nextClockWarned, row.nextClockBreached) : "—"),
           h("td", {}, languageName(row.languageCode)),
-          h("td", {}, row.channel),
+          h("td", { class: "optional" }, row.channel),
           h("td", {}, label(row.status)),
           h("td", {}, label(row.severity)),
-          h("td", {}, row.assignedTo ?? "—"),
-          h("td", {}, when(row.lastActivityAt)),
+          h("td", { class: "optional" }, row.assignedTo ?? "—"),
+          h("td", { class: "optional" }, when(row.lastActivityAt)),
         ),
       ),
     );
@@ -121,7 +141,9 @@ export class Cases {
     const heading = h("h2", { tabindex: "-1" }, `Case ${c.case_number}`);
     section.replaceChildren(
       heading,
-      h("p", { class: "case-facts" }, `${languageName(c.language_code)} · ${label(c.status)} · ${label(c.severity)} · opened ${when(String(c.opened_at))}`),
+      h("p", { class: "case-facts" }, `${languageName(c.language_code)} · ${label(c.status)} · ${label(c.severity)} · opened ${when(String(c.opened_at))}`,
+        severityMarks[c.severity] ? h("span", { class: `mark ${c.severity}` }, severityMarks[c.severity]) : null),
+      clocks(detail),
       // The conversation first: that is where an investigator answers a worker live.
       this.conversation(detail),
       h("div", { id: "casework" }),
@@ -184,6 +206,20 @@ export class Cases {
   }
 }
 
+function clocks(detail: CaseDetail): HTMLElement {
+  return h(
+    "section",
+    { class: "case-clocks", "aria-label": "Clocks" },
+    h("h3", {}, "Clocks"),
+    detail.clocks.length === 0
+      ? h("p", { class: "empty" }, "No clock is running.")
+      : h("ul", { class: "clocks" }, ...detail.clocks.map((k) => h("li", {}, clockLine(k.kind, k.dueAt, k.warnedAt !== null, k.breachedAt !== null)))),
+  );
+}
+
+// When it happened, in the browser's own time zone.
+const happened = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+
 function timeline(detail: CaseDetail): HTMLElement {
   return h(
     "section",
@@ -193,7 +229,14 @@ function timeline(detail: CaseDetail): HTMLElement {
       "ol",
       {},
       ...detail.timeline.map((t) =>
-        h("li", {}, h("time", {}, when(t.occurredAt)), " ", h("strong", {}, t.kind), ` · ${t.actorName ?? t.actorKind}`, t.details !== "{}" ? h("code", {}, " " + t.details) : null),
+        h(
+          "li",
+          { "data-kind": t.kind },
+          h("time", { datetime: utc(t.occurredAt).toISOString() }, happened.format(utc(t.occurredAt))),
+          " ",
+          h("span", { class: "sentence" }, t.sentence),
+          t.details !== null ? h("details", { class: "raw" }, h("summary", {}, "Raw entry"), h("code", {}, `${t.kind} ${t.details}`)) : null,
+        ),
       ),
     ),
   );

@@ -4,7 +4,8 @@ import { CallPanel, setLanguageNames } from "./calls";
 import { Cases } from "./cases";
 import { mountCaseWork } from "./casework";
 import { byId, h } from "./dom";
-import { LiveEvents } from "./live";
+import { clockName, dueAt, timeLeft } from "./clocks";
+import { type ConsoleEvent, LiveEvents } from "./live";
 
 interface SignedInStaff {
   staffId: number;
@@ -61,9 +62,19 @@ async function main(): Promise<void> {
   };
   live.on("presence", () => void colleagues());
   await colleagues();
-  live.on("clock.warning", (e) => {
-    byId("notices").prepend(h("li", { role: "status" }, `Clock warning on case ${String(e.payload.caseNumber ?? e.complaintId)}: ${String(e.payload.kind ?? "")} due ${String(e.payload.dueAt ?? "")}`));
-  });
+  // A clock's warning or breach names the case by its number and says what is due when (local time).
+  const clockNotice = (e: ConsoleEvent, text: (what: string, due: string) => string) => {
+    const p = e.payload as { case_number?: string; kind?: string; due_at?: string };
+    const due = p.due_at ?? e.at;
+    const caseNumber = p.case_number ?? String(e.complaintId);
+    const what = clockName(p.kind ?? "");
+    byId("notices").prepend(
+      h("li", { role: "status", "data-kind": e.kind },
+        h("a", { href: `#case/${String(e.complaintId)}` }, `Case ${caseNumber}`), `: ${text(what, `${dueAt(due)} (${timeLeft(due)})`)}`),
+    );
+  };
+  live.on("clock.warning", (e) => clockNotice(e, (what, due) => `${what} due ${due}`));
+  live.on("clock.breached", (e) => clockNotice(e, (what, due) => `${what} clock breached, it was due ${due}`));
   document.body.dataset.ready = "true";
 }
 

@@ -8,7 +8,7 @@ import { LiveEvents } from "./live";
 interface ClockRow { deadlineId: number; complaintId: number; caseNumber: string; kind: string; dueAt: string; languageCode: string; severity: string; status: string; assignedTo: string | null; breachedAt: string | null; escalatedAt: string | null }
 interface ClockList { total: number; clocks: ClockRow[] }
 interface BuyerEscalationCount { buyerId: number | null; buyer: string; status: string; count: number }
-interface FailedDelivery { escalationId: number; complaintId: number; buyer: string | null; channel: string; status: string; attempts: number; lastError: string | null; nextAttemptAt: string }
+interface FailedDelivery { escalationId: number; complaintId: number; caseNumber: string; buyer: string | null; channel: string; status: string; attempts: number; lastError: string | null; nextAttemptAt: string }
 interface StalledComplaint { complaintId: number; caseNumber: string; status: string; severity: string; languageCode: string; lastActivityAt: string; daysQuiet: number }
 interface StalledList { total: number; afterDays: number; complaints: StalledComplaint[] }
 interface CoverageGap { languageCode: string; hourStart: string }
@@ -129,7 +129,7 @@ async function render(): Promise<void> {
       buyers.map((buyer) => [buyer, ...statuses.map((status) => String(escalations.find((e) => e.buyer === buyer && e.status === status)?.count ?? 0))]),
       "No escalation has been sent."),
     table("Deliveries failing or dead", ["Case", "Buyer", "Channel", "Status", "Attempts", "Last error", "Next attempt"],
-      failed.map((f) => [h("a", { href: `/console#case/${f.complaintId}` }, `#${f.complaintId}`), f.buyer ?? "coordinators", f.channel, label(f.status), String(f.attempts), f.lastError ?? "", f.status === "dead" ? "given up" : when(f.nextAttemptAt)]),
+      failed.map((f) => [caseLink(f.complaintId, f.caseNumber), f.buyer ?? "coordinators", f.channel, label(f.status), String(f.attempts), f.lastError ?? "", f.status === "dead" ? "given up" : when(f.nextAttemptAt)]),
       "Every delivery went through."),
   );
   byId("coverage").replaceChildren(

@@ -231,8 +231,16 @@ function describeEvent(e) {
   }
 }
 
+// A console's browser leg (Twilio Client, "client:staff-N") is not a phone: it is listed apart.
+const isConsole = (phone) => phone.number.startsWith("client:");
+
 function renderPhones(phones) {
-  const list = $("phones");
+  renderList($("phones"), phones.filter((p) => !isConsole(p)));
+  renderList($("consoles"), phones.filter(isConsole));
+  $("consoles-panel").hidden = !phones.some(isConsole);
+}
+
+function renderList(list, phones) {
   // Keep focus where it was: re-render only when something changed.
   const key = JSON.stringify(phones);
   if (list.dataset.key === key) return;
