@@ -1,4 +1,5 @@
 using Dapper;
+using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
@@ -23,7 +24,8 @@ public sealed record CallRow(
     bool ConsoleOfferSettled);
 
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
-public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOptions<Twilio.TwilioOptions> twilio, TimeProvider time)
+public sealed class CallStore(
+    NpgsqlDataSource dataSource, PiiProtector pii, IOptions<Twilio.TwilioOptions> twilio, TimeProvider time, IBackgroundJobClient jobs, ILogger<CallStore> logger)
 {
     internal const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
@@ -142,11 +144,13 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOp
     }
 
     /// <summary>
-    /// Stores the recording reference (its address encrypted: it plays the worker's voice). Idempotent.
-    /// Without a RecordingSid there is nothing to store; without a RecordingUrl (Twilio always sends
-    /// one) the recording's address is Twilio's for that sid, so the voicemail can still be played.
+    /// Stores the recording reference (its address encrypted: it plays the worker's voice) and the
+    /// recording's copy row, in one transaction, then enqueues the copy out of Twilio
+    /// (<see cref="VoicemailCopies"/>) once. Idempotent. Without a RecordingSid there is nothing to
+    /// store; without a RecordingUrl (Twilio always sends one) the recording's address is Twilio's for
+    /// that sid. Returns whether the call's recording changed.
     /// </summary>
-    public async Task<bool> StoreRecordingAsync(long callId, string recordingSid, string recordingUrl, CancellationToken cancellationToken)
+    public async Task<bool> StoreRecordingAsync(long callId, string recordingSid, string recordingUrl, int? durationSeconds, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(recordingSid))
         {
@@ -157,13 +161,25 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOp
             recordingUrl = $"{twilio.Value.ApiBaseUrl.TrimEnd('/')}/2010-04-01/Accounts/{twilio.Value.AccountSid}/Recordings/{recordingSid}";
         }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var changed = await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE calls SET recording_sid = @recordingSid, recording_url_encrypted = @encrypted,
                              voicemail_at = coalesce(voicemail_at, now())
             WHERE id = @callId AND recording_sid IS DISTINCT FROM @recordingSid
             """,
             new { callId, recordingSid, encrypted = pii.Encrypt(recordingUrl, PiiPurpose.RecordingUrl) },
-            cancellationToken: cancellationToken));
+            transaction, cancellationToken: cancellationToken));
+        // xmax = 0: this statement inserted the row (a retried webhook finds it and enqueues nothing).
+        var copy = await connection.QuerySingleAsync<(long Id, bool Inserted)>(new CommandDefinition("""
+            INSERT INTO voicemail_recordings (call_id, recording_sid, duration_seconds) VALUES (@callId, @recordingSid, @durationSeconds)
+            ON CONFLICT (recording_sid) DO UPDATE SET duration_seconds = coalesce(voicemail_recordings.duration_seconds, EXCLUDED.duration_seconds)
+            RETURNING id, xmax = 0 AS inserted
+            """, new { callId, recordingSid, durationSeconds }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        if (copy.Inserted)
+        {
+            Jobs.AfterCommit.Enqueue(logger, "recording " + recordingSid, () => VoicemailCopies.Enqueue(jobs, copy.Id));
+        }
         return changed > 0;
     }
 

@@ -22,6 +22,7 @@ public static class VoiceEndpoints
         services.AddSingleton<EmergencyTwiml>();
         services.AddSingleton<VoiceFlow>();
         services.AddSingleton<DatabaseOutageFilter>();
+        services.AddVoicemailAndCallbacks();
         return services;
     }
 
