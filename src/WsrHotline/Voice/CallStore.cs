@@ -199,14 +199,22 @@ public sealed class CallStore(
             return false;
         }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var created = await connection.ExecuteAsync(new CommandDefinition("""
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var created = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
             INSERT INTO callback_tasks (call_id, complaint_id, caller_identity_id, language_code, reason, due_at)
             VALUES (@callId, @complaintId, @identity, @language, @reason, @dueAt)
             ON CONFLICT (call_id) DO NOTHING
+            RETURNING id
             """,
             new { callId = call.Id, complaintId, identity = call.CallerIdentityId, language = call.LanguageCode, reason, dueAt },
-            cancellationToken: cancellationToken));
-        return created > 0;
+            transaction, cancellationToken: cancellationToken));
+        if (created is { } taskId)
+        {
+            // The consoles' callback lists show it at once.
+            await CallbackTasks.AnnounceAsync(connection, transaction, taskId, complaintId, call.LanguageCode, "owed", cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return created is not null;
     }
 
     /// <summary>
