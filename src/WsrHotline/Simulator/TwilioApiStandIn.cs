@@ -9,7 +9,7 @@ namespace WsrHotline.Simulator;
 /// <c>Twilio:ApiBaseUrl</c> at <c>{app}/simulator/twilio</c>. Handlers only register the work and
 /// answer at once; the simulator acts on it after the app's current webhook has been answered.
 /// </summary>
-internal static class TwilioApiStandIn
+internal static partial class TwilioApiStandIn
 {
     public const string BasePath = "/simulator/twilio";
 
@@ -27,6 +27,7 @@ internal static class TwilioApiStandIn
         accounts.MapGet("/Recordings.json", ListRecordings);
         accounts.MapGet("/Recordings/{file}", DownloadRecording);
         accounts.MapDelete("/Recordings/{recordingSid}.json", DeleteRecording);
+        MapConferences(accounts);
     }
 
     /// <summary>GET Recordings/{Sid}.wav (or no extension): the audio, with the account's credentials (media auth on), 404 once deleted.</summary>
