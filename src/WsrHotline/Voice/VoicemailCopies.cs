@@ -6,6 +6,7 @@ using Twilio.Clients;
 using Twilio.Exceptions;
 using WsrHotline.Intake;
 using WsrHotline.Jobs;
+using WsrHotline.LiveEvents;
 using WsrHotline.Pii;
 using WsrHotline.Twilio;
 using RecordingResource = Twilio.Rest.Api.V2010.Account.RecordingResource;
@@ -46,7 +47,7 @@ public sealed partial class VoicemailCopies(
     private static readonly TimeSpan ForgottenAfter = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan AbandonedAfter = TimeSpan.FromMinutes(10);
 
-    private sealed record Claimed(long Id, long CallId, long? ComplaintId, string RecordingSid, int Attempts);
+    private sealed record Claimed(long Id, long CallId, long? ComplaintId, string? CaseNumber, string? LanguageCode, string RecordingSid, int Attempts);
 
     /// <summary>Enqueues the copy job of a recording, once its row is committed.</summary>
     public static void Enqueue(IBackgroundJobClient jobs, long recordingId) =>
@@ -88,9 +89,9 @@ public sealed partial class VoicemailCopies(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<Claimed>(new CommandDefinition("""
             UPDATE voicemail_recordings r SET status = 'claimed', attempts = attempts + 1, updated_at = now()
-            FROM calls c
+            FROM calls c LEFT JOIN complaints k ON k.id = c.complaint_id
             WHERE r.id = @recordingId AND r.status IN ('pending', 'claimed') AND c.id = r.call_id
-            RETURNING r.id, r.call_id, c.complaint_id, r.recording_sid, r.attempts
+            RETURNING r.id, r.call_id, c.complaint_id, k.case_number, k.language_code, r.recording_sid, r.attempts
             """, new { recordingId }, cancellationToken: cancellationToken));
     }
 
@@ -129,10 +130,13 @@ public sealed partial class VoicemailCopies(
             await transaction.RollbackAsync(cancellationToken);
             return false;
         }
-        if (row.ComplaintId is { } complaintId)
+        if (row is { ComplaintId: { } complaintId, LanguageCode: { } language })
         {
             await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.System, null, "voicemail.copied",
                 new { recording_id = row.Id, size_bytes = audio.Content.Length, content_type = type }, cancellationToken);
+            // An open case page shows the player now.
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.ComplaintChanged, Audience.Language(language), complaintId,
+                new { complaintId, caseNumber = row.CaseNumber, change = "voicemail", value = "copied" }, cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
         LogStored(logger, row.Id, row.RecordingSid, audio.Content.Length, row.Attempts);
