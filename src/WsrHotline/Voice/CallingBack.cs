@@ -5,7 +5,6 @@ using Npgsql;
 using Twilio.Clients;
 using Twilio.Exceptions;
 using Twilio.TwiML;
-using Dial = Twilio.TwiML.Voice.Dial;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
 using WsrHotline.Pii;
@@ -13,6 +12,7 @@ using WsrHotline.Staff;
 using WsrHotline.Twilio;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
 using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using Dial = Twilio.TwiML.Voice.Dial;
 using PhoneNumber = Twilio.Types.PhoneNumber;
 using UpdateCallOptions = Twilio.Rest.Api.V2010.Account.UpdateCallOptions;
 

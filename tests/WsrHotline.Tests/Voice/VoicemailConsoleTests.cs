@@ -2,9 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Pii;
 using WsrHotline.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace WsrHotline.Tests.Voice;
 
