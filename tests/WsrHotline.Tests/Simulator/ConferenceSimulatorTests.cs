@@ -1,10 +1,11 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using Twilio.TwiML;
-using Conference = Twilio.TwiML.Voice.Conference;
-using Dial = Twilio.TwiML.Voice.Dial;
 using WsrHotline.Simulator;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
+using Conference = Twilio.TwiML.Voice.Conference;
 using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using Dial = Twilio.TwiML.Voice.Dial;
 using PhoneNumber = Twilio.Types.PhoneNumber;
 using UpdateCallOptions = Twilio.Rest.Api.V2010.Account.UpdateCallOptions;
 
@@ -229,5 +230,87 @@ public sealed class ConferenceSimulatorTests : IAsyncLifetime
         Assert.Equal("Moved again.", call.Heard[^1]);
         Assert.Empty(hotline.Requests("/twilio/voice/after-conference")); // a REST redirect wins over the Dial action
         Assert.Equal("last-participant-left", Assert.Single(Simulator.Conferences).ReasonEnded);
+    }
+
+    [Fact]
+    public async Task The_pages_json_api_shows_conferences_with_their_participants_speaks_and_lets_time_pass()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial().Conference("case-11", startConferenceOnEnter: false, participantLabel: "worker")));
+        hotline.On("/twilio/agent/join", _ => new VoiceResponse()
+            .Append(new Dial().Conference("case-11", muted: true, participantLabel: "investigator")));
+        using var http = new HttpClient { BaseAddress = new Uri(hotline.ListeningAddress, "/simulator/api/") };
+
+        var state = await ReadAsync(await http.PostAsJsonAsync("calls", new { from = Caller }));
+        var sid = state.GetProperty("call").GetProperty("sid").GetString()!;
+        Assert.Equal("InConference", state.GetProperty("call").GetProperty("state").GetString());
+        Assert.Equal("case-11", state.GetProperty("call").GetProperty("conference").GetString());
+        var room = Assert.Single(state.GetProperty("conferences").EnumerateArray().ToList());
+        Assert.Equal("init", room.GetProperty("status").GetString());
+
+        Simulator.Phone(Investigator).Behavior = PhoneBehavior.Answer(afterSeconds: 4);
+        await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(Investigator), new PhoneNumber(TollFree))
+        {
+            Url = FakeHotline.Public("/twilio/agent/join"),
+        }, hotline.Rest);
+        var before = state.GetProperty("now").GetDouble();
+        state = await ReadAsync(await http.PostAsJsonAsync("advance", new { seconds = 10 }));
+        Assert.True(state.GetProperty("now").GetDouble() - before >= 10, "time passed with no call in particular");
+
+        room = Assert.Single(state.GetProperty("conferences").EnumerateArray().ToList());
+        Assert.Equal("in-progress", room.GetProperty("status").GetString());
+        var people = room.GetProperty("participants").EnumerateArray().ToList();
+        Assert.Equal(["worker", "investigator"], people.Select(p => p.GetProperty("label").GetString()));
+        Assert.True(people[1].GetProperty("muted").GetBoolean());
+        Assert.False(people[0].GetProperty("hold").GetBoolean());
+
+        state = await ReadAsync(await http.PostAsJsonAsync($"calls/{sid}/say", new { words = "Hola, necesito ayuda." }));
+        var phone = state.GetProperty("phones").EnumerateArray().Single();
+        Assert.Equal("Hola, necesito ayuda.", phone.GetProperty("heard").EnumerateArray().Last().GetString());
+        Assert.True(phone.GetProperty("call").GetProperty("muted").GetBoolean());
+        await ReadAsync(await http.PostAsJsonAsync($"phones/{Uri.EscapeDataString(Investigator)}/say", new { words = "Muted: not heard." }));
+        Assert.DoesNotContain("Muted: not heard.", Simulator.FindCall(sid)!.Heard);
+        state = await ReadAsync(await http.GetAsync(new Uri($"state?call={sid}", UriKind.Relative)));
+        Assert.Contains(state.GetProperty("call").GetProperty("transcript").EnumerateArray(),
+            e => e.GetProperty("kind").GetString() == "spoke" && e.GetProperty("heardBy").GetInt32() == 1);
+    }
+
+    [Fact]
+    public async Task A_coach_joined_by_twiml_is_heard_only_by_the_call_it_coaches_and_a_full_room_fails_the_dial()
+    {
+        const string worker = "+15555550124", coordinator = "+15555550125", fourth = "+15555550126";
+        string? investigatorSid = null;
+        hotline.On("/twilio/voice/incoming", form => form["From"].ToString() switch
+        {
+            Caller => new VoiceResponse().Append(new Dial().Conference("room-4", maxParticipants: 3)),
+            worker => new VoiceResponse().Append(new Dial().Conference("room-4", maxParticipants: 3)),
+            coordinator => new VoiceResponse().Append(new Dial().Conference("room-4", coach: investigatorSid, beep: Conference.BeepEnum.False, maxParticipants: 3)),
+            _ => new VoiceResponse().Append(new Dial(action: Url("/twilio/voice/full")).Conference("room-4", maxParticipants: 3)),
+        });
+        hotline.On("/twilio/voice/full", form => new VoiceResponse().Say("Dial " + form["DialCallStatus"]).Hangup());
+
+        var investigator = await Simulator.CallAsync(Caller);
+        investigatorSid = investigator.Sid;
+        var workerCall = await Simulator.CallAsync(worker);
+        var coach = await Simulator.CallAsync(coordinator);
+        var refused = await Simulator.CallAsync(fourth);
+        await coach.SayAsync("Ask her about the wages.");
+
+        Assert.True(coach.Participant!.Coaching);
+        Assert.Equal(investigator.Sid, coach.Participant.CallSidToCoach);
+        Assert.Equal("Ask her about the wages.", investigator.Heard[^1]);
+        Assert.DoesNotContain("Ask her about the wages.", workerCall.Heard);
+        Assert.Equal(CallState.Completed, refused.State);
+        Assert.Equal("Dial failed", refused.Heard[^1]);
+        Assert.Equal(3, investigator.Conference!.Participants.Count);
+    }
+
+    private static async Task<System.Text.Json.JsonElement> ReadAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            return await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        }
     }
 }
