@@ -179,5 +179,23 @@ public static class ComplaintClocks
         }
     }
 
+    /// <summary>
+    /// A callback task was done in this transaction (Voice's <c>callback_tasks.done_at</c>; migration
+    /// 0005's trigger met its clock): the met clock on the timeline, like every other clock's.
+    /// </summary>
+    public static async Task RecordCallbackMetAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, long complaintId, long callbackTaskId, int? staffId,
+        CancellationToken cancellationToken)
+    {
+        var met = await connection.QuerySingleOrDefaultAsync<(DateTime DueAt, bool Late)?>(new CommandDefinition("""
+            SELECT due_at, due_at < met_at FROM deadlines WHERE callback_task_id = @callbackTaskId AND met_reason = 'met'
+            """, new { callbackTaskId }, transaction, cancellationToken: cancellationToken));
+        if (met is { } clock)
+        {
+            await Timeline.AppendAsync(connection, transaction, complaintId, staffId is null ? TimelineActor.System : TimelineActor.Staff, staffId,
+                "clock.met", new { kind = ClockKinds.Callback, due_at = clock.DueAt, late = clock.Late, callback_id = callbackTaskId }, cancellationToken);
+        }
+    }
+
     private sealed record OpenedClock(string Kind, DateTime DueAt);
 }

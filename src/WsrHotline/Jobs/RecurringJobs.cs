@@ -34,7 +34,8 @@ public sealed class RecurringJobs(
     DashboardQueries dashboard,
     TwilioReconciliation reconciliation,
     OutboundSender replies,
-    MediaFetcher media)
+    MediaFetcher media,
+    Voice.VoicemailCopies recordings)
 {
     /// <summary>How long an occurrence waits for the previous one of its job to finish before it fails.</summary>
     private const int WaitForPreviousSeconds = 60;
@@ -84,13 +85,14 @@ public sealed class RecurringJobs(
 
     /// <summary>
     /// The safety net of the jobs enqueued after a commit (<see cref="AfterCommit"/>): a reply or a
-    /// download whose enqueue was lost, or whose job died and was not retried, gets a job again.
+    /// download (an attachment or a voicemail) whose enqueue was lost, or whose job died and was not retried, gets a job again.
     /// </summary>
     [DisableConcurrentExecution(WaitForPreviousSeconds)]
     public async Task EnqueueForgottenWorkAsync(CancellationToken cancellationToken)
     {
         await replies.EnqueueForgottenAsync(cancellationToken);
         await media.EnqueueForgottenAsync(cancellationToken);
+        await recordings.EnqueueForgottenAsync(cancellationToken);
     }
 
     private static void Every(IRecurringJobManager jobs, string id, TimeSpan interval, System.Linq.Expressions.Expression<Func<RecurringJobs, Task>> call) =>

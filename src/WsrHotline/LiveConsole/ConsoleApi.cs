@@ -81,6 +81,7 @@ public static class ConsoleApi
         api.MapGet("/voice-token", VoiceToken);
         api.MapGet("/media/{id:long}", MediaAsync);
         api.MapCaseWork();
+        api.MapVoicemailAndCallbacks();
         return app;
     }
 

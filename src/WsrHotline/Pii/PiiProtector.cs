@@ -20,6 +20,10 @@ public static class PiiPurpose
     /// <summary>A media file's bytes, bound to its row: a file cannot be swapped onto another one.</summary>
     public static string MediaContent(long mediaId) =>
         "message.media/" + mediaId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A voicemail recording's audio, bound to its <c>voicemail_recordings</c> row.</summary>
+    public static string RecordingContent(long recordingId) =>
+        "call.recording/" + recordingId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>

@@ -25,7 +25,32 @@ internal static partial class TwilioApiStandIn
         accounts.MapGet("/Messages.json", ListMessages);
         accounts.MapGet("/Messages/{messageSid}/Media.json", ListMedia);
         accounts.MapGet("/Recordings.json", ListRecordings);
+        accounts.MapGet("/Recordings/{file}", DownloadRecording);
+        accounts.MapDelete("/Recordings/{recordingSid}.json", DeleteRecording);
         MapConferences(accounts);
+    }
+
+    /// <summary>GET Recordings/{Sid}.wav (or no extension): the audio, with the account's credentials (media auth on), 404 once deleted.</summary>
+    private static IResult DownloadRecording(string accountSid, string file, HttpRequest request, VoiceSimulator simulator)
+    {
+        if (Unauthorized(accountSid, request, simulator) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var sid = file.EndsWith(".wav", StringComparison.Ordinal) ? file[..^".wav".Length] : file;
+        return simulator.RecordingDuration(sid) is { } seconds ? Results.File(RecordingAudio.Wav(seconds), "audio/x-wav") : NotFound(request);
+    }
+
+    /// <summary>DELETE Recordings/{Sid}.json: Twilio's 204, or 404 for a recording it does not have (any more).</summary>
+    private static IResult DeleteRecording(string accountSid, string recordingSid, HttpRequest request, VoiceSimulator simulator)
+    {
+        if (Unauthorized(accountSid, request, simulator) is { } refusal)
+        {
+            return refusal;
+        }
+
+        return simulator.DeleteRecording(recordingSid) ? Results.NoContent() : NotFound(request);
     }
 
     /// <summary>

@@ -443,7 +443,10 @@ public sealed partial class VoiceSimulator : IDisposable
         return AddRecording(callSid, durationSeconds);
     }
 
-    /// <summary>The length of a recording made in this simulator, or null.</summary>
+    /// <summary>Deletes a recording, as Twilio's DELETE does: it is no longer listed, served or found. False when there was none.</summary>
+    public bool DeleteRecording(string recordingSid) => recordings.TryRemove(recordingSid, out _);
+
+    /// <summary>The length of a recording made in this simulator (and not deleted), or null.</summary>
     public int? RecordingDuration(string recordingSid) =>
         recordings.TryGetValue(recordingSid, out var made) ? made.DurationSeconds : null;
 

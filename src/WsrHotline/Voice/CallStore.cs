@@ -1,4 +1,5 @@
 using Dapper;
+using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using WsrHotline.Intake;
@@ -24,7 +25,8 @@ public sealed record CallRow(
     bool ConsoleOfferSettled);
 
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
-public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOptions<Twilio.TwilioOptions> twilio, TimeProvider time)
+public sealed class CallStore(
+    NpgsqlDataSource dataSource, PiiProtector pii, IOptions<Twilio.TwilioOptions> twilio, TimeProvider time, IBackgroundJobClient jobs, ILogger<CallStore> logger)
 {
     internal const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
@@ -160,11 +162,13 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOp
     }
 
     /// <summary>
-    /// Stores the recording reference (its address encrypted: it plays the worker's voice). Idempotent.
-    /// Without a RecordingSid there is nothing to store; without a RecordingUrl (Twilio always sends
-    /// one) the recording's address is Twilio's for that sid, so the voicemail can still be played.
+    /// Stores the recording reference (its address encrypted: it plays the worker's voice) and the
+    /// recording's copy row, in one transaction, then enqueues the copy out of Twilio
+    /// (<see cref="VoicemailCopies"/>) once. Idempotent. Without a RecordingSid there is nothing to
+    /// store; without a RecordingUrl (Twilio always sends one) the recording's address is Twilio's for
+    /// that sid. Returns whether the call's recording changed.
     /// </summary>
-    public async Task<bool> StoreRecordingAsync(long callId, string recordingSid, string recordingUrl, CancellationToken cancellationToken)
+    public async Task<bool> StoreRecordingAsync(long callId, string recordingSid, string recordingUrl, int? durationSeconds, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(recordingSid))
         {
@@ -175,13 +179,25 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOp
             recordingUrl = $"{twilio.Value.ApiBaseUrl.TrimEnd('/')}/2010-04-01/Accounts/{twilio.Value.AccountSid}/Recordings/{recordingSid}";
         }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var changed = await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE calls SET recording_sid = @recordingSid, recording_url_encrypted = @encrypted,
                              voicemail_at = coalesce(voicemail_at, now())
             WHERE id = @callId AND recording_sid IS DISTINCT FROM @recordingSid
             """,
             new { callId, recordingSid, encrypted = pii.Encrypt(recordingUrl, PiiPurpose.RecordingUrl) },
-            cancellationToken: cancellationToken));
+            transaction, cancellationToken: cancellationToken));
+        // xmax = 0: this statement inserted the row (a retried webhook finds it and enqueues nothing).
+        var copy = await connection.QuerySingleAsync<(long Id, bool Inserted)>(new CommandDefinition("""
+            INSERT INTO voicemail_recordings (call_id, recording_sid, duration_seconds) VALUES (@callId, @recordingSid, @durationSeconds)
+            ON CONFLICT (recording_sid) DO UPDATE SET duration_seconds = coalesce(voicemail_recordings.duration_seconds, EXCLUDED.duration_seconds)
+            RETURNING id, xmax = 0 AS inserted
+            """, new { callId, recordingSid, durationSeconds }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        if (copy.Inserted)
+        {
+            Jobs.AfterCommit.Enqueue(logger, "recording " + recordingSid, () => VoicemailCopies.Enqueue(jobs, copy.Id));
+        }
         return changed > 0;
     }
 
@@ -201,14 +217,22 @@ public sealed class CallStore(NpgsqlDataSource dataSource, PiiProtector pii, IOp
             return false;
         }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var created = await connection.ExecuteAsync(new CommandDefinition("""
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var created = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
             INSERT INTO callback_tasks (call_id, complaint_id, caller_identity_id, language_code, reason, due_at)
             VALUES (@callId, @complaintId, @identity, @language, @reason, @dueAt)
             ON CONFLICT (call_id) DO NOTHING
+            RETURNING id
             """,
             new { callId = call.Id, complaintId, identity = call.CallerIdentityId, language = call.LanguageCode, reason, dueAt },
-            cancellationToken: cancellationToken));
-        return created > 0;
+            transaction, cancellationToken: cancellationToken));
+        if (created is { } taskId)
+        {
+            // The consoles' callback lists show it at once.
+            await CallbackTasks.AnnounceAsync(connection, transaction, taskId, complaintId, call.LanguageCode, "owed", cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return created is not null;
     }
 
     /// <summary>

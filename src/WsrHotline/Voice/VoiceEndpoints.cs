@@ -22,6 +22,7 @@ public static class VoiceEndpoints
         services.AddSingleton<EmergencyTwiml>();
         services.AddSingleton<VoiceFlow>();
         services.AddSingleton<DatabaseOutageFilter>();
+        services.AddVoicemailAndCallbacks();
         return services;
     }
 
@@ -87,6 +88,7 @@ public static class VoiceEndpoints
         voice.MapPost("/emergency/recorded", (HttpContext http, VoiceFlow flow, WebhookSpool spool, IvrFlowProvider flows) =>
             Run(http, flows, request => flow.EmergencyRecordedAsync(request, spool)))
             .WithMetadata(Replay((flow, request) => flow.ReplayEmergencyVoicemailAsync(request)));
+        voice.MapCallingBack();
         return endpoints;
     }
 

@@ -53,7 +53,7 @@ public sealed partial class VoiceFlow
         await calls.MarkVoicemailAsync(call.Id, request.Cancellation);
         if (!string.IsNullOrEmpty(request.Form.RecordingSid))
         {
-            await calls.StoreRecordingAsync(call.Id, request.Form.RecordingSid, request.Form.RecordingUrl, request.Cancellation);
+            await calls.StoreRecordingAsync(call.Id, request.Form.RecordingSid, request.Form.RecordingUrl, request.Form.RecordingDuration, request.Cancellation);
         }
         await calls.AppendTimelineAsync(complaintId, TimelineActor.Worker, null, "voicemail.left",
             new { recording_sid = request.Form.RecordingSid, during_outage = true }, request.Cancellation);

@@ -32,7 +32,7 @@ public sealed partial class VoiceFlow
         await calls.MarkVoicemailAsync(call.Id, request.Cancellation);
         if (!string.IsNullOrEmpty(request.Form.RecordingSid))
         {
-            await calls.StoreRecordingAsync(call.Id, request.Form.RecordingSid, request.Form.RecordingUrl, request.Cancellation);
+            await calls.StoreRecordingAsync(call.Id, request.Form.RecordingSid, request.Form.RecordingUrl, request.Form.RecordingDuration, request.Cancellation);
         }
         await calls.AppendTimelineAsync(complaintId, TimelineActor.Worker, null, "voicemail.left",
             new { recording_sid = request.Form.RecordingSid, duration_seconds = request.Form.RecordingDuration }, request.Cancellation);
@@ -50,7 +50,7 @@ public sealed partial class VoiceFlow
             return Results.Ok();
         }
         var call = await RequireCallAsync(request);
-        if (await calls.StoreRecordingAsync(call.Id, request.Form.RecordingSid, request.Form.RecordingUrl, request.Cancellation))
+        if (await calls.StoreRecordingAsync(call.Id, request.Form.RecordingSid, request.Form.RecordingUrl, request.Form.RecordingDuration, request.Cancellation))
         {
             var language = call.LanguageCode ?? request.Flow.DefaultLanguage.Code;
             var complaintId = await calls.EnsureComplaintAsync(call, language, request.Cancellation);

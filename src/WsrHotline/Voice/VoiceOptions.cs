@@ -24,4 +24,10 @@ public sealed class VoiceOptions
     /// on-call phone tiers take over (nobody available: the tiers ring at once).
     /// </summary>
     public TimeSpan ConsoleOfferDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How many times a voicemail's copy out of Twilio is tried (download, then delete of Twilio's copy).</summary>
+    public int RecordingCopyMaxAttempts { get; set; } = 8;
+
+    /// <summary>The wait before the first retry of a copy; doubled each time.</summary>
+    public TimeSpan RecordingCopyRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -53,6 +53,12 @@ public static class AuthorizationMatrix
         ["GET /console/api/complaints/{id:long}/casework"] = new("401", "200", "403", "200", "200", "401"),
         ["GET /console/api/me"] = new("401", "200", "200", "200", "200", "401"),
         ["GET /console/api/media/{id:long}"] = new("401", "200", "403", "200", "200", "401"),
+        ["GET /console/api/recordings/{id:long}"] = new("401", "200", "403", "200", "200", "401"),
+        ["GET /console/api/callbacks"] = new("401", "200", "200", "200", "200", "401"),
+        ["GET /console/api/complaints/{id:long}/recordings"] = new("401", "200", "403", "200", "200", "401"),
+        // {id} of a callback is the one owed on the restricted case, with a call back already under way (409: never a real call).
+        ["POST /console/api/callbacks/{id:long}/call"] = new("401", "409", "403", "409", "409", "401"),
+        ["POST /console/api/callbacks/{id:long}/close"] = new("401", "204", "403", "204", "204", "401"),
         ["GET /console/api/provisions"] = new("401", "200", "200", "200", "200", "401"),
         ["GET /console/api/staff"] = new("401", "200", "200", "200", "200", "401"),
         ["GET /console/api/suppliers"] = new("401", "200", "200", "200", "200", "401"),
@@ -92,6 +98,10 @@ public static class AuthorizationMatrix
         // Twilio webhooks: not staff endpoints; unsigned, refused to everyone.
         ["POST /twilio/messaging/incoming"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/messaging/status"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/callback/staff"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/callback/staff-status"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/callback/worker"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/callback/worker-status"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/console-bridge"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/emergency/dial-result"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/emergency/recorded"] = new("403", "403", "403", "403", "403", "403"),

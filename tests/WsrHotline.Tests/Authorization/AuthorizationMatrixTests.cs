@@ -20,7 +20,7 @@ namespace WsrHotline.Tests.Authorization;
 /// </summary>
 public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFixture<CaseWorkApp>
 {
-    private sealed record Seeded(long RestrictedCase, long Media, long Escalation, string BuyerToken, int SouthStaffId);
+    private sealed record Seeded(long RestrictedCase, long Media, long Escalation, string BuyerToken, int SouthStaffId, long Recording, long Callback);
 
     [Fact]
     public async Task Every_endpoint_answers_every_caller_as_the_table_says()
@@ -85,6 +85,8 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
         {
             ("id", _) when pattern.StartsWith("/console/api/complaints/", StringComparison.Ordinal) => seeded.RestrictedCase.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("id", _) when pattern.StartsWith("/console/api/media/", StringComparison.Ordinal) => seeded.Media.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ("id", _) when pattern.StartsWith("/console/api/recordings/", StringComparison.Ordinal) => seeded.Recording.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ("id", _) when pattern.StartsWith("/console/api/callbacks/", StringComparison.Ordinal) => seeded.Callback.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("id", _) when pattern.StartsWith("/buyer/escalations/", StringComparison.Ordinal) => seeded.Escalation.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("id", _) when pattern.StartsWith("/admin/staff/", StringComparison.Ordinal) => seeded.SouthStaffId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("language", _) => "es",
@@ -106,6 +108,10 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
             await connection.ExecuteAsync("""
                 UPDATE complaints SET restricted_team = 'north' WHERE id = @RestrictedCase;
                 UPDATE escalations SET status = 'sent', answered_at = NULL WHERE id = @Escalation;
+                -- A call back under way already: "Call back" answers 409 to whoever may call, and never reaches Twilio.
+                INSERT INTO callback_attempts (callback_task_id, staff_id, answer_mode) VALUES (@Callback, @SouthStaffId, 'browser')
+                ON CONFLICT (callback_task_id) WHERE ended_at IS NULL DO NOTHING;
+                UPDATE callback_tasks SET done_at = NULL, done_by = NULL, closed_how = NULL, closed_reason = NULL, closed_note_id = NULL WHERE id = @Callback;
                 """, seeded);
         }
         // A fresh client and sign-in per call: a call may sign its caller out.
@@ -144,6 +150,7 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
     {
         _ when url.EndsWith("/notes", StringComparison.Ordinal) => new { body = "Called the worker back." },
         _ when url.EndsWith("/messages", StringComparison.Ordinal) => new { body = "Hola, le llamamos mañana." },
+        _ when url.EndsWith("/close", StringComparison.Ordinal) => new { reason = "reached_by_text" },
         _ => new { },
     };
 
@@ -168,7 +175,24 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
             RETURNING id
             """, new { restricted });
         var token = BuyerSignatures.AnswerToken(pii, escalation, DateTimeOffset.UtcNow.AddDays(7));
-        return new Seeded(restricted, mediaId, escalation, token, app.South.StaffId);
+        // A voicemail on the case, copied, and the callback it is owed.
+        var callId = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO calls (call_sid, direction, caller_identity_id, complaint_id, language_code, status, recording_sid)
+            SELECT 'CAmatrix', 'inbound', caller_identity_id, id, language_code, 'completed', 'REmatrix' FROM complaints WHERE id = @restricted
+            RETURNING id
+            """, new { restricted });
+        var recording = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO voicemail_recordings (call_id, recording_sid) VALUES (@callId, 'REmatrix') RETURNING id
+            """, new { callId });
+        await connection.ExecuteAsync("""
+            UPDATE voicemail_recordings SET status = 'stored', content_type = 'audio/wav', size_bytes = 4, content_encrypted = @content WHERE id = @recording
+            """, new { recording, content = pii.EncryptBytes(Encoding.ASCII.GetBytes("RIFF"), PiiPurpose.RecordingContent(recording)) });
+        var callback = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO callback_tasks (call_id, complaint_id, caller_identity_id, language_code, reason, due_at)
+            SELECT id, complaint_id, caller_identity_id, language_code, 'voicemail', now() + interval '30 minutes' FROM calls WHERE id = @callId
+            RETURNING id
+            """, new { callId });
+        return new Seeded(restricted, mediaId, escalation, token, app.South.StaffId, recording, callback);
     }
 
     [GeneratedRegex(@"\{\**(?<name>[A-Za-z]+)[^}]*\}")]

@@ -29,7 +29,10 @@ public sealed class TwilioStandIn : IAsyncDisposable
     /// <summary>Every message posted, in arrival order.</summary>
     public ConcurrentQueue<PostedMessage> Messages { get; } = new();
 
-    /// <summary>Requests for anything but Messages.json (none are expected).</summary>
+    /// <summary>Voicemail copies: the audio fetched (GET Recordings/RE….wav) and Twilio's copy deleted (DELETE Recordings/RE….json).</summary>
+    public ConcurrentQueue<string> Recordings { get; } = new();
+
+    /// <summary>Requests for anything but Messages.json and recordings (none are expected).</summary>
     public ConcurrentQueue<string> Unexpected { get; } = new();
 
     public string BaseUrl => app.Urls.Single();
@@ -68,6 +71,18 @@ public sealed class TwilioStandIn : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         var segments = context.Request.Path.Value?.Split('/', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        if (segments.Length >= 2 && segments[^2] == "Recordings" && context.Request.Method is "GET" or "DELETE")
+        {
+            Recordings.Enqueue($"{context.Request.Method} {segments[^1]}");
+            if (context.Request.Method == "DELETE")
+            {
+                context.Response.StatusCode = 204;
+                return;
+            }
+            context.Response.ContentType = "audio/x-wav";
+            await context.Response.Body.WriteAsync("RIFF\0\0\0\0WAVE"u8.ToArray());
+            return;
+        }
         if (context.Request.Method != "POST" || segments.Length == 0 || segments[^1] != "Messages.json")
         {
             Unexpected.Enqueue($"{context.Request.Method} {context.Request.Path}");

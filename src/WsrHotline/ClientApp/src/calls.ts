@@ -63,6 +63,11 @@ export class CallPanel {
     }
   }
 
+  /** The next call to this browser is one the investigator asked for (a callback): the Voice SDK accepts it. */
+  expectCall(expecting = true): void {
+    this.expectingCall = expecting;
+  }
+
   private offered(e: ConsoleEvent): void {
     const callId = Number(e.payload.callId);
     if (this.ringing.has(callId)) return;

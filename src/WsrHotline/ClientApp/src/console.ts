@@ -2,6 +2,7 @@
 import { api, setCsrfToken } from "./api";
 import { CallPanel, setLanguageNames } from "./calls";
 import { Cases } from "./cases";
+import { mountCallbacks, mountVoicemails } from "./callbacks";
 import { mountCaseWork } from "./casework";
 import { byId, h } from "./dom";
 import { clockName, dueAt, timeLeft } from "./clocks";
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
 
   const cases = new Cases(live);
   mountCaseWork(cases, me.role);
+  mountVoicemails(cases);
+  mountCallbacks(live, calls);
   await cases.loadList();
   cases.route();
 
