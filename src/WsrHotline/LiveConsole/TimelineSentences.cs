@@ -55,6 +55,16 @@ public static class TimelineSentences
         ["voicemail.left"] = e => (e.Number("duration_seconds") is { } length ? $"Worker left a {Seconds(length)} voicemail" : "Worker left a voicemail")
             + (e.Flag("during_outage") ? " during a database outage" : ""),
         ["voicemail.recording_stored"] = e => $"The voicemail recording ({Seconds(e.Number("duration_seconds"))}) was kept",
+        ["voicemail.copied"] = _ => "The voicemail recording was copied into the hotline's own storage, encrypted",
+        ["voicemail.twilio_copy_deleted"] = _ => "Twilio's copy of the voicemail recording was deleted",
+        ["voicemail.copy_failed"] = e => $"The voicemail recording could not be copied out of Twilio after {Count(e.Number("attempts"), "attempt")}",
+        ["voicemail.played"] = e => $"{e.Actor} played the voicemail",
+        ["callback.started"] = e => $"{e.Actor} called the worker back ({(e.Text("answer_mode") == "phone" ? "on their phone" : "in the browser")})",
+        ["callback.reached"] = e => $"{e.Actor} reached the worker on the callback",
+        ["callback.unanswered"] = e => $"The worker did not answer the callback ({Label(e.Text("status") ?? e.Text("outcome"))})",
+        ["callback.attempt_ended"] = e => $"The callback attempt ended before the worker was reached ({Label(e.Text("outcome"))})",
+        ["callback.call_ended"] = e => $"The callback call ended after {Seconds(e.Number("duration_seconds"))}",
+        ["callback.closed"] = e => $"{e.Actor} closed the callback by hand: {Label(e.Text("reason"))}",
         ["callback.owed"] = e => $"A callback is owed within {e.Number("due_in_minutes") ?? 30} min ({Label(e.Text("reason"))})",
 
         ["complaint.status_changed"] = e => $"{e.Actor} moved the case from {Label(e.Text("from"))} to {Label(e.Text("to"))}",
