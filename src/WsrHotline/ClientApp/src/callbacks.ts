@@ -110,13 +110,13 @@ const said = new Map<number, string>();
 export function mountCallbacks(live: LiveEvents, calls: CallPanel): void {
   const list = h("ol", { id: "callback-rows", class: "callback-rows" });
   const count = h("span", { id: "callback-count" });
-  const section = h(
-    "section",
-    { id: "callbacks", class: "callbacks", "aria-labelledby": "callbacks-title" },
-    h("h2", { id: "callbacks-title" }, "Callbacks owed ", count),
-    list,
-  );
-  document.getElementById("calls")?.after(section);
+  // The page keeps a slot for the list in its worklist region (console.html).
+  const section = document.getElementById("callbacks");
+  if (!section) return;
+  section.removeAttribute("aria-label");
+  section.setAttribute("aria-labelledby", "callbacks-title");
+  section.replaceChildren(h("h2", { id: "callbacks-title" }, "Callbacks owed ", count), list);
+  section.hidden = false;
 
   let items: CallbackItem[] = [];
   let offset = 0; // server clock minus this browser's
