@@ -73,6 +73,7 @@ public static class ConsoleApi
         api.MapGet("/voice-token", VoiceToken);
         api.MapGet("/media/{id:long}", MediaAsync);
         api.MapCaseWork();
+        api.MapCallControls();
         return app;
     }
 

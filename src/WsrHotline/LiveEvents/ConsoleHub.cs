@@ -12,7 +12,8 @@ namespace WsrHotline.LiveEvents;
 public sealed record ConsoleEvent(long Id, string Kind, long? ComplaintId, JsonElement Payload, DateTimeOffset At);
 
 /// <summary>A colleague as the console lists them.</summary>
-public sealed record ColleaguePresence(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string[] Languages);
+public sealed record ColleaguePresence(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string[] Languages,
+    string Activity = "idle");
 
 /// <summary>What the hub calls on a console: one method per kind of event (<see cref="ConsoleEventKinds"/>).</summary>
 public interface IConsoleClient
@@ -169,17 +170,18 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
     public async Task<IReadOnlyList<ColleaguePresence>> Colleagues()
     {
         await using var connection = await dataSource.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string Languages)>("""
+        var rows = await connection.QueryAsync<(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string Languages, string Activity)>("""
             SELECT s.id AS staff_id, s.display_name, s.role,
                    coalesce(p.status, 'away') AS status, coalesce(p.answer_mode, 'browser') AS answer_mode,
                    EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = s.id AND c.last_seen_at > now() - @fresh) AS connected,
-                   coalesce((SELECT string_agg(language_code, ',' ORDER BY language_code) FROM staff_languages l WHERE l.staff_id = s.id), '') AS languages
+                   coalesce((SELECT string_agg(language_code, ',' ORDER BY language_code) FROM staff_languages l WHERE l.staff_id = s.id), '') AS languages,
+                   CASE WHEN p.activity = 'wrap_up' AND p.wrap_up_until <= now() THEN 'idle' ELSE coalesce(p.activity, 'idle') END AS activity
             FROM staff s LEFT JOIN staff_presence p ON p.staff_id = s.id
             WHERE s.active
             ORDER BY s.display_name
             """, new { fresh = ConsoleInstance.ConnectionFreshness });
         return [.. rows.Select(r => new ColleaguePresence(r.StaffId, r.DisplayName, r.Role, r.Status, r.AnswerMode, r.Connected,
-            r.Languages.Split(',', StringSplitOptions.RemoveEmptyEntries)))];
+            r.Languages.Split(',', StringSplitOptions.RemoveEmptyEntries), r.Activity))];
     }
 
     /// <summary>Claims an offered call for this investigator: the first accept wins, everyone else sees it taken.</summary>

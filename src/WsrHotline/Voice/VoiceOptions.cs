@@ -24,4 +24,21 @@ public sealed class VoiceOptions
     /// on-call phone tiers take over (nobody available: the tiers ring at once).
     /// </summary>
     public TimeSpan ConsoleOfferDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long an investigator may take over the wrap-up (disposition and note) after a call before
+    /// calls are offered to them again by themselves.
+    /// </summary>
+    public TimeSpan WrapUpMaximum { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The dispositions a wrap-up chooses from (code: label shown in the console).</summary>
+    public Dictionary<string, string> Dispositions { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["new_complaint"] = "New complaint",
+        ["follow_up"] = "Follow-up on an existing case",
+        ["information_only"] = "Information only",
+        ["wrong_number"] = "Wrong number",
+        ["silent_or_prank"] = "Silent or prank",
+        ["referred"] = "Referred",
+    };
 }
