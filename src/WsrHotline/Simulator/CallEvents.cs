@@ -26,6 +26,13 @@ namespace WsrHotline.Simulator;
 [JsonDerivedType(typeof(Redirected), "redirected")]
 [JsonDerivedType(typeof(HungUp), "hung-up")]
 [JsonDerivedType(typeof(Rejected), "rejected")]
+[JsonDerivedType(typeof(ConferenceJoined), "conference-joined")]
+[JsonDerivedType(typeof(ConferenceLeft), "conference-left")]
+[JsonDerivedType(typeof(ParticipantJoined), "participant-joined")]
+[JsonDerivedType(typeof(ParticipantLeft), "participant-left")]
+[JsonDerivedType(typeof(HoldChanged), "hold")]
+[JsonDerivedType(typeof(Spoke), "spoke")]
+[JsonDerivedType(typeof(HeardSpeech), "heard-speech")]
 [JsonDerivedType(typeof(WebhookCalled), "webhook")]
 [JsonDerivedType(typeof(ApplicationError), "error")]
 public abstract record CallEvent(TimeSpan At);
@@ -70,6 +77,27 @@ public sealed record Answered(TimeSpan At) : CallEvent(At);
 public sealed record Bridged(TimeSpan At, string WithCallSid) : CallEvent(At);
 
 public sealed record Unbridged(TimeSpan At, string WithCallSid) : CallEvent(At);
+
+/// <summary>This leg entered a conference room (it hears the wait music until the room starts).</summary>
+public sealed record ConferenceJoined(TimeSpan At, string ConferenceSid, string FriendlyName) : CallEvent(At);
+
+/// <summary>This leg left the room. <see cref="Reason"/>: left (hung up, redirected), time-limit, kicked, conference-ended.</summary>
+public sealed record ConferenceLeft(TimeSpan At, string ConferenceSid, string Reason) : CallEvent(At);
+
+/// <summary>Someone else joined the room this leg is in; <see cref="Beep"/>: this leg heard a beep (in <see cref="SimulatedCall.Heard"/> as "[beep]").</summary>
+public sealed record ParticipantJoined(TimeSpan At, string ConferenceSid, string CallSid, string? Label, bool Beep) : CallEvent(At);
+
+/// <summary>Someone else left the room this leg is in; <see cref="Beep"/> as for <see cref="ParticipantJoined"/>.</summary>
+public sealed record ParticipantLeft(TimeSpan At, string ConferenceSid, string CallSid, string? Label, bool Beep) : CallEvent(At);
+
+/// <summary>This leg was put on hold (hears the hold TwiML, not the room) or taken off hold.</summary>
+public sealed record HoldChanged(TimeSpan At, bool Hold) : CallEvent(At);
+
+/// <summary>The person on this leg said <see cref="Words"/> (<see cref="SimulatedCall.SayAsync"/>); <see cref="HeardBy"/>: how many legs heard it.</summary>
+public sealed record Spoke(TimeSpan At, string Words, int HeardBy) : CallEvent(At);
+
+/// <summary>This leg heard the person on <see cref="FromCallSid"/> say <see cref="Words"/> (in <see cref="SimulatedCall.Heard"/> as the words).</summary>
+public sealed record HeardSpeech(TimeSpan At, string FromCallSid, string Words) : CallEvent(At);
 
 public sealed record Redirected(TimeSpan At, Uri Url) : CallEvent(At);
 

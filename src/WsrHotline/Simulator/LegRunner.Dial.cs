@@ -34,14 +34,50 @@ internal sealed partial class LegRunner
     private async Task RunOutboundApiAsync(OutboundRequest request)
     {
         await SendStatusAsync("initiated");
+        if (request.Join is { } joining)
+        {
+            joining.Status = "ringing";
+        }
+
         var ring = await RingAsync(TimeSpan.FromSeconds(request.TimeoutSeconds));
         if (ring != RingResult.Answered)
         {
+            if (request.Join is { } unanswered)
+            {
+                call.ConferenceChanged = false;
+                unanswered.Conference.Leave(unanswered, kicked: false, Now, simulator.UtcAt(Now));
+                simulator.SendConferenceEvents(unanswered.Conference);
+            }
+
             await FinishAsync(RingStatus(ring), call.PendingHangUpBy ?? "callee");
             return;
         }
 
         await AnswerAsync();
+        if (request.Join is { } participant)
+        {
+            // A participant added through the REST API joins when it answers: no TwiML is fetched.
+            if (call.PendingRedirect is null && call.PendingHangUpBy is null && !participant.Removed)
+            {
+                await InConferenceAsync(participant, timeLimit: null);
+            }
+            else
+            {
+                call.ConferenceChanged = false;
+                participant.Conference.Leave(participant, kicked: false, Now, simulator.UtcAt(Now));
+                simulator.SendConferenceEvents(participant.Conference);
+            }
+
+            if (TakeRedirect() is { } moved)
+            {
+                await FinishAsync(await RunTwimlAsync(moved, null, Context.Main));
+                return;
+            }
+
+            await FinishAsync("completed", call.PendingHangUpBy ?? "twiml");
+            return;
+        }
+
         // A REST update that arrived while the phone rang replaces the call's TwiML.
         var first = TakeRedirect()
             ?? (request.Twiml is { } twiml ? Fetch.Inline(twiml, "url") : new Fetch(request.Url!, request.Method, "url", []));
@@ -203,6 +239,11 @@ internal sealed partial class LegRunner
         if (nouns.FirstOrDefault(n => n.Name.LocalName == "Queue") is { } queue)
         {
             return await DialQueueAsync(queue, action, method, timeout, timeLimit);
+        }
+
+        if (nouns.FirstOrDefault(n => n.Name.LocalName == "Conference") is { } conference)
+        {
+            return await DialConferenceAsync(conference, action, method, timeLimit);
         }
 
         if (nouns.FirstOrDefault(n => n.Name.LocalName != "Number") is { } unsupported)
@@ -448,4 +489,7 @@ internal sealed class OutboundRequest
     public IReadOnlyList<string> StatusCallbackEvents { get; init; } = [];
 
     public int TimeoutSeconds { get; init; } = 60;
+
+    /// <summary>A participant added with POST Conferences/{Sid}/Participants.json: joins the room when answered.</summary>
+    public ConferenceParticipant? Join { get; set; }
 }

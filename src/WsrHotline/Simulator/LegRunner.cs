@@ -76,6 +76,9 @@ internal sealed partial class LegRunner(VoiceSimulator simulator, SimulatedCall 
 
         /// <summary>A &lt;Queue url&gt; document played to the dequeued caller.</summary>
         QueueUrl,
+
+        /// <summary>A conference's waitUrl, or a participant's HoldUrl.</summary>
+        ConferenceMusic,
     }
 
     private readonly record struct Outcome(Kind Kind, Fetch? Next = null, string? Detail = null)
@@ -266,7 +269,7 @@ internal sealed partial class LegRunner(VoiceSimulator simulator, SimulatedCall 
         Context.Main => verb is "Say" or "Play" or "Pause" or "Gather" or "Record" or "Redirect" or "Hangup" or "Reject" or "Enqueue" or "Dial" or "Leave",
         Context.Screening => verb is "Say" or "Play" or "Pause" or "Gather" or "Record" or "Redirect" or "Hangup",
         Context.Wait => verb is "Say" or "Play" or "Pause" or "Gather" or "Redirect" or "Hangup" or "Leave",
-        Context.QueueUrl => verb is "Say" or "Play" or "Pause" or "Redirect",
+        Context.QueueUrl or Context.ConferenceMusic => verb is "Say" or "Play" or "Pause" or "Redirect",
         _ => false,
     };
 
@@ -275,6 +278,7 @@ internal sealed partial class LegRunner(VoiceSimulator simulator, SimulatedCall 
         Context.Screening => "in a <Number url> (screening) document",
         Context.Wait => "in an <Enqueue waitUrl> document",
         Context.QueueUrl => "in a <Queue url> document",
+        Context.ConferenceMusic => "in a conference's waitUrl or hold document",
         _ => "by the simulator",
     };
 
@@ -668,7 +672,10 @@ internal sealed partial class LegRunner(VoiceSimulator simulator, SimulatedCall 
     }
 
     private void RestoreState() =>
-        call.State = call.Peer is not null ? CallState.Bridged : call.Queue is not null ? CallState.InQueue : CallState.Running;
+        call.State = call.Participant is not null ? CallState.InConference
+            : call.Peer is not null ? CallState.Bridged
+            : call.Queue is not null ? CallState.InQueue
+            : CallState.Running;
 
     private Fetch? TakeRedirect()
     {

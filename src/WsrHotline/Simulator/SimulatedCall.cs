@@ -24,6 +24,9 @@ public enum CallState
     /// <summary>Talking with another leg.</summary>
     Bridged,
 
+    /// <summary>In a conference room (hearing its wait music, the hold music, or the others).</summary>
+    InConference,
+
     Completed,
 }
 
@@ -97,16 +100,30 @@ public sealed class SimulatedCall
         }
     }
 
-    /// <summary>What the person on this leg heard, in order: the text of every Say and the URL of every Play that could be fetched.</summary>
+    /// <summary>What <see cref="Heard"/> holds for a beep: someone joined or left a conference with beep on.</summary>
+    public const string Beep = "[beep]";
+
+    /// <summary>
+    /// What the person on this leg heard, in order: the text of every Say, the URL of every Play that
+    /// could be fetched, the words another person said to this leg (<see cref="SayAsync"/>, as given),
+    /// and <see cref="Beep"/> for each beep of a conference join or leave.
+    /// </summary>
     public IReadOnlyList<string> Heard =>
     [
         .. Transcript.Select(e => e switch
         {
             Said said => said.Text,
             Played { HttpStatus: null or (>= 200 and <= 299) } played => played.Url.ToString(),
+            HeardSpeech speech => speech.Words,
+            ParticipantJoined { Beep: true } or ParticipantLeft { Beep: true } => Beep,
             _ => null,
         }).OfType<string>(),
     ];
+
+    /// <summary>The conference this leg is in now, with its flags (muted, hold, coaching), or null.</summary>
+    public ConferenceParticipant? Participant { get; internal set; }
+
+    public SimulatedConference? Conference => Participant?.Conference;
 
     /// <summary>Every request made to the app for this leg (TwiML, actions, status callbacks).</summary>
     public IReadOnlyList<WebhookCalled> Webhooks => [.. Transcript.OfType<WebhookCalled>()];
@@ -138,6 +155,14 @@ public sealed class SimulatedCall
 
     public Task HangUpAsync(CancellationToken cancellationToken = default) =>
         simulator.HangUpAsync(this, cancellationToken);
+
+    /// <summary>
+    /// The person on this leg speaks: in a conference the others hear <paramref name="words"/> (not when
+    /// muted or on hold; a coach only to the leg it coaches; nobody on hold hears it), in a two-party
+    /// bridge the other leg does. No virtual time passes.
+    /// </summary>
+    public Task SayAsync(string words, CancellationToken cancellationToken = default) =>
+        simulator.SayAsync(this, words, cancellationToken);
 
     // ---- Engine side: written by the driver, read by this leg's coroutine (the Signal lock orders them).
 
@@ -172,6 +197,11 @@ public sealed class SimulatedCall
 
     internal bool PeerLeft { get; set; }
 
+    /// <summary>Something changed in this leg's conference (started, hold, kicked, ended): it re-reads its state.</summary>
+    internal bool ConferenceChanged { get; set; }
+
+    internal VoiceSimulator Simulator => simulator;
+
     internal SimulatedQueue? Queue { get; set; }
 
     internal TimeSpan StartedAt { get; set; }
@@ -181,7 +211,7 @@ public sealed class SimulatedCall
     internal TimeSpan? EndedAt { get; set; }
 
     /// <summary>Ends the ringing or the TwiML: hang-up, redirect or dequeue.</summary>
-    internal bool Interrupted => PendingHangUpBy is not null || PendingRedirect is not null || PendingDequeue is not null || PeerLeft;
+    internal bool Interrupted => PendingHangUpBy is not null || PendingRedirect is not null || PendingDequeue is not null || PeerLeft || ConferenceChanged;
 
     internal void Add(CallEvent callEvent)
     {

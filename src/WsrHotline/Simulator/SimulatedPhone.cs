@@ -87,6 +87,10 @@ public sealed class SimulatedPhone
     public Task HangUpAsync(CancellationToken cancellationToken = default) =>
         (CurrentCall ?? throw new InvalidOperationException("This phone has no call in progress.")).HangUpAsync(cancellationToken);
 
+    /// <summary>The person on this phone speaks into its current call (see <see cref="SimulatedCall.SayAsync"/>).</summary>
+    public Task SayAsync(string words, CancellationToken cancellationToken = default) =>
+        (CurrentCall ?? throw new InvalidOperationException("This phone has no call in progress.")).SayAsync(words, cancellationToken);
+
     internal void Add(SimulatedCall call)
     {
         lock (calls)

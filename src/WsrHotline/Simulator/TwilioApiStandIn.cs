@@ -9,7 +9,7 @@ namespace WsrHotline.Simulator;
 /// <c>Twilio:ApiBaseUrl</c> at <c>{app}/simulator/twilio</c>. Handlers only register the work and
 /// answer at once; the simulator acts on it after the app's current webhook has been answered.
 /// </summary>
-internal static class TwilioApiStandIn
+internal static partial class TwilioApiStandIn
 {
     public const string BasePath = "/simulator/twilio";
 
@@ -25,6 +25,7 @@ internal static class TwilioApiStandIn
         accounts.MapGet("/Messages.json", ListMessages);
         accounts.MapGet("/Messages/{messageSid}/Media.json", ListMedia);
         accounts.MapGet("/Recordings.json", ListRecordings);
+        MapConferences(accounts);
     }
 
     /// <summary>

@@ -267,7 +267,7 @@ public sealed partial class VoiceSimulator : IDisposable
         var others = Volatile.Read(ref humanRequests);
         return () => call.State == CallState.Completed
             || (call.NeedsHuman && call.InputSerial != inputSerial)
-            || (!call.AwaitingInput && call.State is CallState.InQueue or CallState.Bridged)
+            || (!call.AwaitingInput && call.State is CallState.InQueue or CallState.Bridged or CallState.InConference)
             || Volatile.Read(ref humanRequests) != others;
     }
 

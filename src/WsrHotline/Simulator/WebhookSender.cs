@@ -35,15 +35,16 @@ internal sealed partial class WebhookSender(HttpClient httpClient, VoiceSimulato
         new(settings.ApiBaseUrl ?? new Uri(settings.TransportBaseUrl ?? settings.AppBaseUrl, TwilioApiStandIn.BasePath + "/"),
             $"2010-04-01/Accounts/{settings.AccountSid}/Messages/{messageSid}/Media/{mediaSid}");
 
+    /// <summary>A signed request recorded on <paramref name="call"/>'s transcript (none for a conference's own events).</summary>
     public async Task<(int Status, string Body)> SendAsync(
-        SimulatedCall call,
+        SimulatedCall? call,
         Uri url,
         string method,
         IReadOnlyList<KeyValuePair<string, string>> parameters,
         string purpose)
     {
         var (status, body, calledUrl) = await SendCoreAsync(url, method, parameters, purpose);
-        call.Add(new WebhookCalled(simulator.Now, purpose, string.Equals(method, "GET", StringComparison.OrdinalIgnoreCase) ? "GET" : "POST", calledUrl, status));
+        call?.Add(new WebhookCalled(simulator.Now, purpose, string.Equals(method, "GET", StringComparison.OrdinalIgnoreCase) ? "GET" : "POST", calledUrl, status));
         return (status, body);
     }
 

@@ -1,0 +1,175 @@
+using System.Globalization;
+using Twilio.TwiML;
+using Conference = Twilio.TwiML.Voice.Conference;
+using Dial = Twilio.TwiML.Voice.Dial;
+using WsrHotline.Simulator;
+using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
+using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using PhoneNumber = Twilio.Types.PhoneNumber;
+
+namespace WsrHotline.Tests.Simulator;
+
+/// <summary>&lt;Dial&gt;&lt;Conference&gt; in the simulator, against a TwiML app of the test's own.</summary>
+public sealed class ConferenceSimulatorTests : IAsyncLifetime
+{
+    private const string Caller = "+15555550123";
+    private const string TollFree = "+18005550100";
+    private const string Investigator = "+15555550111";
+    private const string StatusPath = "/twilio/conference/status";
+    private FakeHotline hotline = null!;
+
+    private VoiceSimulator Simulator => hotline.Simulator;
+
+    private static readonly Conference.EventEnum[] AllEvents =
+    [
+        Conference.EventEnum.Start, Conference.EventEnum.End, Conference.EventEnum.Join, Conference.EventEnum.Leave,
+        Conference.EventEnum.Mute, Conference.EventEnum.Hold, Conference.EventEnum.Modify,
+    ];
+
+    public async Task InitializeAsync() => hotline = await FakeHotline.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        Assert.Equal(0, hotline.InvalidSignatures);
+        await hotline.DisposeAsync();
+    }
+
+    private static Uri Url(string path) => new(path, UriKind.Relative);
+
+    [Fact]
+    public async Task A_caller_waits_in_a_conference_until_it_starts_talks_and_its_dial_action_runs_when_the_one_who_ends_it_leaves()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial(action: Url("/twilio/voice/after-conference"))
+                .Conference("case-1", startConferenceOnEnter: false, waitUrl: Url("/twilio/voice/conference-wait"),
+                    statusCallback: Url(StatusPath), statusCallbackEvent: AllEvents, participantLabel: "worker")));
+        hotline.On("/twilio/voice/conference-wait", _ => new VoiceResponse().Say("Please stay on the line.").Pause(length: 10));
+        hotline.On("/twilio/voice/after-conference", form => new VoiceResponse().Say("Call ended: " + form["DialCallStatus"]).Hangup());
+        hotline.On("/twilio/agent/join", _ => new VoiceResponse()
+            .Append(new Dial().Conference("case-1", endConferenceOnExit: true,
+                statusCallback: Url(StatusPath), statusCallbackEvent: AllEvents, participantLabel: "investigator")));
+        var phone = Simulator.Phone(Investigator);
+        phone.Behavior = PhoneBehavior.Answer(afterSeconds: 2);
+
+        var call = await Simulator.CallAsync(Caller);
+
+        Assert.Equal(CallState.InConference, call.State);
+        var conference = Assert.Single(Simulator.Conferences);
+        Assert.Matches("^CF[0-9a-f]{32}$", conference.Sid);
+        Assert.Equal("case-1", conference.FriendlyName);
+        Assert.Equal("init", conference.Status);
+        Assert.Same(conference, call.Conference);
+        await call.WaitAsync(TimeSpan.FromSeconds(25));
+        Assert.True(hotline.Requests("/twilio/voice/conference-wait").Count >= 2, "the wait document is played again and again");
+        Assert.Equal("Please stay on the line.", call.Heard[^1]);
+
+        await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(Investigator), new PhoneNumber(TollFree))
+        {
+            Url = FakeHotline.Public("/twilio/agent/join"),
+        }, hotline.Rest);
+        await Simulator.AdvanceAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("in-progress", conference.Status);
+        var leg = Assert.Single(phone.Calls);
+        Assert.Equal(CallState.InConference, leg.State);
+        Assert.Equal([call.Sid, leg.Sid], conference.Participants.Select(p => p.Call.Sid));
+        Assert.Equal(SimulatedCall.Beep, call.Heard[^1]); // the investigator joined with the default beep
+
+        await call.SayAsync("My boss took my passport.");
+        await phone.SayAsync("I am listening.");
+        Assert.Contains("My boss took my passport.", leg.Heard);
+        Assert.Equal("I am listening.", call.Heard[^1]);
+        Assert.Contains(call.Transcript, e => e is HeardSpeech { Words: "I am listening." } heard && heard.FromCallSid == leg.Sid);
+
+        await phone.HangUpAsync();
+        await call.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(CallState.Completed, call.State);
+        Assert.Equal("Call ended: completed", call.Heard[^1]);
+        Assert.Contains(call.Transcript, e => e is ConferenceLeft { Reason: "conference-ended" });
+        Assert.Equal("completed", conference.Status);
+        Assert.Equal("participant-with-end-conference-on-exit-left", conference.ReasonEnded);
+        Assert.Equal(leg.Sid, conference.CallSidEndingConference);
+        Assert.Empty(conference.Participants);
+        var action = Assert.Single(hotline.Requests("/twilio/voice/after-conference"));
+        Assert.Equal("completed", action["DialCallStatus"]);
+        Assert.Equal(call.Sid, action["CallSid"]);
+
+        var events = hotline.Requests(StatusPath);
+        Assert.Equal(
+            ["participant-join", "participant-join", "conference-start", "participant-leave", "participant-leave", "conference-end"],
+            events.Select(e => e["StatusCallbackEvent"]));
+        Assert.Equal(["1", "2", "3", "4", "5", "6"], events.Select(e => e["SequenceNumber"]));
+        Assert.All(events, e =>
+        {
+            Assert.Equal(conference.Sid, e["ConferenceSid"]);
+            Assert.Equal("case-1", e["FriendlyName"]);
+            Assert.Equal(Infrastructure.TestKeys.TwilioAccountSid, e["AccountSid"]);
+            Assert.True(DateTimeOffset.TryParse(e["Timestamp"], CultureInfo.InvariantCulture, out _));
+        });
+        var workerJoin = events[0];
+        Assert.Equal(call.Sid, workerJoin["CallSid"]);
+        Assert.Equal("worker", workerJoin["ParticipantLabel"]);
+        Assert.Equal("false", workerJoin["StartConferenceOnEnter"]);
+        Assert.Equal("false", workerJoin["EndConferenceOnExit"]);
+        Assert.Equal("false", workerJoin["Muted"]);
+        Assert.Equal("false", workerJoin["Hold"]);
+        Assert.Equal("false", workerJoin["Coaching"]);
+        Assert.Equal("investigator", events[1]["ParticipantLabel"]);
+        Assert.Equal("true", events[1]["EndConferenceOnExit"]);
+        Assert.False(events[2].ContainsKey("CallSid"));
+        Assert.Equal(leg.Sid, events[3]["CallSid"]);
+        Assert.Equal(call.Sid, events[4]["CallSid"]);
+        Assert.Equal("participant-with-end-conference-on-exit-left", events[5]["ReasonConferenceEnded"]);
+        Assert.Equal(leg.Sid, events[5]["CallSidEndingConference"]);
+    }
+
+    [Fact]
+    public async Task Without_an_action_the_verb_after_the_dial_runs_when_the_last_participant_leaves_and_only_the_asked_for_events_are_posted()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial(timeLimit: 60).Conference("room-2", beep: Conference.BeepEnum.False,
+                statusCallback: Url(StatusPath), statusCallbackEvent: [Conference.EventEnum.Start, Conference.EventEnum.End]))
+            .Say("The conference is over.")
+            .Hangup());
+
+        var call = await Simulator.CallAsync(Caller);
+
+        Assert.Equal(CallState.InConference, call.State);
+        var conference = Assert.Single(Simulator.Conferences);
+        Assert.Equal("in-progress", conference.Status); // startConferenceOnEnter defaults to true
+        Assert.DoesNotContain("http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3", call.Heard);
+
+        await call.WaitAsync(TimeSpan.FromSeconds(90)); // <Dial timeLimit="60">
+
+        Assert.Equal(CallState.Completed, call.State);
+        Assert.Equal("The conference is over.", call.Heard[^1]);
+        Assert.Contains(call.Transcript, e => e is ConferenceLeft { Reason: "time-limit" });
+        Assert.Equal("last-participant-left", conference.ReasonEnded);
+        var events = hotline.Requests(StatusPath);
+        Assert.Equal(["conference-start", "conference-end"], events.Select(e => e["StatusCallbackEvent"]));
+        Assert.Equal("last-participant-left", events[1]["ReasonConferenceEnded"]);
+        Assert.Equal(call.Sid, events[1]["CallSidEndingConference"]);
+    }
+
+    [Fact]
+    public async Task Before_the_conference_starts_the_default_wait_is_hold_music_and_words_reach_nobody()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial().Conference("room-3", startConferenceOnEnter: false)));
+
+        var first = await Simulator.CallAsync(Caller);
+        var second = await Simulator.CallAsync("+15555550124", to: TollFree);
+        await first.SayAsync("Is anyone there?");
+
+        Assert.Equal("http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3", first.Heard[0]);
+        Assert.DoesNotContain("Is anyone there?", second.Heard);
+        Assert.Contains(first.Transcript, e => e is Spoke { Words: "Is anyone there?", HeardBy: 0 });
+        Assert.Equal("init", first.Conference!.Status);
+        Assert.Equal(2, first.Conference.Participants.Count);
+
+        await second.HangUpAsync();
+        await first.HangUpAsync();
+        Assert.Equal("completed", Assert.Single(Simulator.Conferences).Status);
+    }
+}
