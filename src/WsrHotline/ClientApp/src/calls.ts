@@ -30,6 +30,11 @@ export class CallPanel {
       if (Number(e.payload.staffId) !== this.staffId) this.closed(e, `Taken by ${String(e.payload.staffName ?? "a colleague")}.`);
     });
     live.on("call.missed", (e) => this.closed(e, "Nobody accepted in time: the on-call phones are ringing."));
+    // The worker's call is over (they hung up while it rang, or it ended): no console keeps its banner.
+    live.on("call.ended", (e) => {
+      this.closed(e, "The caller hung up.");
+      document.querySelector(`.call-banner.won[data-call-id="${Number(e.payload.callId)}"]`)?.remove();
+    });
     live.on("call.answered", (e) => {
       if (Number(e.payload.staffId) === this.staffId) announce("Call connected.");
     });

@@ -1,5 +1,6 @@
 // The investigators' console: presence and languages, ringing calls, the cases and their conversations.
 import { api, setCsrfToken } from "./api";
+import { ActiveCallPanel } from "./activecall";
 import { CallPanel, setLanguageNames } from "./calls";
 import { Cases } from "./cases";
 import { mountCaseWork } from "./casework";
@@ -26,6 +27,7 @@ interface Colleague {
   status: string;
   connected: boolean;
   languages: string[];
+  activity: string;
 }
 
 async function main(): Promise<void> {
@@ -45,6 +47,8 @@ async function main(): Promise<void> {
   presenceControls(me, live);
   const calls = new CallPanel(live, me.staffId);
   await calls.prepareVoice().catch(() => undefined);
+  const activeCall = new ActiveCallPanel(live, me.staffId);
+  await activeCall.refresh().catch(() => undefined);
 
   const cases = new Cases(live);
   mountCaseWork(cases, me.role);
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
     const list = await live.invoke<Colleague[]>("Colleagues");
     byId("colleagues").replaceChildren(
       ...list.map((c) =>
-        h("li", { "data-staff": String(c.staffId) }, `${c.displayName} · ${c.connected ? c.status : "offline"} · ${c.languages.join(", ")}`),
+        h("li", { "data-staff": String(c.staffId) }, `${c.displayName} · ${c.connected ? activityText(c) : "offline"} · ${c.languages.join(", ")}`),
       ),
     );
   };
@@ -65,6 +69,10 @@ async function main(): Promise<void> {
     byId("notices").prepend(h("li", { role: "status" }, `Clock warning on case ${String(e.payload.caseNumber ?? e.complaintId)}: ${String(e.payload.kind ?? "")} due ${String(e.payload.dueAt ?? "")}`));
   });
   document.body.dataset.ready = "true";
+}
+
+function activityText(c: Colleague): string {
+  return c.activity === "on_call" ? "on a call" : c.activity === "wrap_up" ? "wrap-up" : c.status;
 }
 
 function presenceControls(me: SignedInStaff, live: LiveEvents): void {
