@@ -29,6 +29,16 @@ internal static class SimulatorApi
             OnCallAsync(simulator, sid, call => call.WaitAsync(TimeSpan.FromSeconds(body.Seconds), cancellationToken)));
         api.MapPost("/calls/{sid}/hangup", (string sid, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
             OnCallAsync(simulator, sid, call => call.HangUpAsync(cancellationToken)));
+        api.MapPost("/calls/{sid}/say", (string sid, Speak body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            OnCallAsync(simulator, sid, call => call.SayAsync(body.Words, cancellationToken)));
+
+        // Time passes with no call in particular (the page's Wait without a call, or its "time runs by itself").
+        api.MapPost("/advance", (Wait body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            ShowAfterAsync(simulator, async () =>
+            {
+                await simulator.AdvanceAsync(TimeSpan.FromSeconds(Math.Clamp(body.Seconds, 0, 3600)), cancellationToken);
+                return null;
+            }));
 
         MapTexting(api);
 
@@ -58,6 +68,12 @@ internal static class SimulatorApi
             ShowAfterAsync(simulator, async () =>
             {
                 await simulator.Phone(number).PressAsync(body.Digits, cancellationToken);
+                return null;
+            }));
+        api.MapPost("/phones/{number}/say", (string number, Speak body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
+            ShowAfterAsync(simulator, async () =>
+            {
+                await simulator.Phone(number).SayAsync(body.Words, cancellationToken);
                 return null;
             }));
         api.MapPost("/phones/{number}/hangup", (string number, Nothing body, VoiceSimulator simulator, CancellationToken cancellationToken) =>
@@ -160,6 +176,8 @@ internal static class SimulatorApi
 
     internal sealed record Wait(double Seconds);
 
+    internal sealed record Speak(string Words);
+
     internal sealed record SendText(string From, string? Body, string Channel = TextChannels.Sms, string? Attachment = null);
 
     internal sealed record SetTextDelivery(string Outcome, int? ErrorCode);
@@ -170,16 +188,32 @@ internal static class SimulatorApi
     internal sealed record Nothing;
 }
 
-/// <summary>What the page shows: the clock, one call in detail, every leg in short, and the phones.</summary>
+/// <summary>What the page shows: the clock, one call in detail, every leg in short, the phones and the open conferences.</summary>
 internal sealed record StateView(
-    double Now, CallView? Call, IReadOnlyList<CallView> Legs, IReadOnlyList<PhoneView> Phones, IReadOnlyList<TextThreadView> Texts)
+    double Now, CallView? Call, IReadOnlyList<CallView> Legs, IReadOnlyList<PhoneView> Phones, IReadOnlyList<TextThreadView> Texts,
+    IReadOnlyList<ConferenceView> Conferences)
 {
     public static StateView Of(VoiceSimulator simulator, string? sid) => new(
         simulator.Now.TotalSeconds,
         sid is not null && simulator.FindCall(sid) is { } call ? CallView.Of(call, withTranscript: true) : null,
         [.. simulator.Calls.Select(c => CallView.Of(c, withTranscript: false))],
         [.. simulator.Phones.Select(PhoneView.Of)],
-        [.. simulator.TextThreads.Select(t => TextThreadView.Of(simulator, t))]);
+        [.. simulator.TextThreads.Select(t => TextThreadView.Of(simulator, t))],
+        [.. simulator.Conferences.Where(c => c.Status != "completed").Select(ConferenceView.Of)]);
+}
+
+/// <summary>A conference not yet ended, with its participants and their flags.</summary>
+internal sealed record ConferenceView(string Sid, string FriendlyName, string Status, IReadOnlyList<ParticipantView> Participants)
+{
+    public static ConferenceView Of(SimulatedConference conference) => new(
+        conference.Sid, conference.FriendlyName, conference.Status, [.. conference.Participants.Select(ParticipantView.Of)]);
+}
+
+internal sealed record ParticipantView(
+    string CallSid, string From, string To, string Direction, string? Label, string Status, bool Muted, bool Hold, bool Coaching, string? CallSidToCoach)
+{
+    public static ParticipantView Of(ConferenceParticipant p) => new(
+        p.Call.Sid, p.Call.From, p.Call.To, p.Call.Direction, p.Label, p.Status, p.Muted, p.Hold, p.Coaching, p.CallSidToCoach);
 }
 
 /// <summary>A worker's phone on one channel, as the texting panel shows it, with what happens to texts sent to it.</summary>
@@ -195,11 +229,17 @@ internal sealed record TextThreadView(string Number, string Channel, string Deli
 internal sealed record TextView(string Sid, bool FromPhone, string Body, DateTimeOffset At, string Status, int? ErrorCode, int MediaCount);
 
 internal sealed record CallView(
-    string Sid, string From, string To, string Direction, string State, string Status, bool NeedsHuman, string? Queue, IReadOnlyList<CallEvent>? Transcript)
+    string Sid, string From, string To, string Direction, string State, string Status, bool NeedsHuman, string? Queue,
+    IReadOnlyList<CallEvent>? Transcript, string? Conference, bool Muted, bool Hold, bool Coaching)
 {
-    public static CallView Of(SimulatedCall call, bool withTranscript) => new(
-        call.Sid, call.From, call.To, call.Direction, call.State.ToString(), call.Status, call.NeedsHuman, call.QueueName,
-        withTranscript ? call.Transcript : null);
+    public static CallView Of(SimulatedCall call, bool withTranscript)
+    {
+        var participant = call.Participant;
+        return new(
+            call.Sid, call.From, call.To, call.Direction, call.State.ToString(), call.Status, call.NeedsHuman, call.QueueName,
+            withTranscript ? call.Transcript : null,
+            participant?.Conference.FriendlyName, participant?.Muted ?? false, participant?.Hold ?? false, participant?.Coaching ?? false);
+    }
 }
 
 internal sealed record PhoneView(string Number, string Behavior, string? Digits, int RingSeconds, CallView? Call, IReadOnlyList<string> Heard)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using Twilio.TwiML;
 using Conference = Twilio.TwiML.Voice.Conference;
 using Dial = Twilio.TwiML.Voice.Dial;
@@ -6,6 +7,7 @@ using WsrHotline.Simulator;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
 using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
 using PhoneNumber = Twilio.Types.PhoneNumber;
+using UpdateCallOptions = Twilio.Rest.Api.V2010.Account.UpdateCallOptions;
 
 namespace WsrHotline.Tests.Simulator;
 
@@ -171,5 +173,114 @@ public sealed class ConferenceSimulatorTests : IAsyncLifetime
         await second.HangUpAsync();
         await first.HangUpAsync();
         Assert.Equal("completed", Assert.Single(Simulator.Conferences).Status);
+    }
+
+    [Fact]
+    public async Task In_a_two_party_bridge_each_side_hears_what_the_other_says()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial().Number(new PhoneNumber(Investigator))));
+        var phone = Simulator.Phone(Investigator);
+
+        var call = await Simulator.CallAsync(Caller);
+        await call.SayAsync("Hello, I need help.");
+        await phone.SayAsync("You are speaking with the hotline.");
+
+        Assert.Equal(CallState.Bridged, call.State);
+        Assert.Equal("Hello, I need help.", phone.Heard[^1]);
+        Assert.Equal("You are speaking with the hotline.", call.Heard[^1]);
+        Assert.Contains(phone.CurrentCall!.Transcript, e => e is Spoke { Words: "You are speaking with the hotline.", HeardBy: 1 });
+    }
+
+    [Fact]
+    public async Task A_queued_caller_redirected_by_rest_leaves_the_queue_and_joins_the_conference_of_the_new_twiml()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Enqueue("es", waitUrl: Url("/twilio/voice/hold"), action: Url("/twilio/voice/after-queue")));
+        hotline.On("/twilio/voice/hold", _ => new VoiceResponse().Say("Espere, por favor.", language: "es-US").Pause(length: 10));
+        hotline.On("/twilio/voice/after-queue", _ => new VoiceResponse().Say("Not heard: the redirect's TwiML runs instead."));
+        hotline.On("/twilio/voice/to-conference", _ => new VoiceResponse()
+            .Append(new Dial(action: Url("/twilio/voice/after-conference")).Conference("case-9", statusCallback: Url(StatusPath))));
+        hotline.On("/twilio/voice/after-conference", _ => new VoiceResponse().Hangup());
+
+        var call = await Simulator.CallAsync(Caller);
+        Assert.Equal(CallState.InQueue, call.State);
+        await CallResource.UpdateAsync(new UpdateCallOptions(call.Sid)
+        {
+            Url = FakeHotline.Public("/twilio/voice/to-conference"),
+        }, hotline.Rest);
+        await call.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(CallState.InConference, call.State);
+        Assert.Null(call.QueueName);
+        Assert.Equal("case-9", call.Conference!.FriendlyName);
+        Assert.Contains(call.Transcript, e => e is QueueExited { Result: "redirected" });
+        // Twilio requests the Enqueue action at once for a call taken out of the queue by the REST API; its TwiML is not played.
+        Assert.Equal("redirected", Assert.Single(hotline.Requests("/twilio/voice/after-queue"))["QueueResult"]);
+        Assert.DoesNotContain("Not heard: the redirect's TwiML runs instead.", call.Heard);
+        Assert.Equal(["conference-start"], hotline.Requests(StatusPath).Select(e => e["StatusCallbackEvent"]));
+
+        await CallResource.UpdateAsync(new UpdateCallOptions(call.Sid)
+        {
+            Twiml = new VoiceResponse().Say("Moved again.").Hangup().ToString(),
+        }, hotline.Rest);
+        await call.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(CallState.Completed, call.State);
+        Assert.Equal("Moved again.", call.Heard[^1]);
+        Assert.Empty(hotline.Requests("/twilio/voice/after-conference")); // a REST redirect wins over the Dial action
+        Assert.Equal("last-participant-left", Assert.Single(Simulator.Conferences).ReasonEnded);
+    }
+
+    [Fact]
+    public async Task The_pages_json_api_shows_conferences_with_their_participants_speaks_and_lets_time_pass()
+    {
+        hotline.On("/twilio/voice/incoming", _ => new VoiceResponse()
+            .Append(new Dial().Conference("case-11", startConferenceOnEnter: false, participantLabel: "worker")));
+        hotline.On("/twilio/agent/join", _ => new VoiceResponse()
+            .Append(new Dial().Conference("case-11", muted: true, participantLabel: "investigator")));
+        using var http = new HttpClient { BaseAddress = new Uri(hotline.ListeningAddress, "/simulator/api/") };
+
+        var state = await ReadAsync(await http.PostAsJsonAsync("calls", new { from = Caller }));
+        var sid = state.GetProperty("call").GetProperty("sid").GetString()!;
+        Assert.Equal("InConference", state.GetProperty("call").GetProperty("state").GetString());
+        Assert.Equal("case-11", state.GetProperty("call").GetProperty("conference").GetString());
+        var room = Assert.Single(state.GetProperty("conferences").EnumerateArray().ToList());
+        Assert.Equal("init", room.GetProperty("status").GetString());
+
+        Simulator.Phone(Investigator).Behavior = PhoneBehavior.Answer(afterSeconds: 4);
+        await CallResource.CreateAsync(new CreateCallOptions(new PhoneNumber(Investigator), new PhoneNumber(TollFree))
+        {
+            Url = FakeHotline.Public("/twilio/agent/join"),
+        }, hotline.Rest);
+        var before = state.GetProperty("now").GetDouble();
+        state = await ReadAsync(await http.PostAsJsonAsync("advance", new { seconds = 10 }));
+        Assert.True(state.GetProperty("now").GetDouble() - before >= 10, "time passed with no call in particular");
+
+        room = Assert.Single(state.GetProperty("conferences").EnumerateArray().ToList());
+        Assert.Equal("in-progress", room.GetProperty("status").GetString());
+        var people = room.GetProperty("participants").EnumerateArray().ToList();
+        Assert.Equal(["worker", "investigator"], people.Select(p => p.GetProperty("label").GetString()));
+        Assert.True(people[1].GetProperty("muted").GetBoolean());
+        Assert.False(people[0].GetProperty("hold").GetBoolean());
+
+        state = await ReadAsync(await http.PostAsJsonAsync($"calls/{sid}/say", new { words = "Hola, necesito ayuda." }));
+        var phone = state.GetProperty("phones").EnumerateArray().Single();
+        Assert.Equal("Hola, necesito ayuda.", phone.GetProperty("heard").EnumerateArray().Last().GetString());
+        Assert.True(phone.GetProperty("call").GetProperty("muted").GetBoolean());
+        await ReadAsync(await http.PostAsJsonAsync($"phones/{Uri.EscapeDataString(Investigator)}/say", new { words = "Muted: not heard." }));
+        Assert.DoesNotContain("Muted: not heard.", Simulator.FindCall(sid)!.Heard);
+        state = await ReadAsync(await http.GetAsync(new Uri($"state?call={sid}", UriKind.Relative)));
+        Assert.Contains(state.GetProperty("call").GetProperty("transcript").EnumerateArray(),
+            e => e.GetProperty("kind").GetString() == "spoke" && e.GetProperty("heardBy").GetInt32() == 1);
+    }
+
+    private static async Task<System.Text.Json.JsonElement> ReadAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            return await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 const api = "/simulator/api";
 let callSid = null;
+let callActive = false;
 let shown = 0; // transcript events already on the page (appended, never re-rendered, so audio keeps playing)
 
 const $ = (id) => document.getElementById(id);
@@ -26,9 +27,67 @@ async function send(method, path, body) {
 function render(state) {
   if (!state) return;
   $("clock").textContent = `Time: ${Math.round(state.now)} s`;
+  renderTimeHint(state.legs);
   renderCall(state.call);
   renderPhones(state.phones);
+  renderSpeakers(state.phones);
+  renderConferences(state.conferences);
   renderTexts(state.texts);
+}
+
+// Time stands still between actions: say so plainly while a call is up, and what makes it move.
+function renderTimeHint(legs) {
+  const hint = $("time-hint");
+  const active = legs.filter((l) => l.state !== "Completed");
+  hint.hidden = active.length === 0;
+  if (!active.length) return;
+  const wait = +$("wait-seconds").value || 30;
+  if ($("time-runs").checked) {
+    hint.textContent = "Time runs by itself while calls are up.";
+  } else if (active.some((l) => l.needsHuman)) {
+    hint.textContent = `Time is paused until someone acts: a call waits for keys, a recording or an answer (or press Wait to let ${wait} s pass).`;
+  } else {
+    hint.textContent = `Time is paused until someone acts: press Wait to let ${wait} s pass (queue or hold music, ringing, a conference), or let time run by itself.`;
+  }
+}
+
+function renderSpeakers(phones) {
+  const select = $("phone-say-number");
+  const numbers = phones.filter((p) => p.call && p.call.state !== "Completed").map((p) => p.number);
+  const key = numbers.join(" ");
+  if (select.dataset.key === key) return;
+  select.dataset.key = key;
+  const chosen = select.value;
+  select.replaceChildren(...numbers.map((n) => new Option(n, n, false, n === chosen)));
+}
+
+function renderConferences(conferences) {
+  const list = $("conferences");
+  const key = JSON.stringify(conferences);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...conferences.map((c) => {
+    const li = document.createElement("li");
+    const title = document.createElement("h3");
+    title.textContent = `${c.friendlyName}: ${c.status === "init" ? "waiting to start" : c.status} (${c.sid})`;
+    li.appendChild(title);
+    const people = document.createElement("ul");
+    for (const p of c.participants) {
+      const item = document.createElement("li");
+      item.textContent = `${p.label ? p.label + ": " : ""}${p.direction === "inbound" ? p.from : p.to} (${p.callSid}), ${p.status}${flags(p)}`;
+      people.appendChild(item);
+    }
+    li.appendChild(people);
+    return li;
+  }));
+}
+
+function flags(p) {
+  const list = [];
+  if (p.muted) list.push("muted");
+  if (p.hold) list.push("on hold");
+  if (p.coaching) list.push(p.callSidToCoach ? `coaching ${p.callSidToCoach}` : "coaching");
+  return list.length ? `: ${list.join(", ")}` : "";
 }
 
 // The texting panel shows the thread of the number and channel chosen in its form, as that phone shows it.
@@ -61,6 +120,7 @@ function textItem(text) {
 
 function renderCall(call) {
   const active = call && call.state !== "Completed";
+  callActive = !!active;
   $("hangup").disabled = !active;
   $("call").disabled = !!active;
   if (!call) {
@@ -68,7 +128,8 @@ function renderCall(call) {
     return;
   }
   const queue = call.queue ? ` in queue "${call.queue}"` : "";
-  $("call-status").textContent = `Call ${call.sid}: ${describeState(call.state)}${queue} (Twilio status ${call.status}).`;
+  const room = call.conference ? ` "${call.conference}"${flags(call)}` : "";
+  $("call-status").textContent = `Call ${call.sid}: ${describeState(call.state)}${queue}${room} (Twilio status ${call.status}).`;
   const list = $("transcript");
   for (const event of call.transcript.slice(shown)) list.appendChild(eventItem(event));
   shown = call.transcript.length;
@@ -80,6 +141,7 @@ function describeState(state) {
     Recording: "recording: speak (Record a message) or stay silent",
     InQueue: "waiting in a queue",
     Bridged: "talking with an investigator",
+    InConference: "in conference",
     Dialing: "ringing phones",
     Completed: "ended",
   }[state] || state.toLowerCase();
@@ -158,6 +220,13 @@ function describeEvent(e) {
     case "redirected": return `Redirected to ${e.url}`;
     case "hung-up": return `Call ended (${e.by}, ${e.callStatus})`;
     case "rejected": return `Rejected (${e.reason})`;
+    case "conference-joined": return `Joined conference "${e.friendlyName}"`;
+    case "conference-left": return `Left the conference (${e.reason})`;
+    case "participant-joined": return `${e.label || e.callSid} joined the conference${e.beep ? " (beep)" : " (no beep: not announced)"}`;
+    case "participant-left": return `${e.label || e.callSid} left the conference${e.beep ? " (beep)" : ""}`;
+    case "hold": return e.hold ? "Put on hold: hears the hold music, not the conference" : "Taken off hold: back in the conference";
+    case "spoke": return `You said: "${e.words}" (heard by ${e.heardBy})`;
+    case "heard-speech": return `Heard ${e.fromCallSid} say: "${e.words}"`;
     default: return e.kind;
   }
 }
@@ -181,7 +250,7 @@ function phoneItem(phone) {
   li.appendChild(title);
   const call = phone.call;
   if (call) {
-    li.appendChild(meta(`Call ${call.sid}: ${describeState(call.state)}`));
+    li.appendChild(meta(`Call ${call.sid}: ${describeState(call.state)}${call.conference ? ` "${call.conference}"${flags(call)}` : ""}`));
     const group = document.createElement("div");
     group.className = "row";
     group.setAttribute("role", "group");
@@ -235,6 +304,7 @@ async function onCall(path, body) {
 }
 
 async function poll() {
+  if ($("time-runs").checked) await send("POST", "/advance", { seconds: 1.5 });
   render(await send("GET", `/state${callSid ? `?call=${callSid}` : ""}`));
 }
 
@@ -250,7 +320,28 @@ $("call-form").addEventListener("submit", async (event) => {
 $("hangup").addEventListener("click", () => onCall("hangup", {}));
 $("silence").addEventListener("click", () => onCall("silence", {}));
 $("record").addEventListener("click", () => onCall("record", { seconds: +$("record-seconds").value, thenHangUp: $("record-hangup").checked }));
-$("wait").addEventListener("click", () => onCall("wait", { seconds: +$("wait-seconds").value }));
+$("wait").addEventListener("click", async () => {
+  // Without a call of your own, time passes for every call (investigators' phones, conferences).
+  if (callSid && callActive) await onCall("wait", { seconds: +$("wait-seconds").value });
+  else {
+    await send("POST", "/advance", { seconds: +$("wait-seconds").value });
+    await poll();
+  }
+});
+$("say-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  await onCall("say", { words: $("say-words").value });
+  $("say-words").value = "";
+});
+$("phone-say-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const number = $("phone-say-number").value;
+  if (!number) return;
+  await act(`/phones/${encodeURIComponent(number)}/say`, { words: $("phone-say-words").value });
+  $("phone-say-words").value = "";
+});
+$("time-runs").checked = localStorage.getItem("simulator-time-runs") === "1";
+$("time-runs").addEventListener("change", () => localStorage.setItem("simulator-time-runs", $("time-runs").checked ? "1" : "0"));
 for (const key of document.querySelectorAll(".keypad button")) {
   key.addEventListener("click", () => onCall("press", { digits: key.dataset.key }));
 }
