@@ -26,6 +26,12 @@ public static partial class CallControlApi
 
     public sealed record WrapUpInput(string? Disposition, string? Note);
 
+    public sealed record InterpreterInput(string? Language);
+
+    public sealed record MonitorInput(string? Mode);
+
+    public sealed record TransferInput(int? StaffId);
+
     public sealed record Disposition(string Code, string Label);
 
     public sealed record ParticipantItem(string Role, int? StaffId, string? StaffName, bool Muted, bool Held, bool Coaching);
@@ -50,6 +56,11 @@ public static partial class CallControlApi
             ControlAsync(callId, http, dataSource, "call.hung_up", (call, _) =>
                 controls.EndConferenceAsync(call.ConferenceSid!, cancellationToken), cancellationToken));
         api.MapPost("/calls/{callId:long}/wrap-up", WrapUpAsync);
+        api.MapPost("/calls/{callId:long}/interpreter", InterpreterAsync);
+        api.MapPost("/calls/{callId:long}/monitor", MonitorAsync).RequireAuthorization(StaffPolicies.Coordinator);
+        api.MapPost("/calls/{callId:long}/transfer", TransferAsync);
+        api.MapGet("/interpreters", (IOptions<VoiceOptions> options) =>
+            TypedResults.Ok(options.Value.Interpreters.Select(i => new Disposition(i.Key, i.Value.Name)).ToArray()));
         return api;
     }
 
@@ -85,7 +96,7 @@ public static partial class CallControlApi
     /// conference must be up; Twilio carries it out, then it is on the timeline.
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> ControlAsync(long callId, HttpContext http, NpgsqlDataSource dataSource,
-        string timelineKind, Func<CallForControl, string?, Task> control, CancellationToken cancellationToken)
+        string timelineKind, Func<CallForControl, string?, Task> control, CancellationToken cancellationToken, object? details = null)
     {
         var user = http.User;
         var staffId = user.StaffId();
@@ -128,7 +139,7 @@ public static partial class CallControlApi
         }
         if (call.ComplaintId is { } complaintId)
         {
-            await Timeline.AppendAsync(connection, null, complaintId, TimelineActor.Staff, staffId, timelineKind, new { call_id = callId }, cancellationToken);
+            await Timeline.AppendAsync(connection, null, complaintId, TimelineActor.Staff, staffId, timelineKind, details ?? new { call_id = callId }, cancellationToken);
         }
         return TypedResults.NoContent();
     }
@@ -184,6 +195,95 @@ public static partial class CallControlApi
         {
             await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.Presence, Audience.All, null,
                 new { staffId, activity = "idle", callId }, cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>POST /console/api/calls/{id}/interpreter: dials the configured interpreter line of a language into the call.</summary>
+    private static Task<Results<NoContent, ProblemHttpResult>> InterpreterAsync(long callId, InterpreterInput input, HttpContext http,
+        NpgsqlDataSource dataSource, CallControls controls, VoiceUrls urls, IOptions<VoiceOptions> options, IOptions<Hosting.HotlineOptions> hotline,
+        CancellationToken cancellationToken)
+    {
+        if (input.Language is not { } language || !options.Value.Interpreters.TryGetValue(language, out var line) || string.IsNullOrEmpty(line.Phone))
+        {
+            return Task.FromResult<Results<NoContent, ProblemHttpResult>>(TypedResults.Problem(
+                "There is no interpreter line for that language (Voice:Interpreters).", statusCode: StatusCodes.Status400BadRequest));
+        }
+        return ControlAsync(callId, http, dataSource, "call.interpreter_called", (call, _) =>
+            controls.AddAsync(call.ConferenceSid!, line.Phone, hotline.Value.TollFreeNumber, CallConferences.InterpreterLabel(language),
+                urls.ForTwiml(http.Request, "conference-status", ("call", call.Id)), cancellationToken: cancellationToken), cancellationToken,
+            new { language, line = line.Name });
+    }
+
+    /// <summary>
+    /// POST /console/api/calls/{id}/monitor (coordinators): listen (muted), coach (heard by the
+    /// investigator only) or barge (in the call). The first time, the coordinator's browser or phone is
+    /// dialled in; after that the mode of their leg changes.
+    /// </summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> MonitorAsync(long callId, MonitorInput input, HttpContext http,
+        NpgsqlDataSource dataSource, CallControls controls, VoiceUrls urls, IOptions<Hosting.HotlineOptions> hotline, CancellationToken cancellationToken)
+    {
+        var mode = input.Mode ?? "";
+        if (mode is not ("listen" or "coach" or "barge"))
+        {
+            return TypedResults.Problem("Mode is listen, coach or barge.", statusCode: StatusCodes.Status400BadRequest);
+        }
+        var staffId = http.User.StaffId();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var me = await connection.QuerySingleAsync<(string AnswerMode, string? Phone, string? LegSid)>(new CommandDefinition("""
+            SELECT coalesce(p.answer_mode, 'browser') AS answer_mode, s.phone_e164 AS phone,
+                   (SELECT call_sid FROM call_participants WHERE call_id = @callId AND staff_id = @staffId AND role = 'coordinator' AND left_at IS NULL LIMIT 1) AS leg_sid
+            FROM staff s LEFT JOIN staff_presence p ON p.staff_id = s.id WHERE s.id = @staffId
+            """, new { callId, staffId }, cancellationToken: cancellationToken));
+        return await ControlAsync(callId, http, dataSource, "call.monitor", async (call, investigatorSid) =>
+        {
+            var coach = mode == "coach" ? investigatorSid ?? throw new InvalidOperationException("No investigator to coach.") : null;
+            if (me.LegSid is { } leg)
+            {
+                await controls.MonitorAsync(call.ConferenceSid!, leg, mode == "listen", coach, cancellationToken);
+                return;
+            }
+            var to = me.AnswerMode == "phone" && me.Phone is not null ? me.Phone : "client:" + ConsoleOffers.ClientIdentity(staffId);
+            await controls.AddAsync(call.ConferenceSid!, to, hotline.Value.TollFreeNumber, CallConferences.CoordinatorLabel(staffId),
+                urls.ForTwiml(http.Request, "conference-status", ("call", call.Id)), muted: mode == "listen", callSidToCoach: coach, cancellationToken);
+        }, cancellationToken, new { mode });
+    }
+
+    /// <summary>
+    /// POST /console/api/calls/{id}/transfer: a warm transfer to an available colleague who speaks the
+    /// worker's language. Their console rings; on accept they are dialled into the call, and once they
+    /// are in, the first investigator leaves it (<see cref="ConsoleOffers.AcceptTransferAsync"/>).
+    /// </summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> TransferAsync(long callId, TransferInput input, HttpContext http,
+        NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var staffId = http.User.StaffId();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var call = await connection.QuerySingleOrDefaultAsync<(long Id, long? ComplaintId, string? LanguageCode, string? CaseNumber)?>(new CommandDefinition($"""
+            UPDATE calls c SET transfer_to_staff_id = @target, transfer_from_staff_id = @staffId
+            FROM staff t
+            WHERE c.id = @callId AND c.answered_by = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
+              AND t.id = @target AND t.id <> @staffId AND t.active
+              AND EXISTS (SELECT 1 FROM staff_languages l WHERE l.staff_id = t.id AND l.language_code = c.language_code)
+              AND EXISTS (SELECT 1 FROM staff_presence p WHERE p.staff_id = t.id AND p.status = 'available')
+              AND EXISTS (SELECT 1 FROM console_connections cc WHERE cc.staff_id = t.id AND cc.last_seen_at > @fresh)
+              AND {CallPresence.FreeForCalls("t")}
+            RETURNING c.id, c.complaint_id, c.language_code, (SELECT case_number FROM complaints k WHERE k.id = c.complaint_id)
+            """, new { callId, staffId, target = input.StaffId, at = time.GetUtcNow(), fresh = time.GetUtcNow() - ConsoleInstance.ConnectionFreshness },
+            transaction, cancellationToken: cancellationToken));
+        if (call is not { } row)
+        {
+            return TypedResults.Problem("Only the investigator on the call can transfer it, to a colleague who speaks the worker's language and is available now.",
+                statusCode: StatusCodes.Status409Conflict);
+        }
+        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(input.StaffId!.Value), row.ComplaintId,
+            new { callId, caseNumber = row.CaseNumber, language = row.LanguageCode, transfer = true, fromStaffId = staffId }, cancellationToken);
+        if (row.ComplaintId is { } complaintId)
+        {
+            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_offered",
+                new { to_staff_id = input.StaffId }, cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.NoContent();

@@ -24,7 +24,7 @@ public sealed record CallParticipant(long Id, long CallId, string CallSid, strin
     DateTime? JoinedAt, DateTime? LeftAt, bool Muted, bool Held, bool Coaching);
 
 /// <summary>What a status callback changed: its kind, the participant it was about, and whether only the worker is left.</summary>
-public sealed record ConferenceChange(string Kind, string? ConferenceSid, CallParticipant? Participant, bool OnlyWorkerLeft);
+public sealed record ConferenceChange(string Kind, string? ConferenceSid, CallParticipant? Participant, bool OnlyWorkerLeft, string? LeavingCallSid = null);
 
 /// <summary>
 /// The SQL of the conferences: one per answered call, named <c>call-{id}</c>; its sid on the call and
@@ -64,8 +64,8 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var call = await connection.QuerySingleOrDefaultAsync<(long Id, long? ComplaintId, string? LanguageCode, string? ConferenceSid)?>(new CommandDefinition(
-            "SELECT id, complaint_id, language_code, conference_sid FROM calls WHERE id = @callId FOR UPDATE",
+        var call = await connection.QuerySingleOrDefaultAsync<(long Id, long? ComplaintId, string? LanguageCode, string? ConferenceSid, int? TransferTo, int? TransferFrom)?>(new CommandDefinition(
+            "SELECT id, complaint_id, language_code, conference_sid, transfer_to_staff_id, transfer_from_staff_id FROM calls WHERE id = @callId FOR UPDATE",
             new { callId }, transaction, cancellationToken: cancellationToken));
         if (call is not { } row)
         {
@@ -80,6 +80,7 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
 
         CallParticipant? participant = null;
         var onlyWorkerLeft = false;
+        string? leaving = null;
         switch (e.Kind)
         {
             case "conference-end":
@@ -105,7 +106,23 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
                 if (row.ComplaintId is { } joinedCase)
                 {
                     await Timeline.AppendAsync(connection, transaction, joinedCase, TimelineActor.System, participant.StaffId, "call.participant_joined",
-                        new { role = participant.Role, staff_id = participant.StaffId, coaching = participant.Coaching, muted = participant.Muted }, cancellationToken);
+                        new { role = participant.Role, staff_id = participant.StaffId, label = participant.Label, coaching = participant.Coaching, muted = participant.Muted }, cancellationToken);
+                }
+                if (participant.Role == "investigator" && participant.StaffId is { } joined && joined == row.TransferTo)
+                {
+                    // The colleague of a warm transfer is in: the call is theirs, and the first investigator leaves.
+                    await connection.ExecuteAsync(new CommandDefinition("""
+                        UPDATE calls SET answered_by = @joined, transfer_to_staff_id = NULL, transfer_from_staff_id = NULL WHERE id = @callId
+                        """, new { callId, joined }, transaction, cancellationToken: cancellationToken));
+                    leaving = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
+                        SELECT call_sid FROM call_participants WHERE call_id = @callId AND staff_id = @from AND role = 'investigator' AND left_at IS NULL
+                        ORDER BY id LIMIT 1
+                        """, new { callId, from = row.TransferFrom }, transaction, cancellationToken: cancellationToken));
+                    if (row.ComplaintId is { } transferredCase)
+                    {
+                        await Timeline.AppendAsync(connection, transaction, transferredCase, TimelineActor.System, joined, "call.transferred",
+                            new { from_staff_id = row.TransferFrom, to_staff_id = joined }, cancellationToken);
+                    }
                 }
                 break;
             case "participant-leave" when e.CallSid is not null:
@@ -115,7 +132,7 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
                     """, new { callId, e.CallSid }, transaction, cancellationToken: cancellationToken));
                 if (participant is not null && row.ComplaintId is { } leftCase)
                 {
-                    var seconds = participant.JoinedAt is { } joined ? (int)(participant.LeftAt!.Value - joined).TotalSeconds : (int?)null;
+                    var seconds = participant.JoinedAt is { } joinedAt ? (int)(participant.LeftAt!.Value - joinedAt).TotalSeconds : (int?)null;
                     await Timeline.AppendAsync(connection, transaction, leftCase, TimelineActor.System, participant.StaffId, "call.participant_left",
                         new { role = participant.Role, staff_id = participant.StaffId, seconds }, cancellationToken);
                 }
@@ -145,7 +162,7 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
 
         await AnnounceAsync(connection, transaction, callId, row.ComplaintId, e.Kind, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new ConferenceChange(e.Kind, conferenceSid, participant, onlyWorkerLeft);
+        return new ConferenceChange(e.Kind, conferenceSid, participant, onlyWorkerLeft, leaving);
     }
 
     /// <summary>The participants now (those still in first), for the console's active-call panel.</summary>

@@ -207,6 +207,55 @@ public sealed partial class ConsoleOffers(
     }
 
     /// <summary>
+    /// "Accept" on a warm transfer: the colleague the investigator on the call chose is dialled into
+    /// its conference (browser or phone). Once they are in, the first investigator leaves
+    /// (<see cref="CallConferences.ApplyAsync"/>).
+    /// </summary>
+    public async Task<CallAcceptResult> AcceptTransferAsync(long callId, int staffId, CallControls controls, HttpRequest request, CancellationToken cancellationToken)
+    {
+        (string ConferenceSid, long? ComplaintId, string AnswerMode, string? Phone)? transfer;
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            transfer = await connection.QuerySingleOrDefaultAsync<(string ConferenceSid, long? ComplaintId, string AnswerMode, string? Phone)?>(new CommandDefinition("""
+                SELECT c.conference_sid, c.complaint_id, coalesce(p.answer_mode, 'browser') AS answer_mode, s.phone_e164 AS phone
+                FROM calls c JOIN staff s ON s.id = @staffId LEFT JOIN staff_presence p ON p.staff_id = @staffId
+                WHERE c.id = @callId AND c.transfer_to_staff_id = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
+                  AND (p.activity_call_id IS DISTINCT FROM c.id OR p.activity <> 'on_call')
+                FOR UPDATE OF c
+                """, new { callId, staffId }, transaction, cancellationToken: cancellationToken));
+            if (transfer is not { } row)
+            {
+                await transaction.CommitAsync(cancellationToken);
+                return new CallAcceptResult(false, "This transfer is no longer waiting for you.");
+            }
+            await CallPresence.OnCallAsync(connection, transaction, staffId, callId, cancellationToken);
+            if (row.ComplaintId is { } complaintId)
+            {
+                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_accepted",
+                    new { answer_mode = row.AnswerMode }, cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        var accepted = transfer.Value;
+        var to = accepted.AnswerMode == "phone" && accepted.Phone is not null ? accepted.Phone : "client:" + ClientIdentity(staffId);
+        try
+        {
+            await controls.AddAsync(accepted.ConferenceSid, to, hotline.Value.TollFreeNumber, CallConferences.StaffLabel(staffId),
+                new Uri(urls.For(request, "conference-status", ("call", callId))), cancellationToken: cancellationToken);
+        }
+        catch (TwilioException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogTransferFailed(logger, callId, TwilioFailures.Describe(ex));
+            await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
+            await CallPresence.NotOnCallAsync(connection, null, staffId, callId, CancellationToken.None);
+            return new CallAcceptResult(false, "The call could not be put through to you; your colleague keeps it.");
+        }
+        return new CallAcceptResult(true, accepted.AnswerMode == "phone" ? "Your phone is ringing." : "Connecting in the browser.");
+    }
+
+    /// <summary>
     /// The accepted console leg never got through (no answer, busy, failed): the call is free again
     /// and the phone tiers ring, so the caller is not left waiting for someone who is not there.
     /// </summary>
@@ -247,6 +296,9 @@ public sealed partial class ConsoleOffers(
         await ConsoleEvents.AppendAsync(connection, null, ConsoleEventKinds.CallAnswered, Audience.Language(language), complaintId,
             new { callId, staffId, language, caseNumber }, cancellationToken);
     }
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "Transfer of call {CallId} could not reach the colleague: {Error}")]
+    private static partial void LogTransferFailed(ILogger logger, long callId, string error);
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Console leg {LegId} could not be called: {Error}; the phone tiers take over")]
     private static partial void LogBridgeFailed(ILogger logger, long legId, string error);

@@ -160,6 +160,18 @@ public sealed partial class VoiceFlow
         {
             return Results.Ok();
         }
+        if (change.LeavingCallSid is { } leaving && change.ConferenceSid is { } conference)
+        {
+            try
+            {
+                await controls.RemoveAsync(conference, leaving, request.Cancellation);
+            }
+            catch (TwilioException ex) when (!request.Cancellation.IsCancellationRequested)
+            {
+                // The first investigator is still in the call with their colleague: they can hang up themselves.
+                LogEndConferenceFailed(logger, callId, TwilioFailures.Describe(ex));
+            }
+        }
         if (change.Kind == "conference-end")
         {
             await presence.CallEndedAsync(callId, null, request.Cancellation);

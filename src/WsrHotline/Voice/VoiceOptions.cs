@@ -31,6 +31,12 @@ public sealed class VoiceOptions
     /// </summary>
     public TimeSpan WrapUpMaximum { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Interpreter lines by language code (for languages no on-call investigator speaks, e.g. Mam,
+    /// K'iche'): the console's "Add an interpreter" dials one into the call's conference.
+    /// </summary>
+    public Dictionary<string, InterpreterLine> Interpreters { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>The dispositions a wrap-up chooses from (code: label shown in the console).</summary>
     public Dictionary<string, string> Dispositions { get; set; } = new(StringComparer.Ordinal)
     {
@@ -41,4 +47,12 @@ public sealed class VoiceOptions
         ["silent_or_prank"] = "Silent or prank",
         ["referred"] = "Referred",
     };
+}
+
+/// <summary>An interpreter line: its name as staff see it and the number dialled.</summary>
+public sealed class InterpreterLine
+{
+    public string Name { get; set; } = "";
+
+    public string Phone { get; set; } = "";
 }

@@ -130,4 +130,120 @@ public sealed class CallControlsBrowserTests(ConsoleBrowser browser) : IClassFix
             await Assertions.Expect(page.Locator(".call-banner.lost")).ToContainTextAsync("The caller hung up.");
         }
     }
+
+    /// <summary>Carlos accepts a Spanish call in the browser and is talking with the worker.</summary>
+    private async Task<(IPage Page, SimulatedCall Call, long CallId, long Complaint)> CarlosTalkingAsync(VoiceScenario scenario, int carlos)
+    {
+        scenario.Simulator.Phone("client:staff-" + carlos).Behavior = PhoneBehavior.Answer(afterSeconds: 1);
+        var page = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "carlos@test.example", Password);
+        var call = await SpanishCallWaitingAsync(scenario, Worker);
+        await page.Locator(".call-banner").GetByRole(AriaRole.Button, new() { Name = "Accept" }).ClickAsync();
+        await Assertions.Expect(page.Locator(".call-banner")).ToContainTextAsync("Connecting in the browser");
+        await call.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(VoiceScenario.TalkingWithInvestigator(call), string.Join("\n", call.Transcript));
+        await Assertions.Expect(page.GetByRole(AriaRole.Region, new() { Name = "Active call" })).ToContainTextAsync("On a call");
+        var callId = await scenario.ScalarAsync<long>("SELECT id FROM calls WHERE call_sid = @Sid", new { call.Sid });
+        var complaint = await scenario.ScalarAsync<long>("SELECT complaint_id FROM calls WHERE call_sid = @Sid", new { call.Sid });
+        return (page, call, callId, complaint);
+    }
+
+    [Fact]
+    public async Task A_warm_transfer_rings_the_colleague_who_joins_then_the_first_investigator_leaves()
+    {
+        await using var scenario = await StartAsync();
+        var carlos = await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "carlos@test.example", "investigator", Password, "es");
+        var lucia = await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "lucia@test.example", "investigator", Password, "es");
+        scenario.Simulator.Phone("client:staff-" + lucia).Behavior = PhoneBehavior.Answer(afterSeconds: 1);
+        var colleague = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "lucia@test.example", Password);
+        var (page, call, callId, complaint) = await CarlosTalkingAsync(scenario, carlos);
+        // The first call rang both; Lucia's banner now says it was taken.
+        await Assertions.Expect(colleague.Locator(".call-banner .accept")).ToHaveCountAsync(0);
+
+        var panel = page.GetByRole(AriaRole.Region, new() { Name = "Active call" });
+        await panel.GetByLabel("Transfer to").SelectOptionAsync(new SelectOptionValue { Label = "lucia" });
+        await panel.GetByRole(AriaRole.Button, new() { Name = "Transfer" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status-line")).ToContainTextAsync("Transfer offered");
+
+        var offer = colleague.Locator(".call-banner[data-transfer]");
+        await Assertions.Expect(offer).ToContainTextAsync("A colleague transfers a call in Español to you");
+        await offer.GetByRole(AriaRole.Button, new() { Name = "Accept" }).ClickAsync();
+        await Assertions.Expect(offer).ToContainTextAsync("Connecting in the browser");
+        await call.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var conference = scenario.Simulator.FindConference($"call-{callId}")!;
+        Assert.Contains(conference.Participants, p => p.Label == $"staff-{lucia}" && p.Status == "connected");
+        await Eventually.TrueAsync(() => Task.FromResult(!conference.Participants.Any(p => p.Label == $"staff-{carlos}" && p.Status == "connected")),
+            "the first investigator left the call once the colleague was in");
+        await scenario.Simulator.Phone("client:staff-" + lucia).SayAsync("Hola, soy Lucía, sigo con su caso.");
+        Assert.Contains("Hola, soy Lucía, sigo con su caso.", call.Heard);
+        Assert.Equal(CallState.InConference, call.State);
+
+        await Assertions.Expect(colleague.GetByRole(AriaRole.Region, new() { Name = "Active call" })).ToContainTextAsync("On a call");
+        await Assertions.Expect(page.GetByRole(AriaRole.Form, new() { Name = "Wrap-up" })).ToBeVisibleAsync();
+        Assert.Equal(lucia, await scenario.ScalarAsync<int>("SELECT answered_by FROM calls WHERE id = @callId", new { callId }));
+        var timeline = await scenario.TimelineAsync(complaint);
+        string[] expected = ["call.transfer_offered", "call.transfer_accepted", "call.transferred"];
+        Assert.Equal(expected, timeline.Where(kind => expected.Contains(kind)));
+        Assert.Contains("call.participant_left", timeline);
+    }
+
+    [Fact]
+    public async Task An_interpreter_is_dialled_in_and_a_coordinator_listens_then_coaches()
+    {
+        await using var scenario = await VoiceScenario.StartAsync(s =>
+        {
+            s["Voice:ConsoleOfferDuration"] = "00:01:00";
+            s["Voice:Interpreters:mam:Name"] = "Mam interpreter line";
+            s["Voice:Interpreters:mam:Phone"] = "+15555550600";
+        });
+        var carlos = await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "carlos@test.example", "investigator", Password, "es");
+        var ana = await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "ana@test.example", "coordinator", Password, "es");
+        var interpreterPhone = scenario.Simulator.Phone("+15555550600");
+        interpreterPhone.Behavior = PhoneBehavior.Answer(afterSeconds: 2);
+        scenario.Simulator.Phone("client:staff-" + ana).Behavior = PhoneBehavior.Answer(afterSeconds: 1);
+        var coordinator = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "ana@test.example", Password, presence: "away");
+        var (page, call, callId, complaint) = await CarlosTalkingAsync(scenario, carlos);
+        var panel = page.GetByRole(AriaRole.Region, new() { Name = "Active call" });
+
+        await panel.GetByLabel("Interpreter").SelectOptionAsync(new SelectOptionValue { Label = "Mam interpreter line" });
+        await panel.GetByRole(AriaRole.Button, new() { Name = "Add interpreter" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status-line")).ToHaveTextAsync("Calling the interpreter line.");
+        await call.WaitAsync(TimeSpan.FromSeconds(6));
+        await interpreterPhone.SayAsync("Ntzalaj, in ajb'il xjal.");
+        Assert.Contains("Ntzalaj, in ajb'il xjal.", call.Heard);
+        await Assertions.Expect(panel).ToContainTextAsync("An interpreter is in the call");
+
+        // The coordinator listens: muted, the worker does not hear her; the investigator's console shows it.
+        var monitor = coordinator.GetByRole(AriaRole.Group, new() { Name = "Monitor carlos's call" });
+        await monitor.GetByRole(AriaRole.Button, new() { Name = "Listen" }).ClickAsync();
+        await Assertions.Expect(coordinator.Locator("#status-line")).ToHaveTextAsync("Listening to carlos's call.");
+        await call.WaitAsync(TimeSpan.FromSeconds(4));
+        var conference = scenario.Simulator.FindConference($"call-{callId}")!;
+        Assert.Contains(conference.Participants, p => p.Label == $"coordinator-{ana}" && p.Muted && p.Status == "connected");
+        await Assertions.Expect(panel).ToContainTextAsync("ana is listening");
+        await scenario.Simulator.Phone("client:staff-" + ana).SayAsync("Solo escucho.");
+        Assert.DoesNotContain("Solo escucho.", call.Heard);
+
+        // Then coaches: only the investigator hears her.
+        await monitor.GetByRole(AriaRole.Button, new() { Name = "Coach" }).ClickAsync();
+        await Assertions.Expect(coordinator.Locator("#status-line")).ToHaveTextAsync("Coaching carlos: only they hear you.");
+        await call.WaitAsync(TimeSpan.FromSeconds(2));
+        await Assertions.Expect(panel).ToContainTextAsync("ana is coaching you");
+        await scenario.Simulator.Phone("client:staff-" + ana).SayAsync("Pregúntele el nombre de la finca.");
+        Assert.Contains("Pregúntele el nombre de la finca.", scenario.Simulator.Phone("client:staff-" + carlos).Heard);
+        Assert.DoesNotContain("Pregúntele el nombre de la finca.", call.Heard);
+
+        await interpreterPhone.HangUpAsync();
+        await call.WaitAsync(TimeSpan.FromSeconds(2));
+        var timeline = await scenario.TimelineAsync(complaint);
+        Assert.Contains("call.interpreter_called", timeline);
+        Assert.Equal(2, timeline.Count(kind => kind == "call.monitor"));
+        Assert.Equal(1, await scenario.ScalarAsync<int>("""
+            SELECT count(*) FROM case_timeline WHERE complaint_id = @complaint AND kind = 'call.participant_left'
+               AND details ->> 'role' = 'interpreter' AND (details ->> 'seconds')::int >= 0
+            """, new { complaint }));
+        Assert.Equal(1, await scenario.ScalarAsync<int>("""
+            SELECT count(*) FROM case_timeline WHERE complaint_id = @complaint AND kind = 'call.participant_joined' AND details ->> 'role' = 'coordinator'
+            """, new { complaint }));
+    }
 }

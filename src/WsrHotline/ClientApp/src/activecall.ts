@@ -48,7 +48,7 @@ export class ActiveCallPanel {
   private held = false;
   private muted = false;
 
-  constructor(live: LiveEvents, private readonly staffId: number) {
+  constructor(private readonly live: LiveEvents, private readonly staffId: number) {
     live.on("call.answered", (e) => {
       if (Number(e.payload.staffId) === this.staffId) void this.refresh();
     });
@@ -90,6 +90,13 @@ export class ActiveCallPanel {
     const hold = h("button", { type: "button", class: "hold", "aria-pressed": String(this.held) }, this.held ? "Resume" : "Hold");
     const mute = h("button", { type: "button", class: "mute", "aria-pressed": String(this.muted) }, this.muted ? "Unmute" : "Mute");
     const hangup = h("button", { type: "button", class: "hangup" }, "Hang up");
+    const transferTo = h("select", { id: "transfer-to", "aria-label": "Transfer to" }, h("option", { value: "" }, "Transfer to…"));
+    const transfer = h("button", { type: "button", class: "transfer" }, "Transfer");
+    const interpreterLine = h("select", { id: "interpreter-line", "aria-label": "Interpreter" }, h("option", { value: "" }, "Interpreter…"));
+    const interpreter = h("button", { type: "button", class: "interpreter" }, "Add interpreter");
+    transfer.addEventListener("click", () => void this.send("transfer", { staffId: Number(transferTo.value) }, transfer, "Transfer offered: the call is yours until your colleague is in."));
+    interpreter.addEventListener("click", () => void this.send("interpreter", { language: interpreterLine.value }, interpreter, "Calling the interpreter line."));
+    void this.fillTransferAndInterpreters(call, transferTo, interpreterLine);
     hold.addEventListener("click", () => void this.control("hold", !this.held, hold));
     mute.addEventListener("click", () => void this.control("mute", !this.muted, mute));
     hangup.addEventListener("click", () => void this.hangUp(hangup));
@@ -106,6 +113,7 @@ export class ActiveCallPanel {
       ),
       h("p", { class: "call-hold-state", role: "status" }, this.held ? "The worker is on hold and hears the hold message." : ""),
       h("div", { class: "call-controls", role: "group", "aria-label": "Call controls" }, hold, mute, hangup),
+      h("div", { class: "call-controls", role: "group", "aria-label": "Bring someone in" }, transferTo, transfer, interpreterLine, interpreter),
       h("p", { class: "call-others", role: "status" }, this.othersText(call.participants)),
     );
     const started = call.answeredAt ? utc(call.answeredAt) : Date.now();
@@ -162,6 +170,31 @@ export class ActiveCallPanel {
     try {
       await api.post(`/console/api/calls/${this.call.callId}/${kind}`, { on });
       announce(kind === "hold" ? (on ? "The worker is on hold." : "The worker is back.") : on ? "You are muted." : "You are unmuted.");
+    } catch (error) {
+      announce(error instanceof ApiError ? error.message : "That did not work; try again.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  private async fillTransferAndInterpreters(call: ActiveCall, transferTo: HTMLSelectElement, interpreters: HTMLSelectElement): Promise<void> {
+    const colleagues = await this.live.invoke<{ staffId: number; displayName: string; status: string; connected: boolean; languages: string[]; activity: string }[]>("Colleagues");
+    for (const c of colleagues) {
+      if (c.staffId !== this.staffId && c.connected && c.status === "available" && c.activity === "idle" && c.languages.includes(call.languageCode ?? "")) {
+        transferTo.append(h("option", { value: String(c.staffId) }, c.displayName));
+      }
+    }
+    for (const line of await api.get<Disposition[]>("/console/api/interpreters")) {
+      interpreters.append(h("option", { value: line.code }, line.label));
+    }
+  }
+
+  private async send(kind: string, body: unknown, button: HTMLButtonElement, done: string): Promise<void> {
+    if (!this.call) return;
+    button.disabled = true;
+    try {
+      await api.post(`/console/api/calls/${this.call.callId}/${kind}`, body);
+      announce(done);
     } catch (error) {
       announce(error instanceof ApiError ? error.message : "That did not work; try again.");
     } finally {

@@ -4,7 +4,7 @@ import { ActiveCallPanel } from "./activecall";
 import { CallPanel, setLanguageNames } from "./calls";
 import { Cases } from "./cases";
 import { mountCaseWork } from "./casework";
-import { byId, h } from "./dom";
+import { announce, byId, h } from "./dom";
 import { LiveEvents } from "./live";
 
 interface SignedInStaff {
@@ -28,6 +28,7 @@ interface Colleague {
   connected: boolean;
   languages: string[];
   activity: string;
+  activityCallId: number | null;
 }
 
 async function main(): Promise<void> {
@@ -55,11 +56,17 @@ async function main(): Promise<void> {
   await cases.loadList();
   cases.route();
 
+  const coordinator = me.role === "coordinator" || me.role === "admin";
   const colleagues = async () => {
     const list = await live.invoke<Colleague[]>("Colleagues");
     byId("colleagues").replaceChildren(
       ...list.map((c) =>
-        h("li", { "data-staff": String(c.staffId) }, `${c.displayName} · ${c.connected ? activityText(c) : "offline"} · ${c.languages.join(", ")}`),
+        h(
+          "li",
+          { "data-staff": String(c.staffId) },
+          `${c.displayName} · ${c.connected ? activityText(c) : "offline"} · ${c.languages.join(", ")}`,
+          coordinator && c.activity === "on_call" && c.activityCallId && c.staffId !== me.staffId ? monitorButtons(c.activityCallId, c.displayName) : null,
+        ),
       ),
     );
   };
@@ -69,6 +76,22 @@ async function main(): Promise<void> {
     byId("notices").prepend(h("li", { role: "status" }, `Clock warning on case ${String(e.payload.caseNumber ?? e.complaintId)}: ${String(e.payload.kind ?? "")} due ${String(e.payload.dueAt ?? "")}`));
   });
   document.body.dataset.ready = "true";
+}
+
+/** A coordinator listens to a call (muted), coaches its investigator (only they hear), or joins it (barge). */
+function monitorButtons(callId: number, name: string): HTMLElement {
+  const group = h("span", { class: "monitor", role: "group", "aria-label": `Monitor ${name}'s call` });
+  for (const [mode, label] of [["listen", "Listen"], ["coach", "Coach"], ["barge", "Barge"]] as const) {
+    const button = h("button", { type: "button", "data-mode": mode }, label);
+    button.addEventListener("click", () => {
+      api.post(`/console/api/calls/${callId}/monitor`, { mode }).then(
+        () => announce(mode === "listen" ? `Listening to ${name}'s call.` : mode === "coach" ? `Coaching ${name}: only they hear you.` : `You are in ${name}'s call.`),
+        (error: unknown) => announce(error instanceof Error ? error.message : "That did not work."),
+      );
+    });
+    group.append(" ", button);
+  }
+  return group;
 }
 
 function activityText(c: Colleague): string {

@@ -1,9 +1,12 @@
 -- A conference per answered call, its participants, presence that follows the call, and wrap-up.
 
 -- The call's own Twilio conference (named call-{id}), known from its first status callback.
+-- A warm transfer on its way: the colleague it rings and the investigator who leaves once they are in.
 ALTER TABLE calls
     ADD COLUMN conference_sid text,
-    ADD COLUMN conference_ended_at timestamptz;
+    ADD COLUMN conference_ended_at timestamptz,
+    ADD COLUMN transfer_to_staff_id integer REFERENCES staff (id),
+    ADD COLUMN transfer_from_staff_id integer REFERENCES staff (id);
 
 -- Who was in the call's conference, as Twilio's conference status callbacks report them. One row
 -- per participant leg (a CallSid); a control (hold, mute) acts on these legs through Twilio's
