@@ -64,9 +64,7 @@ internal sealed partial class LegRunner
         var joinedAt = Now;
 
         var timeUp = false;
-        if (timeLimit is { } limit)
-        {
-            Time.Schedule(limit, () =>
+        using var limitTimer = timeLimit is not { } limit ? null : Time.ScheduleCancellable(limit, () =>
             {
                 if (call.Participant == participant)
                 {
@@ -75,7 +73,6 @@ internal sealed partial class LegRunner
                     Time.Signal(call.Mailbox);
                 }
             });
-        }
 
         string reason;
         var held = false;

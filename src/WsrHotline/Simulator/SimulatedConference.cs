@@ -105,17 +105,18 @@ public sealed class SimulatedConference
             participant.JoinedAt = now;
             UpdatedAt = now;
             Emit("participant-join", participant, utc, []);
-            foreach (var other in Listeners(participant))
-            {
-                other.Call.Add(new ParticipantJoined(now, Sid, participant.Call.Sid, participant.Label, participant.BeepsOnEnter));
-            }
-
             if (Status == "init" && participant.StartConferenceOnEnter)
             {
                 Status = "in-progress";
                 Emit("conference-start", null, utc, []);
                 // Those hearing the wait music now hear the room.
                 toWake.AddRange(members.Where(m => m.Status == "connected").Select(m => m.Call));
+            }
+
+            // A beep is heard in a room that has started; those still hearing the wait music hear none.
+            foreach (var other in Listeners(participant))
+            {
+                other.Call.Add(new ParticipantJoined(now, Sid, participant.Call.Sid, participant.Label, participant.BeepsOnEnter && Status == "in-progress"));
             }
         }
 
@@ -155,7 +156,7 @@ public sealed class SimulatedConference
             Emit("participant-leave", participant, utc, []);
             foreach (var other in Listeners(participant))
             {
-                other.Call.Add(new ParticipantLeft(now, Sid, participant.Call.Sid, participant.Label, participant.BeepsOnExit));
+                other.Call.Add(new ParticipantLeft(now, Sid, participant.Call.Sid, participant.Label, participant.BeepsOnExit && Status == "in-progress"));
             }
 
             if (Ended)

@@ -107,11 +107,28 @@ internal sealed class VirtualTime
     }
 
     /// <summary>Runs <paramref name="action"/> (which may only signal legs) once <paramref name="delay"/> has passed.</summary>
-    public void Schedule(TimeSpan delay, Action action)
+    public void Schedule(TimeSpan delay, Action action) => ScheduleCancellable(delay, action);
+
+    /// <summary>As <see cref="Schedule"/>; disposing the result takes the timer off the clock (it no longer moves time).</summary>
+    public IDisposable ScheduleCancellable(TimeSpan delay, Action action)
     {
+        var timer = new Timer(null, action);
         lock (gate)
         {
-            timers.Enqueue(new Timer(null, action), (now + delay, sequence++));
+            timers.Enqueue(timer, (now + delay, sequence++));
+        }
+
+        return new Cancellation(this, timer);
+    }
+
+    private sealed class Cancellation(VirtualTime time, Timer timer) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (time.gate)
+            {
+                timer.Done = true;
+            }
         }
     }
 

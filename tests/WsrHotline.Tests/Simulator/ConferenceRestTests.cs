@@ -24,7 +24,7 @@ public sealed class ConferenceRestTests : IAsyncLifetime
     private const string Caller = "+15555550123";
     private const string TollFree = "+18005550100";
     private const string Investigator = "+15555550111";
-    private const string Coordinator = "+15555550199";
+    private const string Coordinator = "client:staff-7"; // a console's browser (Voice SDK)
     private const string StatusPath = "/twilio/conference/status";
     private const string Room = "case-20260007";
     private FakeHotline hotline = null!;

@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using Twilio.TwiML;
-using Conference = Twilio.TwiML.Voice.Conference;
-using Dial = Twilio.TwiML.Voice.Dial;
 using WsrHotline.Simulator;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
+using Conference = Twilio.TwiML.Voice.Conference;
 using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
+using Dial = Twilio.TwiML.Voice.Dial;
 using PhoneNumber = Twilio.Types.PhoneNumber;
 using UpdateCallOptions = Twilio.Rest.Api.V2010.Account.UpdateCallOptions;
 
@@ -273,6 +273,36 @@ public sealed class ConferenceSimulatorTests : IAsyncLifetime
         state = await ReadAsync(await http.GetAsync(new Uri($"state?call={sid}", UriKind.Relative)));
         Assert.Contains(state.GetProperty("call").GetProperty("transcript").EnumerateArray(),
             e => e.GetProperty("kind").GetString() == "spoke" && e.GetProperty("heardBy").GetInt32() == 1);
+    }
+
+    [Fact]
+    public async Task A_coach_joined_by_twiml_is_heard_only_by_the_call_it_coaches_and_a_full_room_fails_the_dial()
+    {
+        const string worker = "+15555550124", coordinator = "+15555550125", fourth = "+15555550126";
+        string? investigatorSid = null;
+        hotline.On("/twilio/voice/incoming", form => form["From"].ToString() switch
+        {
+            Caller => new VoiceResponse().Append(new Dial().Conference("room-4", maxParticipants: 3)),
+            worker => new VoiceResponse().Append(new Dial().Conference("room-4", maxParticipants: 3)),
+            coordinator => new VoiceResponse().Append(new Dial().Conference("room-4", coach: investigatorSid, beep: Conference.BeepEnum.False, maxParticipants: 3)),
+            _ => new VoiceResponse().Append(new Dial(action: Url("/twilio/voice/full")).Conference("room-4", maxParticipants: 3)),
+        });
+        hotline.On("/twilio/voice/full", form => new VoiceResponse().Say("Dial " + form["DialCallStatus"]).Hangup());
+
+        var investigator = await Simulator.CallAsync(Caller);
+        investigatorSid = investigator.Sid;
+        var workerCall = await Simulator.CallAsync(worker);
+        var coach = await Simulator.CallAsync(coordinator);
+        var refused = await Simulator.CallAsync(fourth);
+        await coach.SayAsync("Ask her about the wages.");
+
+        Assert.True(coach.Participant!.Coaching);
+        Assert.Equal(investigator.Sid, coach.Participant.CallSidToCoach);
+        Assert.Equal("Ask her about the wages.", investigator.Heard[^1]);
+        Assert.DoesNotContain("Ask her about the wages.", workerCall.Heard);
+        Assert.Equal(CallState.Completed, refused.State);
+        Assert.Equal("Dial failed", refused.Heard[^1]);
+        Assert.Equal(3, investigator.Conference!.Participants.Count);
     }
 
     private static async Task<System.Text.Json.JsonElement> ReadAsync(HttpResponseMessage response)
