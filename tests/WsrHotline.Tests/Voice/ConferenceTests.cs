@@ -213,7 +213,9 @@ public sealed class ConferenceTests
             foreach (var name in new[] { "a", "b" })
             {
                 var id = await scenario.OnCallAsync("es", 3, "+1555555048" + (name == "a" ? "1" : "2"));
+                // Only the console can reach them: no shift of theirs rings a phone.
                 await connection.ExecuteAsync("""
+                    DELETE FROM oncall_shifts WHERE staff_id = @id;
                     INSERT INTO staff_presence (staff_id, status) VALUES (@id, 'available');
                     INSERT INTO console_connections (connection_id, staff_id, instance_id) VALUES ('test-' || @id, @id, 'test');
                     """, new { id });
