@@ -82,6 +82,7 @@ public static class ConsoleApi
         api.MapGet("/media/{id:long}", MediaAsync);
         api.MapCaseWork();
         api.MapVoicemailAndCallbacks();
+        api.MapCallControls();
         return app;
     }
 

@@ -30,6 +30,16 @@ public static class ConsoleEventKinds
     public const string CallTaken = "call.taken";
     public const string CallAnswered = "call.answered";
     public const string CallMissed = "call.missed";
+
+    // Sent through IConsoleClient.Other (the console dispatches on the kind).
+    /// <summary>The worker's call ended (ringing or talking): every console showing its offer clears the banner.</summary>
+    public const string CallEnded = "call.ended";
+
+    /// <summary>To the investigator whose part of a call is over: the wrap-up form.</summary>
+    public const string CallWrapUp = "call.wrap_up";
+
+    /// <summary>Who is in a call's conference changed (joined, left, held, muted, coached).</summary>
+    public const string CallParticipants = "call.participants";
     public const string MessageReceived = "message.received";
     public const string MessageStatus = "message.status";
     public const string ComplaintChanged = "complaint.changed";

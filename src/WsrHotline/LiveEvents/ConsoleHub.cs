@@ -12,7 +12,8 @@ namespace WsrHotline.LiveEvents;
 public sealed record ConsoleEvent(long Id, string Kind, long? ComplaintId, JsonElement Payload, DateTimeOffset At);
 
 /// <summary>A colleague as the console lists them.</summary>
-public sealed record ColleaguePresence(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string[] Languages);
+public sealed record ColleaguePresence(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string[] Languages,
+    string Activity = "idle", long? ActivityCallId = null);
 
 /// <summary>What the hub calls on a console: one method per kind of event (<see cref="ConsoleEventKinds"/>).</summary>
 public interface IConsoleClient
@@ -169,17 +170,19 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
     public async Task<IReadOnlyList<ColleaguePresence>> Colleagues()
     {
         await using var connection = await dataSource.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string Languages)>("""
+        var rows = await connection.QueryAsync<(int StaffId, string DisplayName, string Role, string Status, string AnswerMode, bool Connected, string Languages, string Activity, long? ActivityCallId)>("""
             SELECT s.id AS staff_id, s.display_name, s.role,
                    coalesce(p.status, 'away') AS status, coalesce(p.answer_mode, 'browser') AS answer_mode,
                    EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = s.id AND c.last_seen_at > now() - @fresh) AS connected,
-                   coalesce((SELECT string_agg(language_code, ',' ORDER BY language_code) FROM staff_languages l WHERE l.staff_id = s.id), '') AS languages
+                   coalesce((SELECT string_agg(language_code, ',' ORDER BY language_code) FROM staff_languages l WHERE l.staff_id = s.id), '') AS languages,
+                   CASE WHEN p.activity = 'wrap_up' AND p.wrap_up_until <= now() THEN 'idle' ELSE coalesce(p.activity, 'idle') END AS activity,
+                   p.activity_call_id
             FROM staff s LEFT JOIN staff_presence p ON p.staff_id = s.id
             WHERE s.active
             ORDER BY s.display_name
             """, new { fresh = ConsoleInstance.ConnectionFreshness });
         return [.. rows.Select(r => new ColleaguePresence(r.StaffId, r.DisplayName, r.Role, r.Status, r.AnswerMode, r.Connected,
-            r.Languages.Split(',', StringSplitOptions.RemoveEmptyEntries)))];
+            r.Languages.Split(',', StringSplitOptions.RemoveEmptyEntries), r.Activity, r.ActivityCallId))];
     }
 
     /// <summary>Claims an offered call for this investigator: the first accept wins, everyone else sees it taken.</summary>
@@ -196,6 +199,10 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
         }
         return await offers.AcceptAsync(callId, Context.User!.StaffId(), Context.User!.SeesEverything(), Context.GetHttpContext()!.Request, Context.ConnectionAborted);
     }
+
+    /// <summary>Accepts a warm transfer a colleague offered this investigator: they are dialled into the call.</summary>
+    public Task<Voice.CallAcceptResult> AcceptTransfer(long callId, Voice.CallControls controls) =>
+        offers.AcceptTransferAsync(callId, Context.User!.StaffId(), controls, Context.GetHttpContext()!.Request, Context.ConnectionAborted);
 
     private async Task<string[]> GroupsOfAsync(int staffId)
     {

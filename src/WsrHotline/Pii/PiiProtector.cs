@@ -12,6 +12,7 @@ public static class PiiPurpose
     public const string MessageBody = "message.body";
     public const string RecordingUrl = "call.recording_url";
     public const string CaseNote = "case.note";
+    public const string CallWrapUpNote = "call.wrap_up_note";
     public const string MediaUrl = "message.media_url";
 
     /// <summary>An inbound message waiting in the inbox: channel, sender, words and attachment addresses, as one value.</summary>

@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using WsrHotline.LiveEvents;
 
 namespace WsrHotline.Voice;
 
@@ -16,13 +17,14 @@ public sealed class CallLegs(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<OnCallStaff>> OnCallAsync(string language, int tier, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<OnCallStaff>(new CommandDefinition("""
+        var rows = await connection.QueryAsync<OnCallStaff>(new CommandDefinition($"""
             SELECT DISTINCT s.id AS staff_id, s.phone_e164 AS phone
             FROM oncall_shifts o
             JOIN staff s ON s.id = o.staff_id
             WHERE o.language_code = @language AND o.tier = @tier
               AND o.starts_at <= @at AND o.ends_at > @at
               AND s.active AND s.phone_e164 IS NOT NULL
+              AND {CallPresence.FreeForCalls("s")}
             ORDER BY s.id
             """, new { language, tier, at }, cancellationToken: cancellationToken));
         return [.. rows];
@@ -32,11 +34,12 @@ public sealed class CallLegs(NpgsqlDataSource dataSource)
     public async Task<int?> NextCoveredTierAsync(string language, int afterTier, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteScalarAsync<int?>(new CommandDefinition("""
+        return await connection.ExecuteScalarAsync<int?>(new CommandDefinition($"""
             SELECT min(o.tier)::int
             FROM oncall_shifts o JOIN staff s ON s.id = o.staff_id
             WHERE o.language_code = @language AND o.tier > @afterTier
               AND o.starts_at <= @at AND o.ends_at > @at AND s.active AND s.phone_e164 IS NOT NULL
+              AND {CallPresence.FreeForCalls("s")}
             """, new { language, afterTier, at }, cancellationToken: cancellationToken));
     }
 
@@ -103,23 +106,37 @@ public sealed class CallLegs(NpgsqlDataSource dataSource)
             """, new { callId, tier }, cancellationToken: cancellationToken));
     }
 
-    /// <summary>The leg answered and its investigator pressed 1: the first to do so takes the call.</summary>
+    /// <summary>
+    /// The leg answered and its investigator pressed 1: the first to do so takes the call, is on it
+    /// from now (no other call is offered to them), and the consoles that show its offer see it taken.
+    /// </summary>
     public async Task<bool> ClaimAsync(CallLeg leg, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var claimed = await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE calls SET answered_by = @StaffId, answered_at = now()
-            WHERE id = @CallId AND answered_by IS NULL AND stage = 'connect'
+        var claimed = await connection.QuerySingleOrDefaultAsync<(long? ComplaintId, string? LanguageCode, string? CaseNumber, string DisplayName)?>(new CommandDefinition("""
+            WITH claimed AS (
+                UPDATE calls SET answered_by = @StaffId, answered_at = now()
+                WHERE id = @CallId AND answered_by IS NULL AND stage = 'connect' AND status_rank < 5
+                RETURNING complaint_id, language_code
+            )
+            SELECT claimed.complaint_id, claimed.language_code, k.case_number, s.display_name
+            FROM claimed JOIN staff s ON s.id = @StaffId LEFT JOIN complaints k ON k.id = claimed.complaint_id
             """, leg, transaction, cancellationToken: cancellationToken));
-        if (claimed > 0)
+        if (claimed is { } call)
         {
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE call_legs SET status = 'accepted', answered_at = coalesce(answered_at, now()) WHERE id = @Id",
                 leg, transaction, cancellationToken: cancellationToken));
+            await CallPresence.OnCallAsync(connection, transaction, leg.StaffId, leg.CallId, cancellationToken);
+            if (call.LanguageCode is { } language)
+            {
+                await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallTaken, Audience.Language(language), call.ComplaintId,
+                    new { callId = leg.CallId, caseNumber = call.CaseNumber, staffId = leg.StaffId, staffName = call.DisplayName }, cancellationToken);
+            }
         }
         await transaction.CommitAsync(cancellationToken);
-        return claimed > 0;
+        return claimed is not null;
     }
 
     public async Task MarkAsync(long legId, string status, CancellationToken cancellationToken)

@@ -22,7 +22,9 @@ public sealed record CallRow(
     DateTime? VoicemailAt,
     // The console offer is over (nobody was available, it ran out, or its accepted leg failed):
     // the queue's wait requests go straight to the phone tiers without asking the consoles again.
-    bool ConsoleOfferSettled);
+    bool ConsoleOfferSettled,
+    // Twilio has reported the caller's call over (completed, busy, no-answer, canceled, failed).
+    bool Ended);
 
 /// <summary>The SQL of voice intake: calls by CallSid (the idempotency key of every webhook), their legs.</summary>
 public sealed class CallStore(
@@ -31,7 +33,8 @@ public sealed class CallStore(
     internal const string CallColumns = """
         id, call_sid, stage, language_code, complaint_id, caller_identity_id, answered_by,
         tier_rung::int AS tier_rung, tier_rung_queue_time, voicemail_at,
-        (console_offered_at IS NOT NULL AND (console_offer_until IS NULL OR console_offer_until <= console_offered_at)) AS console_offer_settled
+        (console_offered_at IS NOT NULL AND (console_offer_until IS NULL OR console_offer_until <= console_offered_at)) AS console_offer_settled,
+        status_rank = 5 AS ended
         """;
 
     /// <summary>Twilio's call statuses in the order they can happen; terminal ones share the top rank.</summary>
@@ -159,6 +162,42 @@ public sealed class CallStore(
         await Timeline.AppendAsync(connection, transaction, id, TimelineActor.Staff, staffId, "call.answered", details, cancellationToken);
         await Deadlines.ComplaintClocks.MeetFirstContactAsync(connection, transaction, id, time.GetUtcNow(), staffId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The worker's call is over: every console that shows its offer clears the banner.</summary>
+    public async Task AnnounceEndedAsync(CallRow call, CancellationToken cancellationToken)
+    {
+        if (call.LanguageCode is not { } language)
+        {
+            return;
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await LiveEvents.ConsoleEvents.AppendAsync(connection, null, LiveEvents.ConsoleEventKinds.CallEnded, LiveEvents.Audience.Language(language),
+            call.ComplaintId, new { callId = call.Id, answered = call.AnsweredBy is not null }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Withdraws the claim of an accepted leg whose caller had gone: the call is unanswered again (so
+    /// its end is an abandonment, with a callback owed) and the investigator is free. Returns the call
+    /// as it now is, or null when the claim was not this leg's.
+    /// </summary>
+    public async Task<CallRow?> UnclaimAsync(CallLeg leg, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var call = await connection.QuerySingleOrDefaultAsync<CallRow>(new CommandDefinition($"""
+            UPDATE calls SET answered_by = NULL, answered_at = NULL
+            WHERE id = @CallId AND answered_by = @StaffId
+            RETURNING {CallColumns}
+            """, leg, transaction, cancellationToken: cancellationToken));
+        if (call is not null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("UPDATE call_legs SET status = 'caller_left' WHERE id = @Id",
+                leg, transaction, cancellationToken: cancellationToken));
+            await CallPresence.NotOnCallAsync(connection, transaction, leg.StaffId, leg.CallId, cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return call;
     }
 
     /// <summary>

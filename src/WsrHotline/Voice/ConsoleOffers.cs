@@ -75,14 +75,15 @@ public sealed partial class ConsoleOffers(
     private async Task<ConsoleOfferState> StartOfferAsync(NpgsqlConnection connection, OfferRow call, string language, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var available = (await connection.QueryAsync<(int StaffId, string Role, string? Team)>(new CommandDefinition("""
+        var available = (await connection.QueryAsync<(int StaffId, string Role, string? Team)>(new CommandDefinition($"""
             SELECT p.staff_id, s.role, s.team FROM staff_presence p
             JOIN staff s ON s.id = p.staff_id AND s.active
             JOIN staff_languages l ON l.staff_id = p.staff_id AND l.language_code = @language
             WHERE p.status = 'available'
               AND EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = p.staff_id AND c.last_seen_at > @fresh)
+              AND {CallPresence.FreeForCalls("s")}
             ORDER BY p.staff_id
-            """, new { language, fresh = now - ConsoleInstance.ConnectionFreshness }, transaction, cancellationToken: cancellationToken)))
+            """, new { language, fresh = now - ConsoleInstance.ConnectionFreshness, at = now }, transaction, cancellationToken: cancellationToken)))
             // A call about a restricted case rings only those who may open the case.
             .Where(s => LiveConsole.CaseAccess.CanOpen(Staff.StaffSignIn.Principal(s.StaffId, "", s.Role, s.Team), call.RestrictedTeam))
             .Select(s => s.StaffId).ToArray();
@@ -150,7 +151,7 @@ public sealed partial class ConsoleOffers(
             claimed = await connection.QuerySingleOrDefaultAsync<ClaimRow>(new CommandDefinition("""
                 WITH claimed AS (
                     UPDATE calls c SET answered_by = @staffId, answered_at = @now
-                    WHERE c.id = @callId AND c.answered_by IS NULL AND c.stage = 'connect' AND c.console_offer_until > @now
+                    WHERE c.id = @callId AND c.answered_by IS NULL AND c.stage = 'connect' AND c.console_offer_until > @now AND c.status_rank < 5
                       AND (@seesEverything OR EXISTS (SELECT 1 FROM staff_languages l WHERE l.staff_id = @staffId AND l.language_code = c.language_code))
                     RETURNING c.complaint_id, c.language_code
                 )
@@ -171,6 +172,7 @@ public sealed partial class ConsoleOffers(
                 ON CONFLICT (call_id, staff_id, tier) DO UPDATE SET status = 'accepted'
                 RETURNING id
                 """, new { callId, staffId, now }, transaction, cancellationToken: cancellationToken));
+            await CallPresence.OnCallAsync(connection, transaction, staffId, callId, cancellationToken);
             await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallTaken, Audience.Language(claimed.LanguageCode), claimed.ComplaintId,
                 new { callId, caseNumber = claimed.CaseNumber, staffId, staffName = claimed.DisplayName }, cancellationToken);
             if (claimed.ComplaintId is { } complaintId)
@@ -205,6 +207,55 @@ public sealed partial class ConsoleOffers(
     }
 
     /// <summary>
+    /// "Accept" on a warm transfer: the colleague the investigator on the call chose is dialled into
+    /// its conference (browser or phone). Once they are in, the first investigator leaves
+    /// (<see cref="CallConferences.ApplyAsync"/>).
+    /// </summary>
+    public async Task<CallAcceptResult> AcceptTransferAsync(long callId, int staffId, CallControls controls, HttpRequest request, CancellationToken cancellationToken)
+    {
+        (string ConferenceSid, long? ComplaintId, string AnswerMode, string? Phone)? transfer;
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            transfer = await connection.QuerySingleOrDefaultAsync<(string ConferenceSid, long? ComplaintId, string AnswerMode, string? Phone)?>(new CommandDefinition("""
+                SELECT c.conference_sid, c.complaint_id, coalesce(p.answer_mode, 'browser') AS answer_mode, s.phone_e164 AS phone
+                FROM calls c JOIN staff s ON s.id = @staffId LEFT JOIN staff_presence p ON p.staff_id = @staffId
+                WHERE c.id = @callId AND c.transfer_to_staff_id = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
+                  AND (p.activity_call_id IS DISTINCT FROM c.id OR p.activity <> 'on_call')
+                FOR UPDATE OF c
+                """, new { callId, staffId }, transaction, cancellationToken: cancellationToken));
+            if (transfer is not { } row)
+            {
+                await transaction.CommitAsync(cancellationToken);
+                return new CallAcceptResult(false, "This transfer is no longer waiting for you.");
+            }
+            await CallPresence.OnCallAsync(connection, transaction, staffId, callId, cancellationToken);
+            if (row.ComplaintId is { } complaintId)
+            {
+                await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_accepted",
+                    new { answer_mode = row.AnswerMode }, cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        var accepted = transfer.Value;
+        var to = accepted.AnswerMode == "phone" && accepted.Phone is not null ? accepted.Phone : "client:" + ClientIdentity(staffId);
+        try
+        {
+            await controls.AddAsync(accepted.ConferenceSid, to, hotline.Value.TollFreeNumber, CallConferences.StaffLabel(staffId),
+                new Uri(urls.For(request, "conference-status", ("call", callId))), cancellationToken: cancellationToken);
+        }
+        catch (TwilioException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogTransferFailed(logger, callId, TwilioFailures.Describe(ex));
+            await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
+            await CallPresence.NotOnCallAsync(connection, null, staffId, callId, CancellationToken.None);
+            return new CallAcceptResult(false, "The call could not be put through to you; your colleague keeps it.");
+        }
+        return new CallAcceptResult(true, accepted.AnswerMode == "phone" ? "Your phone is ringing." : "Connecting in the browser.");
+    }
+
+    /// <summary>
     /// The accepted console leg never got through (no answer, busy, failed): the call is free again
     /// and the phone tiers ring, so the caller is not left waiting for someone who is not there.
     /// </summary>
@@ -222,6 +273,7 @@ public sealed partial class ConsoleOffers(
         {
             await connection.ExecuteAsync(new CommandDefinition("UPDATE call_legs SET status = 'failed' WHERE id = @legId",
                 new { legId }, transaction, cancellationToken: cancellationToken));
+            await CallPresence.NotOnCallAsync(connection, transaction, call.StaffId, call.CallId, cancellationToken);
             await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallMissed, Audience.Language(call.LanguageCode), call.ComplaintId,
                 new { callId = call.CallId, staffId = call.StaffId, language = call.LanguageCode }, cancellationToken);
             if (call.ComplaintId is { } complaintId)
@@ -232,13 +284,21 @@ public sealed partial class ConsoleOffers(
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>The console leg answered: announce it (the TwiML bridges it to the caller's queue).</summary>
+    /// <summary>
+    /// An investigator's leg is connected to the caller (browser, phone or a screened phone tier):
+    /// announced with what their active-call panel shows (language, case number).
+    /// </summary>
     public async Task AnnounceAnsweredAsync(long callId, long? complaintId, string language, int staffId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var caseNumber = complaintId is null ? null : await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT case_number FROM complaints WHERE id = @complaintId", new { complaintId }, cancellationToken: cancellationToken));
         await ConsoleEvents.AppendAsync(connection, null, ConsoleEventKinds.CallAnswered, Audience.Language(language), complaintId,
-            new { callId, staffId }, cancellationToken);
+            new { callId, staffId, language, caseNumber }, cancellationToken);
     }
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "Transfer of call {CallId} could not reach the colleague: {Error}")]
+    private static partial void LogTransferFailed(ILogger logger, long callId, string error);
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Console leg {LegId} could not be called: {Error}; the phone tiers take over")]
     private static partial void LogBridgeFailed(ILogger logger, long legId, string error);

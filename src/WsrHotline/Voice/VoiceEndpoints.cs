@@ -18,6 +18,9 @@ public static class VoiceEndpoints
         services.AddSingleton<CallMoves>();
         services.AddSingleton<CallLegs>();
         services.AddSingleton<ConsoleOffers>();
+        services.AddSingleton<CallConferences>();
+        services.AddSingleton<CallPresence>();
+        services.AddSingleton<CallControls>();
         services.AddSingleton<VoiceUrls>();
         services.AddSingleton<EmergencyTwiml>();
         services.AddSingleton<VoiceFlow>();
@@ -61,6 +64,21 @@ public static class VoiceEndpoints
             Run(http, flows, flow.ScreenResultAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Acknowledge));
         voice.MapPost("/console-bridge", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.ConsoleBridgeAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Acknowledge));
+        // The call's conference (VoiceFlow.Conference.cs).
+        voice.MapPost("/join-conference", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
+            Run(http, flows, flow.JoinConferenceAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency));
+        voice.MapPost("/after-conference", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
+            Run(http, flows, flow.AfterConferenceAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency));
+        voice.MapPost("/staff-left", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
+            Run(http, flows, flow.StaffLeftAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Acknowledge),
+                Replay((flow, request) => flow.StaffLeftAsync(request)));
+        voice.MapPost("/conference-status", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
+            RunConference(http, flows, flow.ConferenceStatusAsync))
+            // Ending a conference left to the worker alone calls Twilio's REST API: a longer budget.
+            .WithMetadata(new VoiceBudget(TimeSpan.FromSeconds(5)), Replay((flow, request) => flow.ConferenceStatusAsync(request)));
+        // No database: a held worker hears their hold messages whatever PostgreSQL does.
+        voice.MapPost("/hold-music", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
+            RunConference(http, flows, request => Task.FromResult(flow.HoldMusic(request))));
         voice.MapPost("/leg-status", (HttpContext http, VoiceFlow flow, IvrFlowProvider flows) =>
             Run(http, flows, flow.LegStatusAsync)).WithMetadata(Replay((flow, request) => flow.LegStatusAsync(request)));
 
@@ -103,6 +121,17 @@ public static class VoiceEndpoints
         var flows = http.RequestServices.GetRequiredService<IvrFlowProvider>();
         await replay(http.RequestServices.GetRequiredService<VoiceFlow>(), new VoiceRequest(http.Request, new VoiceForm(form), flows.Current));
     });
+
+    /// <summary>A conference's callbacks and wait or hold URLs: a form, not always with a CallSid (conference-start and -end have none).</summary>
+    private static async Task<IResult> RunConference(HttpContext http, IvrFlowProvider flows, Func<VoiceRequest, Task<IResult>> handler)
+    {
+        if (!http.Request.HasFormContentType)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Twilio posts a form here.");
+        }
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        return await handler(new VoiceRequest(http.Request, new VoiceForm(form), flows.Current));
+    }
 
     private static async Task<IResult> Run(HttpContext http, IvrFlowProvider flows, Func<VoiceRequest, Task<IResult>> handler)
     {

@@ -32,6 +32,16 @@ public sealed partial class VoiceFlow
         call = await calls.FindByIdAsync(call.Id, request.Cancellation) ?? call;
         await calls.AppendTimelineAsync(call.ComplaintId, TimelineActor.System, null, "call.ended",
             new { status = request.Form.CallStatus, duration_seconds = request.Form.CallDuration }, request.Cancellation);
+        // Every console that still shows the call's offer clears it; whoever was on it wraps up.
+        await calls.AnnounceEndedAsync(call, request.Cancellation);
+        await presence.CallEndedAsync(call.Id, null, request.Cancellation);
+        await OweIfAbandonedAsync(request, call);
+        return Results.Ok();
+    }
+
+    /// <summary>A call that ended unanswered, with no voicemail, in the menu or while ringing: the worker is owed a callback.</summary>
+    private async Task OweIfAbandonedAsync(VoiceRequest request, CallRow call)
+    {
         if (call.AnsweredBy is null && call.VoicemailAt is null && AbandonableStages.Contains(call.Stage)
             && !(call.Stage != "connect" && await calls.StatusToldAsync(call.Id, request.Cancellation)))
         {
@@ -41,7 +51,6 @@ public sealed partial class VoiceFlow
             await OweCallbackAsync(request, call, call.ComplaintId, reason);
             LogAbandoned(logger, call.Id, call.Stage, call.CallerIdentityId is not null);
         }
-        return Results.Ok();
     }
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information,

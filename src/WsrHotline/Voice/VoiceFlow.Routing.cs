@@ -14,7 +14,8 @@ namespace WsrHotline.Voice;
 // Routing by language: the caller waits in a queue of their own, hearing hold messages in their
 // language, while the app rings the on-call phones of that language tier by tier. An investigator
 // who picks up is screened ("press 1 to accept") so a personal voicemail never takes a worker's call;
-// the first to accept is bridged to the caller. Nobody in time: the caller leaves the queue for voicemail.
+// the first to accept joins the call's conference, and the caller is moved there (VoiceFlow.Conference.cs).
+// Nobody in time: the caller leaves the queue for voicemail.
 public sealed partial class VoiceFlow
 {
     private static string QueueName(long callId) => $"call-{callId}";
@@ -153,8 +154,7 @@ public sealed partial class VoiceFlow
             return Twiml(response.Hangup());
         }
 
-        await calls.RecordAnsweredAsync(call.ComplaintId, leg.StaffId, new { tier = leg.Tier, leg_id = leg.Id }, request.Cancellation);
-        return Twiml(response.Append(new Dial().Queue(QueueName(call.Id))));
+        return await ConnectAnsweredAsync(request, leg, language, new { tier = leg.Tier, leg_id = leg.Id });
     }
 
     /// <summary>
@@ -169,14 +169,16 @@ public sealed partial class VoiceFlow
             return Twiml(response.Hangup());
         }
         var language = call.LanguageCode ?? request.Flow.DefaultLanguage.Code;
+        if (call.AnsweredBy == leg.StaffId && call.Ended)
+        {
+            return await RefuseAnswerAsync(request, leg, call, language);
+        }
         if (call.AnsweredBy != leg.StaffId || call.Stage != "connect")
         {
-            Prompt(request, response, language, call.Stage != "connect" ? "screening_caller_left" : "screening_taken");
+            Prompt(request, response, language, call.Stage != "connect" || call.Ended ? "screening_caller_left" : "screening_taken");
             return Twiml(response.Hangup());
         }
-        await consoleOffers.AnnounceAnsweredAsync(call.Id, call.ComplaintId, language, leg.StaffId, request.Cancellation);
-        await calls.RecordAnsweredAsync(call.ComplaintId, leg.StaffId, new { tier = 0, leg_id = leg.Id, via = "console" }, request.Cancellation);
-        return Twiml(response.Append(new Dial().Queue(QueueName(call.Id))));
+        return await ConnectAnsweredAsync(request, leg, language, new { tier = 0, leg_id = leg.Id, via = "console" });
     }
 
     /// <summary>The leg named by the action URL (<c>?leg=N</c>) and the caller's call; null when either is unknown.</summary>
@@ -189,7 +191,7 @@ public sealed partial class VoiceFlow
 
     private static string? ScreeningRefusal(CallRow call) =>
         call.AnsweredBy is not null ? "screening_taken"
-        : call.Stage != "connect" ? "screening_caller_left"
+        : call.Stage != "connect" || call.Ended ? "screening_caller_left"
         : null;
 
     /// <summary>POST /twilio/voice/queue-result: the caller left the queue: talked, timed out, or hung up.</summary>
@@ -205,6 +207,9 @@ public sealed partial class VoiceFlow
                 return Twiml(await ReadoutAsync(request, call, readout, language, response, includeVoicemailPrompts: false));
             case "hangup":
                 return Twiml(response.Hangup());
+            case "redirected" or "redirected-from-bridged":
+                // Taken out of the queue into the call's conference (join-conference answers from here).
+                return Twiml(response);
             default:
                 // leave (nobody answered in time), queue-full, error: voicemail, so nothing is lost.
                 var route = request.Flow.Steps.Values.First(s => s.Type == IvrStepType.Route);

@@ -30,4 +30,35 @@ public sealed class VoiceOptions
 
     /// <summary>The wait before the first retry of a copy; doubled each time.</summary>
     public TimeSpan RecordingCopyRetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long an investigator may take over the wrap-up (disposition and note) after a call before
+    /// calls are offered to them again by themselves.
+    /// </summary>
+    public TimeSpan WrapUpMaximum { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Interpreter lines by language code (for languages no on-call investigator speaks, e.g. Mam,
+    /// K'iche'): the console's "Add an interpreter" dials one into the call's conference.
+    /// </summary>
+    public Dictionary<string, InterpreterLine> Interpreters { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The dispositions a wrap-up chooses from (code: label shown in the console).</summary>
+    public Dictionary<string, string> Dispositions { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["new_complaint"] = "New complaint",
+        ["follow_up"] = "Follow-up on an existing case",
+        ["information_only"] = "Information only",
+        ["wrong_number"] = "Wrong number",
+        ["silent_or_prank"] = "Silent or prank",
+        ["referred"] = "Referred",
+    };
+}
+
+/// <summary>An interpreter line: its name as staff see it and the number dialled.</summary>
+public sealed class InterpreterLine
+{
+    public string Name { get; set; } = "";
+
+    public string Phone { get; set; } = "";
 }

@@ -47,6 +47,16 @@ public static class AuthorizationMatrix
         // Hangfire's dashboard (its pages, scripts and stats polls, one catch-all endpoint): admins only.
         ["ANY /hangfire/{**path}"] = new(SignIn, Denied, Denied, Denied, "200", SignIn),
         // The console's API (programs get 401/403); {id} is a case restricted to team north.
+        // The active call: only the investigator on it or a coordinator (this call has nobody on it and no conference yet).
+        ["GET /console/api/calls/active"] = new("401", "204", "204", "204", "204", "401"),
+        ["POST /console/api/calls/{callId:long}/hangup"] = new("401", "403", "403", "409", "409", "401"),
+        ["POST /console/api/calls/{callId:long}/hold"] = new("401", "403", "403", "409", "409", "401"),
+        ["POST /console/api/calls/{callId:long}/interpreter"] = new("401", "400", "400", "400", "400", "401"),
+        ["POST /console/api/calls/{callId:long}/monitor"] = new("401", "403", "403", "409", "409", "401"),
+        ["POST /console/api/calls/{callId:long}/mute"] = new("401", "403", "403", "409", "409", "401"),
+        ["POST /console/api/calls/{callId:long}/transfer"] = new("401", "409", "409", "409", "409", "401"),
+        ["POST /console/api/calls/{callId:long}/wrap-up"] = new("401", "403", "403", "403", "403", "401"),
+        ["GET /console/api/interpreters"] = new("401", "200", "200", "200", "200", "401"),
         ["GET /console/api/canned/{language}"] = new("401", "200", "200", "200", "200", "401"),
         ["GET /console/api/complaints"] = new("401", "200", "200", "200", "200", "401"),
         ["GET /console/api/complaints/{id:long}"] = new("401", "200", "403", "200", "200", "401"),
@@ -98,10 +108,15 @@ public static class AuthorizationMatrix
         // Twilio webhooks: not staff endpoints; unsigned, refused to everyone.
         ["POST /twilio/messaging/incoming"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/messaging/status"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/after-conference"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/callback/staff"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/callback/staff-status"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/callback/worker"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/callback/worker-status"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/conference-status"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/hold-music"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/join-conference"] = new("403", "403", "403", "403", "403", "403"),
+        ["POST /twilio/voice/staff-left"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/console-bridge"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/emergency/dial-result"] = new("403", "403", "403", "403", "403", "403"),
         ["POST /twilio/voice/emergency/recorded"] = new("403", "403", "403", "403", "403", "403"),

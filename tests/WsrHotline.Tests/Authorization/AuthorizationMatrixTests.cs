@@ -20,7 +20,7 @@ namespace WsrHotline.Tests.Authorization;
 /// </summary>
 public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFixture<CaseWorkApp>
 {
-    private sealed record Seeded(long RestrictedCase, long Media, long Escalation, string BuyerToken, int SouthStaffId, long Recording, long Callback);
+    private sealed record Seeded(long RestrictedCase, long Media, long Escalation, string BuyerToken, int SouthStaffId, long Recording, long Callback, long Call);
 
     [Fact]
     public async Task Every_endpoint_answers_every_caller_as_the_table_says()
@@ -89,6 +89,7 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
             ("id", _) when pattern.StartsWith("/console/api/callbacks/", StringComparison.Ordinal) => seeded.Callback.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("id", _) when pattern.StartsWith("/buyer/escalations/", StringComparison.Ordinal) => seeded.Escalation.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("id", _) when pattern.StartsWith("/admin/staff/", StringComparison.Ordinal) => seeded.SouthStaffId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ("callId", _) => seeded.Call.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ("language", _) => "es",
             ("step", _) => "menu",
             ("path", _) when pattern.StartsWith("/hangfire/", StringComparison.Ordinal) => "",
@@ -151,6 +152,8 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
         _ when url.EndsWith("/notes", StringComparison.Ordinal) => new { body = "Called the worker back." },
         _ when url.EndsWith("/messages", StringComparison.Ordinal) => new { body = "Hola, le llamamos mañana." },
         _ when url.EndsWith("/close", StringComparison.Ordinal) => new { reason = "reached_by_text" },
+        _ when url.EndsWith("/wrap-up", StringComparison.Ordinal) => new { disposition = "information_only" },
+        _ when url.EndsWith("/monitor", StringComparison.Ordinal) => new { mode = "listen" },
         _ => new { },
     };
 
@@ -192,7 +195,12 @@ public sealed partial class AuthorizationMatrixTests(CaseWorkApp app) : IClassFi
             SELECT id, complaint_id, caller_identity_id, language_code, 'voicemail', now() + interval '30 minutes' FROM calls WHERE id = @callId
             RETURNING id
             """, new { callId });
-        return new Seeded(restricted, mediaId, escalation, token, app.South.StaffId, recording, callback);
+        // A call of the restricted case, answered by nobody, its conference not up.
+        var call = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO calls (call_sid, direction, status, status_rank, stage, language_code, complaint_id)
+            VALUES ('CAmatrix-live', 'inbound', 'in-progress', 4, 'connect', 'es', @restricted) RETURNING id
+            """, new { restricted });
+        return new Seeded(restricted, mediaId, escalation, token, app.South.StaffId, recording, callback, call);
     }
 
     [GeneratedRegex(@"\{\**(?<name>[A-Za-z]+)[^}]*\}")]

@@ -57,7 +57,7 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
         await Assertions.Expect(banner).ToContainTextAsync("Connecting in the browser");
         await call.WaitAsync(TimeSpan.FromSeconds(10));
 
-        Assert.Equal(CallState.Bridged, call.State);
+        Assert.True(VoiceScenario.TalkingWithInvestigator(call), string.Join("\n", call.Transcript));
         Assert.Equal(carlos, await scenario.ScalarAsync<int>("SELECT answered_by FROM calls WHERE call_sid = @Sid", new { call.Sid }));
         var complaint = await scenario.ScalarAsync<long>("SELECT complaint_id FROM calls WHERE call_sid = @Sid", new { call.Sid });
         var timeline = await scenario.TimelineAsync(complaint);

@@ -65,6 +65,15 @@ public sealed class VoiceScenario : IAsyncDisposable
         return id;
     }
 
+    /// <summary>
+    /// Whether the worker's call is talking with an investigator: in the call's own conference with an
+    /// investigator's leg connected (the bridge is a conference, <c>call-{id}</c>).
+    /// </summary>
+    public static bool TalkingWithInvestigator(SimulatedCall call) =>
+        call.State == CallState.InConference
+        && call.Conference is { } conference
+        && conference.Participants.Any(p => p.Label?.StartsWith("staff-", StringComparison.Ordinal) == true && p.Status == "connected");
+
     /// <summary>A webhook signed as Twilio signs it, posted to the app as Twilio would.</summary>
     public async Task<HttpResponseMessage> SignedPostAsync(string path, params (string Name, string Value)[] fields)
     {

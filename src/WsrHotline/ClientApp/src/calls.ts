@@ -30,6 +30,11 @@ export class CallPanel {
       if (Number(e.payload.staffId) !== this.staffId) this.closed(e, `Taken by ${String(e.payload.staffName ?? "a colleague")}.`);
     });
     live.on("call.missed", (e) => this.closed(e, "Nobody accepted in time: the on-call phones are ringing."));
+    // The worker's call is over (they hung up while it rang, or it ended): no console keeps its banner.
+    live.on("call.ended", (e) => {
+      this.closed(e, "The caller hung up.");
+      document.querySelector(`.call-banner.won[data-call-id="${Number(e.payload.callId)}"]`)?.remove();
+    });
     live.on("call.answered", (e) => {
       if (Number(e.payload.staffId) === this.staffId) announce("Call connected.");
     });
@@ -74,10 +79,11 @@ export class CallPanel {
     const language = String(e.payload.language ?? "");
     const caseNumber = e.payload.caseNumber ? ` · case ${String(e.payload.caseNumber)}` : "";
     const accept = h("button", { type: "button", class: "accept" }, "Accept");
+    const transfer = e.payload.transfer === true;
     const banner = h(
       "div",
-      { class: "call-banner", role: "alert", "data-call-id": String(callId), lang: "en" },
-      h("strong", {}, `Incoming call in ${languageName(language)}`),
+      { class: "call-banner", role: "alert", "data-call-id": String(callId), "data-transfer": transfer ? "true" : undefined, lang: "en" },
+      h("strong", {}, transfer ? `A colleague transfers a call in ${languageName(language)} to you` : `Incoming call in ${languageName(language)}`),
       h("span", {}, caseNumber),
       accept,
     );
@@ -91,7 +97,7 @@ export class CallPanel {
   private async accept(callId: number, banner: HTMLElement, button: HTMLButtonElement): Promise<void> {
     button.disabled = true;
     this.expectingCall = true;
-    const result = await this.live.invoke<AcceptResult>("AcceptCall", callId);
+    const result = await this.live.invoke<AcceptResult>(banner.dataset.transfer ? "AcceptTransfer" : "AcceptCall", callId);
     banner.classList.add(result.accepted ? "won" : "lost");
     button.remove();
     banner.querySelector("span")!.textContent = " " + result.reason;

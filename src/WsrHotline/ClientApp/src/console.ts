@@ -1,10 +1,11 @@
 // The investigators' console: presence and languages, ringing calls, the cases and their conversations.
 import { api, setCsrfToken } from "./api";
+import { ActiveCallPanel } from "./activecall";
 import { CallPanel, setLanguageNames } from "./calls";
 import { Cases } from "./cases";
 import { mountCallbacks, mountVoicemails } from "./callbacks";
 import { mountCaseWork } from "./casework";
-import { byId, h } from "./dom";
+import { announce, byId, h } from "./dom";
 import { clockName, dueAt, timeLeft } from "./clocks";
 import { type ConsoleEvent, LiveEvents } from "./live";
 
@@ -28,6 +29,8 @@ interface Colleague {
   status: string;
   connected: boolean;
   languages: string[];
+  activity: string;
+  activityCallId: number | null;
 }
 
 async function main(): Promise<void> {
@@ -47,6 +50,8 @@ async function main(): Promise<void> {
   presenceControls(me, live);
   const calls = new CallPanel(live, me.staffId);
   await calls.prepareVoice().catch(() => undefined);
+  const activeCall = new ActiveCallPanel(live, me.staffId);
+  await activeCall.refresh().catch(() => undefined);
 
   const cases = new Cases(live);
   mountCaseWork(cases, me.role);
@@ -55,11 +60,17 @@ async function main(): Promise<void> {
   await cases.loadList();
   cases.route();
 
+  const coordinator = me.role === "coordinator" || me.role === "admin";
   const colleagues = async () => {
     const list = await live.invoke<Colleague[]>("Colleagues");
     byId("colleagues").replaceChildren(
       ...list.map((c) =>
-        h("li", { "data-staff": String(c.staffId) }, `${c.displayName} · ${c.connected ? c.status : "offline"} · ${c.languages.join(", ")}`),
+        h(
+          "li",
+          { "data-staff": String(c.staffId) },
+          `${c.displayName} · ${c.connected ? activityText(c) : "offline"} · ${c.languages.join(", ")}`,
+          coordinator && c.activity === "on_call" && c.activityCallId && c.staffId !== me.staffId ? monitorButtons(c.activityCallId, c.displayName) : null,
+        ),
       ),
     );
   };
@@ -79,6 +90,26 @@ async function main(): Promise<void> {
   live.on("clock.warning", (e) => clockNotice(e, (what, due) => `${what} due ${due}`));
   live.on("clock.breached", (e) => clockNotice(e, (what, due) => `${what} clock breached, it was due ${due}`));
   document.body.dataset.ready = "true";
+}
+
+/** A coordinator listens to a call (muted), coaches its investigator (only they hear), or joins it (barge). */
+function monitorButtons(callId: number, name: string): HTMLElement {
+  const group = h("span", { class: "monitor", role: "group", "aria-label": `Monitor ${name}'s call` });
+  for (const [mode, label] of [["listen", "Listen"], ["coach", "Coach"], ["barge", "Barge"]] as const) {
+    const button = h("button", { type: "button", "data-mode": mode }, label);
+    button.addEventListener("click", () => {
+      api.post(`/console/api/calls/${callId}/monitor`, { mode }).then(
+        () => announce(mode === "listen" ? `Listening to ${name}'s call.` : mode === "coach" ? `Coaching ${name}: only they hear you.` : `You are in ${name}'s call.`),
+        (error: unknown) => announce(error instanceof Error ? error.message : "That did not work."),
+      );
+    });
+    group.append(" ", button);
+  }
+  return group;
+}
+
+function activityText(c: Colleague): string {
+  return c.activity === "on_call" ? "on a call" : c.activity === "wrap_up" ? "wrap-up" : c.status;
 }
 
 function presenceControls(me: SignedInStaff, live: LiveEvents): void {
