@@ -47,6 +47,22 @@ public static class TimelineSentences
         ["call.rung"] = e => $"Rang {Names(e, "staff_ids")} (on-call tier {e.Number("tier")})",
         ["call.declined"] = e => $"{e.Actor} declined the call",
         ["call.leg_ended"] = e => $"The call to {e.Actor} ended: {Label(e.Text("outcome"))}",
+        ["call.answer_refused"] = _ => "An investigator's answer was refused: the worker had already hung up",
+        ["call.participant_joined"] = e => $"{Participant(e)} joined the call{(e.Flag("coaching") ? " to coach the investigator" : e.Flag("muted") ? " to listen" : "")}",
+        ["call.participant_left"] = e => $"{Participant(e)} left the call after {Seconds(e.Number("seconds"))}",
+        ["call.conference_ended"] = _ => "The call's conference ended",
+        ["call.held"] = e => $"{e.Actor} put the worker on hold",
+        ["call.resumed"] = e => $"{e.Actor} took the worker off hold",
+        ["call.muted"] = e => $"{e.Actor} muted their line",
+        ["call.unmuted"] = e => $"{e.Actor} unmuted their line",
+        ["call.hung_up"] = e => $"{e.Actor} hung up the call",
+        ["call.interpreter_called"] = e => $"{e.Actor} dialled the {e.Text("line") ?? "interpreter line"} into the call",
+        ["call.monitor"] = e => $"{e.Actor} joined the call to {(e.Text("mode") switch { "coach" => "coach the investigator", "barge" => "speak with everyone", _ => "listen" })}",
+        ["call.transfer_offered"] = e => $"{e.Actor} offered the call to {(e.Number("to_staff_id") is { } to ? e.StaffName((int)to) : "a colleague")}",
+        ["call.transfer_accepted"] = e => $"{e.Actor} accepted the transferred call",
+        ["call.transferred"] = e => $"The call passed from {(e.Number("from_staff_id") is { } from ? e.StaffName((int)from) : "an investigator")} to {(e.Number("to_staff_id") is { } to ? e.StaffName((int)to) : "a colleague")}",
+        ["call.wrapped_up"] = e => $"{e.Actor} wrapped up the call: {Label(e.Text("disposition"))}",
+        ["call.wrap_up_timed_out"] = e => $"The wrap-up ran out after {e.Number("minutes") ?? 2} min; calls are offered again",
         ["call.no_answer"] = e => $"Nobody answered after {Seconds(e.Number("waited_seconds"))} ({Count(e.Number("tiers_rung"), "tier")} rung)",
         ["call.answered"] = e => $"{e.Actor} answered the call",
         ["call.abandoned"] = e => $"Worker hung up before reaching anyone ({Label(e.Text("stage"))})",
@@ -272,6 +288,10 @@ public static class TimelineSentences
         null => "a message",
         var other => "a " + Label(other) + " message",
     };
+
+    private static string Participant(TimelineEntry e) => e.Number("staff_id") is { } staff
+        ? e.StaffName((int)staff)
+        : e.Text("role") switch { "worker" => "The worker", "interpreter" => "An interpreter", _ => "Someone" };
 
     private static string Label(string? value) => value is null ? "unknown" : value.Replace('_', ' ');
 

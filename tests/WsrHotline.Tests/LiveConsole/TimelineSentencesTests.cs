@@ -79,7 +79,7 @@ public sealed partial class TimelineSentencesTests
         { "retaliation.checkin_skipped", "system", null, """{"after_days":30,"reason":"no_number"}""", "Retaliation check-in of day 30 skipped (no number)" },
         { "retaliation.checkin_answered", "worker", null, """{"after_days":30,"answer":"all_well"}""", "Worker answered the retaliation check-in: all is well" },
         // A kind without a sentence of its own still reads as one.
-        { "call.transferred", "staff", "Carlos Ruiz", """{"to_staff_id":7}""", "Carlos Ruiz: call transferred" },
+        { "call.recorded_elsewhere", "staff", "Carlos Ruiz", """{"to_staff_id":7}""", "Carlos Ruiz: call recorded elsewhere" },
     };
 
     [Theory]

@@ -25,7 +25,7 @@ public sealed class SimulatorPageTests(ConsoleBrowser browser) : IClassFixture<C
         await banner.GetByRole(AriaRole.Button, new() { Name = "Accept" }).ClickAsync();
         await Assertions.Expect(banner).ToContainTextAsync("Connecting in the browser");
         await call.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(CallState.Bridged, call.State);
+        Assert.Equal(CallState.InConference, call.State); // the answered call is a conference of its own now
 
         var page = await console.Context.NewPageAsync();
         await page.GotoAsync("/simulator/");
