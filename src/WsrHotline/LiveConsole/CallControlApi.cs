@@ -289,6 +289,6 @@ public static partial class CallControlApi
         return TypedResults.NoContent();
     }
 
-    [LoggerMessage(EventId = 3021, Level = LogLevel.Warning, Message = "Call control {Control} on call {CallId} failed at Twilio: {Error}")]
+    [LoggerMessage(EventId = 3015, Level = LogLevel.Warning, Message = "Call control {Control} on call {CallId} failed at Twilio: {Error}")]
     private static partial void LogControlFailed(ILogger logger, string control, long callId, string error);
 }

@@ -115,6 +115,6 @@ public sealed partial class CallPresence(
         return true;
     }
 
-    [LoggerMessage(EventId = 3020, Level = LogLevel.Information, Message = "Wrap-up of call {CallId} by staff {StaffId} ran out: available again")]
+    [LoggerMessage(EventId = 3014, Level = LogLevel.Information, Message = "Wrap-up of call {CallId} by staff {StaffId} ran out: available again")]
     private static partial void LogWrapUpTimedOut(ILogger logger, int staffId, long callId);
 }
