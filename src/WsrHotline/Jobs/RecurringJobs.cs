@@ -35,7 +35,8 @@ public sealed class RecurringJobs(
     TwilioReconciliation reconciliation,
     OutboundSender replies,
     MediaFetcher media,
-    Voice.VoicemailCopies recordings)
+    Voice.VoicemailCopies recordings,
+    Voice.CallingBack callingBack)
 {
     /// <summary>How long an occurrence waits for the previous one of its job to finish before it fails.</summary>
     private const int WaitForPreviousSeconds = 60;
@@ -85,7 +86,8 @@ public sealed class RecurringJobs(
 
     /// <summary>
     /// The safety net of the jobs enqueued after a commit (<see cref="AfterCommit"/>): a reply or a
-    /// download (an attachment or a voicemail) whose enqueue was lost, or whose job died and was not retried, gets a job again.
+    /// download (an attachment or a voicemail) whose enqueue was lost, or whose job died and was not retried, gets a job again;
+    /// a callback whose last status callback was lost is ended.
     /// </summary>
     [DisableConcurrentExecution(WaitForPreviousSeconds)]
     public async Task EnqueueForgottenWorkAsync(CancellationToken cancellationToken)
@@ -93,6 +95,7 @@ public sealed class RecurringJobs(
         await replies.EnqueueForgottenAsync(cancellationToken);
         await media.EnqueueForgottenAsync(cancellationToken);
         await recordings.EnqueueForgottenAsync(cancellationToken);
+        await callingBack.SettleLostAttemptsAsync(cancellationToken);
     }
 
     private static void Every(IRecurringJobManager jobs, string id, TimeSpan interval, System.Linq.Expressions.Expression<Func<RecurringJobs, Task>> call) =>

@@ -48,7 +48,7 @@ public static partial class CallControlApi
         api.MapGet("/calls/active", ActiveAsync);
         api.MapPost("/calls/{callId:long}/hold", (long callId, Toggle input, HttpContext http, NpgsqlDataSource dataSource, CallControls controls, VoiceUrls urls, CancellationToken cancellationToken) =>
             ControlAsync(callId, http, dataSource, input.On ? "call.held" : "call.resumed", (call, _) =>
-                controls.HoldAsync(call.ConferenceSid!, call.CallSid, input.On, urls.ForTwiml(http.Request, "hold-music", ("lang", call.LanguageCode)), cancellationToken), cancellationToken));
+                controls.HoldAsync(call.ConferenceSid!, call.CallSid, input.On, urls.ForTwiml(http.Request, "hold-music", ("lang", call.LanguageCode), ("held", 1)), cancellationToken), cancellationToken));
         api.MapPost("/calls/{callId:long}/mute", (long callId, Toggle input, HttpContext http, NpgsqlDataSource dataSource, CallControls controls, CancellationToken cancellationToken) =>
             ControlAsync(callId, http, dataSource, input.On ? "call.muted" : "call.unmuted", (call, investigatorSid) =>
                 controls.MuteAsync(call.ConferenceSid!, investigatorSid ?? throw new InvalidOperationException("No investigator leg to mute."), input.On, cancellationToken), cancellationToken));
@@ -65,7 +65,7 @@ public static partial class CallControlApi
     }
 
     private static Disposition[] Dispositions(VoiceOptions options) =>
-        [.. options.Dispositions.Select(d => new Disposition(d.Key, d.Value))];
+        [.. options.OfferedDispositions.Select(d => new Disposition(d.Key, d.Value))];
 
     /// <summary>GET /console/api/calls/active: this staff member's call, or 204 when they are on none.</summary>
     private static async Task<Results<Ok<ActiveCall>, NoContent>> ActiveAsync(HttpContext http, NpgsqlDataSource dataSource,
@@ -153,9 +153,9 @@ public static partial class CallControlApi
     {
         var staffId = http.User.StaffId();
         var disposition = input.Disposition ?? "";
-        if (!options.Value.Dispositions.ContainsKey(disposition))
+        if (!options.Value.OfferedDispositions.Any(d => d.Key == disposition))
         {
-            return TypedResults.Problem($"Choose a disposition: {string.Join(", ", options.Value.Dispositions.Values)}.", statusCode: StatusCodes.Status400BadRequest);
+            return TypedResults.Problem($"Choose a disposition: {string.Join(", ", options.Value.OfferedDispositions.Select(d => d.Value))}.", statusCode: StatusCodes.Status400BadRequest);
         }
         var note = input.Note?.Trim();
         if (note is { Length: > MaxNoteLength })

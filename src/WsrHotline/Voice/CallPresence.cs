@@ -19,12 +19,14 @@ public sealed partial class CallPresence(
     NpgsqlDataSource dataSource, IBackgroundJobClient jobs, IOptions<VoiceOptions> options, TimeProvider time, ILogger<CallPresence> logger)
 {
     /// <summary>
-    /// SQL: staff member <c>{staff}.id</c> is neither on a call nor wrapping one up at <c>@at</c>.
-    /// Used by the console offer and by the phone tiers.
+    /// SQL: staff member <c>{staff}.id</c> is neither on a call nor wrapping one up at <c>@at</c>, nor
+    /// calling a worker back (an attempt still open: <see cref="CallingBack"/>). Used by the console
+    /// offer, the transfers and the phone tiers.
     /// </summary>
     public static string FreeForCalls(string staff) => $"""
         NOT EXISTS (SELECT 1 FROM staff_presence busy WHERE busy.staff_id = {staff}.id
                     AND (busy.activity = 'on_call' OR (busy.activity = 'wrap_up' AND busy.wrap_up_until > @at)))
+        AND NOT EXISTS (SELECT 1 FROM callback_attempts calling WHERE calling.staff_id = {staff}.id AND calling.ended_at IS NULL)
         """;
 
     /// <summary>The investigator took the call (in the claim's transaction).</summary>

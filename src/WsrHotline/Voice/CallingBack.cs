@@ -53,10 +53,24 @@ public sealed partial class CallingBack(
 
     private sealed record AttemptRow(
         long Id, long TaskId, int StaffId, long? ComplaintId, string? LanguageCode, string? StaffCallSid, string? WorkerCallSid,
-        DateTime? StaffAnsweredAt, DateTime? WorkerAnsweredAt, DateTime? EndedAt, string PhoneEncrypted);
+        DateTime? StaffAnsweredAt, DateTime? WorkerAnsweredAt, DateTime? EndedAt, DateTime StartedAt, string PhoneEncrypted);
 
-    /// <summary>"Call back" pressed: checks, records the attempt, and calls the investigator.</summary>
+    /// <summary>
+    /// "Call back" pressed: checks, records the attempt, and calls the investigator. An attempt still
+    /// open whose calls Twilio says are over (its last status callback never reached us) is closed
+    /// first, so a lost webhook cannot block the callback for good.
+    /// </summary>
     public async Task<CallbackStart> StartAsync(long taskId, ClaimsPrincipal user, HttpRequest request, CancellationToken cancellationToken)
+    {
+        var started = await TryStartAsync(taskId, user, request, cancellationToken);
+        if (started.Status == StatusCodes.Status409Conflict && started.AttemptId is { } open && await SettleIfOverAsync(open, cancellationToken))
+        {
+            started = await TryStartAsync(taskId, user, request, cancellationToken);
+        }
+        return started;
+    }
+
+    private async Task<CallbackStart> TryStartAsync(long taskId, ClaimsPrincipal user, HttpRequest request, CancellationToken cancellationToken)
     {
         var staffId = user.StaffId();
         long attemptId;
@@ -103,7 +117,10 @@ public sealed partial class CallingBack(
                 """, new { taskId, staffId, answerMode }, transaction, cancellationToken: cancellationToken));
             if (created is not { } id)
             {
-                return new CallbackStart(false, StatusCodes.Status409Conflict, "A call back to this worker is under way already.");
+                var open = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                    "SELECT id FROM callback_attempts WHERE callback_task_id = @taskId AND ended_at IS NULL",
+                    new { taskId }, transaction, cancellationToken: cancellationToken));
+                return new CallbackStart(false, StatusCodes.Status409Conflict, "A call back to this worker is under way already.", open);
             }
             attemptId = id;
             await CallbackTasks.TimelineAsync(connection, transaction, task.ComplaintId, TimelineActor.Staff, staffId, "callback.started",
@@ -283,7 +300,7 @@ public sealed partial class CallingBack(
 
     private const string AttemptSelect = """
         SELECT a.id, a.callback_task_id AS task_id, a.staff_id, t.complaint_id, coalesce(t.language_code, k.language_code) AS language_code,
-               a.staff_call_sid, a.worker_call_sid, a.staff_answered_at, a.worker_answered_at, a.ended_at, i.phone_encrypted
+               a.staff_call_sid, a.worker_call_sid, a.staff_answered_at, a.worker_answered_at, a.ended_at, a.started_at, i.phone_encrypted
         FROM callback_attempts a
         JOIN callback_tasks t ON t.id = a.callback_task_id
         JOIN caller_identities i ON i.id = t.caller_identity_id
@@ -295,6 +312,60 @@ public sealed partial class CallingBack(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<AttemptRow>(new CommandDefinition(
             $"{AttemptSelect} WHERE a.id = @attemptId AND a.ended_at IS NULL", new { attemptId }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// The safety net of the status callbacks (run with the forgotten work, every minute): each attempt
+    /// open for more than two minutes whose calls Twilio says are over is ended. An open attempt keeps
+    /// its investigator from being offered calls (<see cref="CallPresence.FreeForCalls"/>).
+    /// </summary>
+    public async Task SettleLostAttemptsAsync(CancellationToken cancellationToken)
+    {
+        long[] open;
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            open = [.. await connection.QueryAsync<long>(new CommandDefinition(
+                "SELECT id FROM callback_attempts WHERE ended_at IS NULL AND started_at < @before ORDER BY id",
+                new { before = time.GetUtcNow() - TimeSpan.FromMinutes(2) }, cancellationToken: cancellationToken))];
+        }
+        foreach (var attemptId in open)
+        {
+            await SettleIfOverAsync(attemptId, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// An open attempt is over when each of its calls is over at Twilio (or was never placed, a minute
+    /// after the attempt began). Then it is ended here, as its status callback would have; true if so.
+    /// </summary>
+    private async Task<bool> SettleIfOverAsync(long attemptId, CancellationToken cancellationToken)
+    {
+        var attempt = await FindOpenAsync(attemptId, cancellationToken);
+        if (attempt is null)
+        {
+            return true;
+        }
+        if (attempt.StartedAt > time.GetUtcNow().UtcDateTime - TimeSpan.FromMinutes(1))
+        {
+            return false;
+        }
+        try
+        {
+            foreach (var sid in new[] { attempt.StaffCallSid, attempt.WorkerCallSid })
+            {
+                if (sid is not null && !CallStore.IsTerminal((await CallResource.FetchAsync(sid, client: twilioRest)).Status.ToString()))
+                {
+                    return false;
+                }
+            }
+        }
+        catch (TwilioException ex)
+        {
+            LogUpdateFailed(logger, attemptId, TwilioFailures.Describe(ex));
+            return false;
+        }
+        await EndAsync(attemptId, attempt.WorkerAnsweredAt is null ? "failed" : null, "callback.attempt_ended", "settled", cancellationToken);
+        return true;
     }
 
     /// <summary>Ends an attempt once (its outcome kept if it has one), with its timeline entry and the consoles told.</summary>

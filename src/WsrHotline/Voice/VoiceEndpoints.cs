@@ -12,6 +12,12 @@ public static class VoiceEndpoints
             .BindConfiguration("Voice")
             .Validate(options => options.DatabaseBudget > TimeSpan.Zero && options.StepDatabaseBudget > TimeSpan.Zero,
                 "Voice:DatabaseBudget and Voice:StepDatabaseBudget must be positive (e.g. 00:00:00.8 and 00:00:03).")
+            .Validate(options => options.WrapUpMaximum >= TimeSpan.Zero, "Voice:WrapUpMaximum must not be negative (e.g. 00:02:00; zero: no wrap-up).")
+            .Validate(options => options.OfferedDispositions.Any(), "Voice:Dispositions must leave at least one disposition for the wrap-up.")
+            .Validate(options => options.RecordingCopyMaxAttempts >= 1 && options.RecordingCopyRetryBaseDelay > TimeSpan.Zero,
+                "Voice:RecordingCopyMaxAttempts must be at least 1 and Voice:RecordingCopyRetryBaseDelay positive (e.g. 8 and 00:00:30).")
+            .Validate(options => options.Interpreters.Values.All(i => !string.IsNullOrWhiteSpace(i.Phone) && !string.IsNullOrWhiteSpace(i.Name)),
+                "Voice:Interpreters: each line needs a Name and a Phone (E.164).")
             .ValidateOnStart();
         services.AddSingleton<CallStore>();
         services.AddSingleton<CallStarts>();
@@ -106,7 +112,20 @@ public static class VoiceEndpoints
         voice.MapPost("/emergency/recorded", (HttpContext http, VoiceFlow flow, WebhookSpool spool, IvrFlowProvider flows) =>
             Run(http, flows, request => flow.EmergencyRecordedAsync(request, spool)))
             .WithMetadata(Replay((flow, request) => flow.ReplayEmergencyVoicemailAsync(request)));
-        voice.MapCallingBack();
+
+        // "Call back" from the console (CallingBack.cs): each call's TwiML and status callback. The
+        // status callbacks are replayed from the spool like the call's own: a lost "completed" would
+        // leave the attempt open, and the callback could not be tried again.
+        voice.MapPost("/callback/staff", (HttpContext http, CallingBack calling, IvrFlowProvider flows) =>
+            Run(http, flows, calling.StaffAnsweredAsync))
+            // Answering it calls the worker through Twilio's REST API: a longer budget, like the queue's wait URL.
+            .WithMetadata(new VoiceBudget(TimeSpan.FromSeconds(5)));
+        voice.MapPost("/callback/worker", (HttpContext http, CallingBack calling, IvrFlowProvider flows) =>
+            Run(http, flows, calling.WorkerAnsweredAsync)).WithMetadata(new OnDatabaseOutage(OutageAnswer.Emergency));
+        voice.MapPost("/callback/staff-status", (HttpContext http, CallingBack calling, IvrFlowProvider flows) =>
+            Run(http, flows, calling.StaffStatusAsync)).WithMetadata(Replay<CallingBack>((calling, request) => calling.StaffStatusAsync(request)));
+        voice.MapPost("/callback/worker-status", (HttpContext http, CallingBack calling, IvrFlowProvider flows) =>
+            Run(http, flows, calling.WorkerStatusAsync)).WithMetadata(Replay<CallingBack>((calling, request) => calling.WorkerStatusAsync(request)));
         return endpoints;
     }
 
@@ -115,11 +134,13 @@ public static class VoiceEndpoints
     /// answer is not used: the call has moved on). Endpoints without it are menu steps, with nothing
     /// durable to store.
     /// </summary>
-    private static ReplayFromSpool Replay(Func<VoiceFlow, VoiceRequest, Task> replay) => new(async http =>
+    private static ReplayFromSpool Replay(Func<VoiceFlow, VoiceRequest, Task> replay) => Replay<VoiceFlow>(replay);
+
+    private static ReplayFromSpool Replay<THandler>(Func<THandler, VoiceRequest, Task> replay) where THandler : notnull => new(async http =>
     {
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var flows = http.RequestServices.GetRequiredService<IvrFlowProvider>();
-        await replay(http.RequestServices.GetRequiredService<VoiceFlow>(), new VoiceRequest(http.Request, new VoiceForm(form), flows.Current));
+        await replay(http.RequestServices.GetRequiredService<THandler>(), new VoiceRequest(http.Request, new VoiceForm(form), flows.Current));
     });
 
     /// <summary>A conference's callbacks and wait or hold URLs: a form, not always with a CallSid (conference-start and -end have none).</summary>

@@ -43,7 +43,10 @@ public sealed class VoiceOptions
     /// </summary>
     public Dictionary<string, InterpreterLine> Interpreters { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>The dispositions a wrap-up chooses from (code: label shown in the console).</summary>
+    /// <summary>
+    /// The dispositions a wrap-up chooses from (code: label shown in the console). Settings add to
+    /// these defaults; a code set to an empty label removes it (<c>"Voice:Dispositions:referred": ""</c>).
+    /// </summary>
     public Dictionary<string, string> Dispositions { get; set; } = new(StringComparer.Ordinal)
     {
         ["new_complaint"] = "New complaint",
@@ -53,6 +56,9 @@ public sealed class VoiceOptions
         ["silent_or_prank"] = "Silent or prank",
         ["referred"] = "Referred",
     };
+
+    /// <summary>The dispositions offered: <see cref="Dispositions"/> without those removed by an empty label.</summary>
+    public IEnumerable<KeyValuePair<string, string>> OfferedDispositions => Dispositions.Where(d => !string.IsNullOrWhiteSpace(d.Value));
 }
 
 /// <summary>An interpreter line: its name as staff see it and the number dialled.</summary>

@@ -1,6 +1,10 @@
 using System.Net;
 using System.Text.Json;
 using Dapper;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using WsrHotline.Spool;
+using WsrHotline.Voice;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 
@@ -139,5 +143,65 @@ public sealed class CallbackCallTests
         Assert.Equal((1, "no-answer", false), (item.GetProperty("attempts").GetInt32(), item.GetProperty("lastOutcome").GetString(), item.GetProperty("calling").GetBoolean()));
         using var again = await carlos.PostJsonAsync($"/console/api/callbacks/{taskId}/call");
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_callback_whose_last_status_callback_was_lost_is_settled_with_Twilio_and_its_investigator_is_free_again()
+    {
+        const string staffPhone = "+15555550909";
+        var (scenario, carlos, taskId, complaint) = await VoicemailOwedAsync(staffPhone);
+        await using var _ = scenario;
+        using var __ = carlos;
+        scenario.Simulator.Phone(Worker).Behavior = PhoneBehavior.NoAnswer;
+        scenario.Simulator.Phone(staffPhone).Behavior = PhoneBehavior.Answer(afterSeconds: 1);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO oncall_shifts (staff_id, language_code, tier, starts_at, ends_at, time_zone)
+            VALUES (@carlos, 'es', 1, now() - interval '1 hour', now() + interval '2 hours', 'America/New_York')
+            """, new { carlos = carlos.StaffId });
+        var legs = scenario.Hotline.Factory.Services.GetRequiredService<CallLegs>();
+        async Task<bool> RungForCallsAsync() => (await legs.OnCallAsync("es", 1, DateTimeOffset.UtcNow, CancellationToken.None)).Any(s => s.StaffId == carlos.StaffId);
+        Assert.True(await RungForCallsAsync());
+
+        using (var started = await carlos.PostJsonAsync($"/console/api/callbacks/{taskId}/call"))
+        {
+            Assert.Equal(HttpStatusCode.OK, started.StatusCode);
+        }
+        // Calling a worker back, the investigator is not rung for calls.
+        Assert.False(await RungForCallsAsync());
+        await scenario.Simulator.AdvanceAsync(TimeSpan.FromSeconds(90));
+        await Eventually.TrueAsync(async () => await connection.ExecuteScalarAsync<bool>(
+                "SELECT ended_at IS NOT NULL FROM callback_attempts WHERE callback_task_id = @taskId", new { taskId }),
+            "the unanswered attempt never ended", TimeSpan.FromSeconds(10));
+        Assert.True(await RungForCallsAsync());
+
+        // As if the last status callbacks had never reached the hotline: the attempt open, three minutes old.
+        const string LoseTheEnd = "UPDATE callback_attempts SET ended_at = NULL, started_at = now() - interval '3 minutes' WHERE callback_task_id = @taskId";
+        await connection.ExecuteAsync(LoseTheEnd, new { taskId });
+        Assert.False(await RungForCallsAsync());
+
+        // The safety net asks Twilio, which says both calls are over: the attempt ends, the investigator is free.
+        await scenario.Hotline.Factory.Services.GetRequiredService<CallingBack>().SettleLostAttemptsAsync(CancellationToken.None);
+        Assert.True(await connection.ExecuteScalarAsync<bool>(
+            "SELECT ended_at IS NOT NULL FROM callback_attempts WHERE callback_task_id = @taskId", new { taskId }));
+        Assert.True(await RungForCallsAsync());
+        Assert.Equal(2, (await scenario.TimelineAsync(complaint)).Count(kind => kind is "callback.attempt_ended" or "callback.unanswered"));
+
+        // Pressing Call back settles a lost attempt as well, instead of refusing for good.
+        await connection.ExecuteAsync(LoseTheEnd, new { taskId });
+        using var again = await carlos.PostJsonAsync($"/console/api/callbacks/{taskId}/call");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(2, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM callback_attempts WHERE callback_task_id = @taskId", new { taskId }));
+    }
+
+    [Fact]
+    public async Task Every_status_callback_of_a_call_is_stored_from_the_spool_when_the_database_was_down()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        var statusCallbacks = scenario.Hotline.Factory.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText is { } route && route.StartsWith("/twilio/voice/", StringComparison.Ordinal) && route.EndsWith("status", StringComparison.Ordinal))
+            .ToArray();
+        Assert.Contains(statusCallbacks, e => e.RoutePattern.RawText == "/twilio/voice/callback/worker-status");
+        Assert.All(statusCallbacks, e => Assert.True(e.Metadata.GetMetadata<ReplayFromSpool>() is not null, $"{e.RoutePattern.RawText} is not replayed"));
     }
 }
