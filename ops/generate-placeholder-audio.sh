@@ -30,6 +30,9 @@ for number, line in enumerate(open(path, encoding="utf-8"), 1):
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
         continue
+    if re.fullmatch(r'sms_[a-z0-9_]+:\s*".*"', line.rstrip()):
+        key = None  # written texts (SMS, WhatsApp): never spoken, no audio
+        continue
     if m := re.fullmatch(r"([a-z0-9_]+):", line.rstrip()):
         key = m.group(1)
         prompts[key] = {}

@@ -13,6 +13,7 @@ public static class IvrPromptKeys
     public const string InvalidInput = "invalid_input";
     public const string Connecting = "connecting";
     public const string HoldMessage = "hold_message";
+    public const string OnHold = "on_hold";
     public const string Screening = "screening";
     public const string ScreeningTaken = "screening_taken";
     public const string ScreeningCallerLeft = "screening_caller_left";
@@ -63,7 +64,7 @@ public static class IvrPromptKeys
     /// <summary>Every prompt each language must have.</summary>
     public static IReadOnlyList<string> Required { get; } =
     [
-        Greeting, LanguageOption, ConfidentialityNotice, MainMenu, InvalidInput, Connecting, HoldMessage,
+        Greeting, LanguageOption, ConfidentialityNotice, MainMenu, InvalidInput, Connecting, HoldMessage, OnHold,
         Screening, ScreeningTaken, ScreeningCallerLeft, VoicemailOffer, VoicemailSaved, CaseNumberReadout,
         PinReadout, CallbackPromise, StatusCaseNumberPrompt, StatusPinPrompt, StatusUnknownCase,
         StatusWrongPin, StatusLocked, .. ComplaintStatuses.Select(ForStatus), Goodbye, EmergencyGreeting,

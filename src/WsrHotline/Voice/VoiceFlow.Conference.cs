@@ -42,7 +42,7 @@ public sealed partial class VoiceFlow
         dial.Conference(CallConferences.Name(call.Id),
             startConferenceOnEnter: true,
             endConferenceOnExit: false,
-            waitUrl: urls.ForTwiml(request.Http, "hold-music", ("lang", language)),
+            waitUrl: HoldMusicUrl(request.Http, language, held: false),
             statusCallback: urls.ForTwiml(request.Http, "conference-status", ("call", call.Id)),
             statusCallbackEvent: ConferenceEvents,
             participantLabel: CallConferences.StaffLabel(leg.StaffId));
@@ -104,7 +104,7 @@ public sealed partial class VoiceFlow
         dial.Conference(CallConferences.Name(call.Id),
             startConferenceOnEnter: true,
             endConferenceOnExit: true,
-            waitUrl: urls.ForTwiml(request.Http, "hold-music", ("lang", language)),
+            waitUrl: HoldMusicUrl(request.Http, language, held: false),
             statusCallback: urls.ForTwiml(request.Http, "conference-status", ("call", call.Id)),
             statusCallbackEvent: ConferenceEvents,
             participantLabel: CallConferences.WorkerLabel);
@@ -135,17 +135,24 @@ public sealed partial class VoiceFlow
     }
 
     /// <summary>
-    /// POST /twilio/voice/hold-music?lang=xx: what a held worker (and anyone waiting for the conference)
-    /// hears: the hold messages in their language, again and again, never silence. No database.
+    /// POST /twilio/voice/hold-music?lang=xx: what a worker waiting for the conference to start hears
+    /// (the route's hold messages), or, with <c>held=1</c>, a worker the investigator put on hold
+    /// (<see cref="IvrPromptKeys.OnHold"/>): in their language, again and again, never silence. No database.
     /// </summary>
     public IResult HoldMusic(VoiceRequest request)
     {
         var language = request.Flow.FindLanguage(request.Query("lang"))?.Code ?? request.Flow.DefaultLanguage.Code;
-        var step = request.Flow.Steps.Values.FirstOrDefault(s => s.Type == IvrStepType.Route);
+        var held = request.Query("held") == "1";
         var response = new VoiceResponse();
-        Prompts(request, response, language, step?.HoldPrompts ?? ["hold_message"]);
-        return Twiml(response.Pause(length: 3).Redirect(urls.ForTwiml(request.Http, "hold-music", ("lang", language))));
+        var waiting = request.Flow.Steps.Values.FirstOrDefault(s => s.Type == IvrStepType.Route)?.HoldPrompts ?? [IvrPromptKeys.HoldMessage];
+        Prompts(request, response, language, held ? [IvrPromptKeys.OnHold] : waiting);
+        return Twiml(response.Pause(length: 3).Redirect(HoldMusicUrl(request.Http, language, held)));
     }
+
+    /// <summary>The hold URL of a conference participant: for waiting, or (<paramref name="held"/>) for being on hold.</summary>
+    public Uri HoldMusicUrl(HttpRequest request, string? language, bool held) => held
+        ? urls.ForTwiml(request, "hold-music", ("lang", language), ("held", 1))
+        : urls.ForTwiml(request, "hold-music", ("lang", language));
 
     /// <summary>
     /// POST /twilio/voice/conference-status?call=N: the conference's status callbacks keep its

@@ -49,7 +49,7 @@ public sealed class CallControlsBrowserTests(ConsoleBrowser browser) : IClassFix
         ConferenceParticipant InvestigatorLeg() => conference.Participants.Single(p => p.Label == $"staff-{carlos}");
 
         // Hold: the worker hears the hold message in Spanish (never silence) until the investigator resumes.
-        var holdMessage = scenario.Text("es", "hold_message");
+        var holdMessage = scenario.Text("es", "on_hold");
         var heardBefore = call.Heard.Count(line => line == holdMessage);
         await panel.GetByRole(AriaRole.Button, new() { Name = "Hold" }).ClickAsync();
         await Assertions.Expect(page.Locator("#status-line")).ToHaveTextAsync("The worker is on hold.");

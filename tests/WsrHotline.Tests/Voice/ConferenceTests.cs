@@ -102,14 +102,21 @@ public sealed class ConferenceTests
     }
 
     [Fact]
-    public async Task The_hold_music_is_the_hold_message_in_the_workers_language_looping()
+    public async Task A_held_worker_hears_that_they_are_on_hold_in_their_language_and_a_waiting_one_the_route_hold_message_looping()
     {
         await using var scenario = await VoiceScenario.StartAsync();
-        using var response = await scenario.SignedPostAsync("/twilio/voice/hold-music?lang=bn", ("CallSid", "CAworker0000000000000000000000001"));
-        var twiml = await response.Content.ReadAsStringAsync();
+        using var held = await scenario.SignedPostAsync("/twilio/voice/hold-music?lang=bn&held=1", ("CallSid", "CAworker0000000000000000000000001"));
+        var twiml = await held.Content.ReadAsStringAsync();
+        Assert.Contains(scenario.Text("bn", "on_hold"), twiml, StringComparison.Ordinal);
+        Assert.DoesNotContain(scenario.Text("bn", "hold_message"), twiml, StringComparison.Ordinal);
+        Assert.Contains("<Redirect>https://hotline.test/twilio/voice/hold-music?lang=bn&amp;held=1</Redirect>", twiml, StringComparison.Ordinal);
 
-        Assert.Contains(scenario.Text("bn", "hold_message"), twiml, StringComparison.Ordinal);
-        Assert.Contains("<Redirect>https://hotline.test/twilio/voice/hold-music?lang=bn</Redirect>", twiml, StringComparison.Ordinal);
+        using var waiting = await scenario.SignedPostAsync("/twilio/voice/hold-music?lang=ht", ("CallSid", "CAworker0000000000000000000000001"));
+        twiml = await waiting.Content.ReadAsStringAsync();
+        // Haitian Creole is played from audio (Twilio has no voice for it).
+        Assert.Contains("/ivr-audio/ht/hold_message.wav", twiml, StringComparison.Ordinal);
+        Assert.DoesNotContain("on_hold.wav", twiml, StringComparison.Ordinal);
+        Assert.Contains("<Redirect>https://hotline.test/twilio/voice/hold-music?lang=ht</Redirect>", twiml, StringComparison.Ordinal);
     }
 
     [Fact]
