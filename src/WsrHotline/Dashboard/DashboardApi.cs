@@ -31,6 +31,9 @@ public static class DashboardApi
             TypedResults.Ok(await q.StalledAsync(f.ToFilter(), days, ct)));
         api.MapGet("/coverage", async Task<Ok<List<CoverageGap>>> (DashboardQueries q, CancellationToken ct) =>
             TypedResults.Ok(await q.CoverageGapsAsync(ct)));
+        // Calls waiting, investigators by state and who covers each language now: not filtered (the filters are about complaints).
+        api.MapGet("/queue", async Task<Ok<QueueNow>> (DashboardQueries q, CancellationToken ct) =>
+            TypedResults.Ok(await q.QueueAsync(ct)));
         api.MapGet("/counts", async Task<Ok<Counts>> ([AsParameters] FilterQuery f, DashboardQueries q, CancellationToken ct) =>
             TypedResults.Ok(await q.CountsAsync(f.ToFilter(), ct)));
         api.MapGet("/resolution", async Task<Ok<ResolutionTimes>> ([AsParameters] FilterQuery f, int? days, DashboardQueries q, CancellationToken ct) =>

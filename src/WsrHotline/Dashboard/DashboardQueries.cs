@@ -54,6 +54,25 @@ public sealed record ReconciliationReport(IReadOnlyList<ReconciliationRun> Runs,
 public sealed record OutsideProgramSupplier(string Supplier, int Complaints, int Escalated);
 
 /// <summary>
+/// A staff member who speaks a language (or holds a phone shift for it now), as the queue view shows them.
+/// <c>State</c>: <c>available</c> (console open, chose available, free for calls), <c>on_call</c>,
+/// <c>wrap_up</c> (until its time runs out), <c>busy</c> or <c>away</c> (console open, their choice),
+/// <c>offline</c> (no console open, and not on a call). <c>OnPhoneShift</c>: the language's phone tiers ring them now.
+/// </summary>
+public sealed record QueueStaff(int StaffId, string DisplayName, string State, bool OnPhoneShift);
+
+/// <summary>
+/// One active hotline language now: the calls waiting in its queue and the longest of their waits
+/// (seconds; null when none waits), whether anyone covers it now (<see cref="DashboardQueries.QueueAsync"/>),
+/// and who speaks it, by state.
+/// </summary>
+public sealed record QueueLanguage(
+    string LanguageCode, string Name, int Waiting, int? LongestWaitSeconds, bool CoveredNow, IReadOnlyList<QueueStaff> Staff);
+
+/// <summary>The live queue view at <c>AsOf</c> (the server's clock), one entry per active language.</summary>
+public sealed record QueueNow(DateTime AsOf, IReadOnlyList<QueueLanguage> Languages);
+
+/// <summary>
 /// The SQL behind each figure of the coordinators' dashboard. Filters are added to the SQL only when
 /// set (parameterised), so each query keeps a plan that fits it. Every row carries the complaint id
 /// for the drill-down; nothing here reads a worker's number, name or words.
@@ -241,6 +260,83 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             SELECT language_code, hour_start FROM coverage_gaps WHERE hour_start >= date_trunc('hour', @now)
             ORDER BY hour_start, language_code
             """, new { now = time.GetUtcNow() }, cancellationToken: cancellationToken))).ToList());
+
+    /// <summary>
+    /// The live queue view, one entry per active hotline language, at <c>@at</c> (the TimeProvider's now):
+    /// <list type="bullet">
+    /// <item>Waiting: inbound calls in the queue (stage <c>connect</c>), not claimed by anyone and not ended:
+    /// the calls an Accept or a phone screening could still claim (<see cref="Voice.CallLegs.ClaimAsync"/>).
+    /// A call sent on to voicemail has left that stage. A call waits from its queue's first wait request,
+    /// which offers it to the consoles (<c>console_offered_at</c>, set for every call, offered to anyone or not);
+    /// a call whose first wait request has not come yet has waited no time.</item>
+    /// <item>Staff: the active staff members who speak the language, and those its phone tiers ring now
+    /// (as <see cref="Voice.CallLegs.OnCallAsync"/> finds them: the shift names the language, whoever
+    /// speaks what). Free for calls is <see cref="Voice.CallPresence.FreeForCalls"/>'s rule; one who is
+    /// not is on a call or wrapping one up, console open or not (a phone answer needs no console).</item>
+    /// <item>Covered now: one of them is signed in (a fresh console connection) and chose available,
+    /// or is on a phone shift of the language now with a phone to ring. Someone on a call still covers:
+    /// the next caller waits for them or for the next tier, and the queue shows who is free.</item>
+    /// </list>
+    /// Coordinators and admins count like investigators: a console offer rings anyone available who speaks the language.
+    /// </summary>
+    public Task<QueueNow> QueueAsync(CancellationToken cancellationToken)
+    {
+        var at = time.GetUtcNow();
+        return WithConnectionAsync(async connection =>
+        {
+            using var results = await connection.QueryMultipleAsync(new CommandDefinition($"""
+                SELECT l.code AS language_code, l.name,
+                       count(c.id)::int AS waiting,
+                       floor(extract(epoch FROM max(greatest(@at - coalesce(c.console_offered_at, @at), interval '0'))
+                                                FILTER (WHERE c.id IS NOT NULL)))::int AS longest_wait_seconds
+                FROM languages l
+                LEFT JOIN calls c ON c.language_code = l.code AND {WaitingCall("c")}
+                WHERE l.active
+                GROUP BY l.code, l.name
+                ORDER BY l.name;
+
+                WITH people AS (
+                    SELECT language_code, staff_id FROM staff_languages
+                    UNION
+                    SELECT language_code, staff_id FROM oncall_shifts WHERE starts_at <= @at AND ends_at > @at
+                ),
+                seen AS (
+                    SELECT people.language_code, s.id, s.display_name, coalesce(p.status, 'away') AS status, p.activity,
+                           EXISTS (SELECT 1 FROM console_connections cc WHERE cc.staff_id = s.id AND cc.last_seen_at > @fresh) AS signed_in,
+                           {Voice.CallPresence.FreeForCalls("s")} AS free,
+                           s.phone_e164 IS NOT NULL AND EXISTS (
+                               SELECT 1 FROM oncall_shifts o WHERE o.staff_id = s.id AND o.language_code = people.language_code
+                                 AND o.starts_at <= @at AND o.ends_at > @at) AS on_phone_shift
+                    FROM people
+                    JOIN languages l ON l.code = people.language_code AND l.active
+                    JOIN staff s ON s.id = people.staff_id AND s.active
+                    LEFT JOIN staff_presence p ON p.staff_id = s.id
+                )
+                SELECT language_code, id AS staff_id, display_name,
+                       CASE WHEN NOT free THEN CASE WHEN activity = 'on_call' THEN 'on_call' ELSE 'wrap_up' END
+                            WHEN NOT signed_in THEN 'offline'
+                            ELSE status END AS state,
+                       on_phone_shift,
+                       (signed_in AND status = 'available') OR on_phone_shift AS covers
+                FROM seen
+                ORDER BY language_code, display_name, id;
+                """, new { at, fresh = at - LiveEvents.ConsoleInstance.ConnectionFreshness }, cancellationToken: cancellationToken));
+            var languages = (await results.ReadAsync<(string LanguageCode, string Name, int Waiting, int? LongestWaitSeconds)>()).ToList();
+            var staff = (await results.ReadAsync<(string LanguageCode, int StaffId, string DisplayName, string State, bool OnPhoneShift, bool Covers)>())
+                .ToLookup(s => s.LanguageCode);
+            return new QueueNow(at.UtcDateTime, [.. languages.Select(l => new QueueLanguage(
+                l.LanguageCode, l.Name, l.Waiting, l.LongestWaitSeconds, staff[l.LanguageCode].Any(s => s.Covers),
+                [.. staff[l.LanguageCode].Select(s => new QueueStaff(s.StaffId, s.DisplayName, s.State, s.OnPhoneShift))]))]);
+        });
+    }
+
+    /// <summary>
+    /// SQL: call <c>{call}</c> waits in its queue now: inbound, in the queue's stage, claimed by nobody,
+    /// not ended (the conditions under which a claim can still take it). The partial index
+    /// <c>calls_waiting</c> (migration 0023) holds these rows only.
+    /// </summary>
+    private static string WaitingCall(string call) =>
+        $"{call}.direction = 'inbound' AND {call}.stage = 'connect' AND {call}.answered_by IS NULL AND {call}.status_rank < 5";
 
     /// <summary>
     /// Refreshes the dashboard snapshot: a job runs it every minute, so the dashboard reads pre-counted

@@ -93,6 +93,12 @@ public sealed partial class ConsoleOffers(
             UPDATE calls SET console_offered_at = @now, console_offer_until = @until
             WHERE id = @id AND console_offered_at IS NULL
             """, new { call.Id, now, until = available.Length > 0 ? until : now }, transaction, cancellationToken: cancellationToken));
+        if (started > 0)
+        {
+            // The call waits from now: the dashboard's queue view counts it (with nobody available, no other event says so).
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.Dashboard, Audience.Coordinators, null,
+                new { reason = "queue", callId = call.Id, language }, cancellationToken);
+        }
         if (started == 0 || available.Length == 0)
         {
             await transaction.CommitAsync(cancellationToken);

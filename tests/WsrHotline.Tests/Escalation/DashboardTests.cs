@@ -1,10 +1,13 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Dashboard;
 using WsrHotline.Staff;
+using WsrHotline.Tests.Infrastructure;
 
 namespace WsrHotline.Tests.Escalation;
 
@@ -208,6 +211,119 @@ public sealed class DashboardTests
         var export = await coordinator.GetAsync(new Uri("/dashboard/api/export.csv", UriKind.Relative));
         Assert.Equal("text/csv", export.Content.Headers.ContentType!.MediaType);
         Assert.StartsWith("complaint_id,", await export.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_queue_view_counts_the_calls_waiting_per_language_and_who_speaks_it_by_state_and_covers_it_now()
+    {
+        await using var scenario = await EscalationScenario.StartAsync();
+        var now = scenario.Time.GetUtcNow();
+        var data = scenario.DataSource;
+        await StaffSession.CreateStaffAsync(data, "cora@hotline.test", "coordinator", password: "correct horse battery", languages: ["es"]);
+        async Task<int> BengaliAsync(string name, string? status, string? activity, DateTimeOffset? wrapUpUntil, DateTimeOffset? consoleSeen, bool active = true)
+        {
+            var id = await StaffSession.CreateStaffAsync(data, name.ToLowerInvariant() + "@hotline.test", "investigator", languages: ["bn"], displayName: name);
+            await using var connection = await data.OpenConnectionAsync();
+            await connection.ExecuteAsync("""
+                UPDATE staff SET active = @active WHERE id = @id;
+                INSERT INTO staff_presence (staff_id, status, activity, wrap_up_until)
+                    SELECT @id, @status, coalesce(@activity, 'idle'), @wrapUpUntil WHERE @status::text IS NOT NULL;
+                INSERT INTO console_connections (connection_id, staff_id, instance_id, last_seen_at)
+                    SELECT 'test-' || @id, @id, 'test', @consoleSeen WHERE @consoleSeen::timestamptz IS NOT NULL;
+                """, new { id, active, status, activity, wrapUpUntil, consoleSeen });
+            return id;
+        }
+        async Task<long> CallAsync(string language, string stage, DateTimeOffset? waitingSince, int? answeredBy = null, bool ended = false)
+        {
+            await using var connection = await data.OpenConnectionAsync();
+            return await connection.ExecuteScalarAsync<long>("""
+                INSERT INTO calls (call_sid, direction, language_code, status, status_rank, stage, answered_by, console_offered_at, started_at,
+                                   voicemail_at)
+                VALUES ('CA' || md5(random()::text), 'inbound', @language, CASE WHEN @ended THEN 'completed' ELSE 'in-progress' END,
+                        CASE WHEN @ended THEN 5 ELSE 4 END, @stage, @answeredBy, @waitingSince, @started,
+                        CASE WHEN @stage = 'voicemail' THEN @started END)
+                RETURNING id
+                """, new { language, stage, answeredBy, waitingSince, ended, started = now.AddMinutes(-3) });
+        }
+
+        var fresh = now.AddSeconds(-10);
+        var nasima = await BengaliAsync("Nasima", "available", "on_call", null, null);
+        await BengaliAsync("Farid", "available", "wrap_up", now.AddSeconds(60), null);
+        // A wrap-up whose time ran out counts as free: Jahid is what he chose.
+        await BengaliAsync("Jahid", "busy", "wrap_up", now.AddSeconds(-5), fresh);
+        await BengaliAsync("Rupa", "away", null, null, fresh);
+        // Chose available, but the console has not been seen for 90 s; his phone shift ended a minute ago.
+        var sumon = await BengaliAsync("Sumon", "available", null, null, now.AddSeconds(-90));
+        // On a phone shift now, but with no phone to ring.
+        var mitu = await BengaliAsync("Mitu", null, null, null, null);
+        await BengaliAsync("Karim", "available", null, null, fresh, active: false);
+        var carlos = await StaffSession.CreateStaffAsync(data, "carlos@hotline.test", "investigator", languages: ["es"], displayName: "Carlos");
+        await using (var connection = await data.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                UPDATE staff SET phone_e164 = '+15555550301' WHERE id = @sumon;
+                INSERT INTO oncall_shifts (staff_id, language_code, tier, starts_at, ends_at, time_zone) VALUES
+                    (@sumon, 'bn', 1, @now - interval '3 hours', @now - interval '1 minute', 'America/New_York'),
+                    (@mitu, 'bn', 1, @now - interval '1 hour', @now + interval '1 hour', 'America/New_York');
+                INSERT INTO staff_presence (staff_id, status) VALUES (@carlos, 'available');
+                INSERT INTO console_connections (connection_id, staff_id, instance_id, last_seen_at) VALUES ('test-carlos', @carlos, 'test', @fresh);
+                """, new { sumon, mitu, carlos, now, fresh });
+        }
+        await CallAsync("bn", "connect", now.AddSeconds(-95));
+        await CallAsync("bn", "connect", now.AddSeconds(-20));
+        // Its first wait request has not come yet: waiting, for no time so far.
+        await CallAsync("bn", "connect", null);
+        var taken = await CallAsync("bn", "connect", now.AddSeconds(-200), answeredBy: nasima);
+        await CallAsync("bn", "voicemail", now.AddSeconds(-300));
+        await CallAsync("bn", "connect", now.AddSeconds(-400), ended: true);
+        await using (var connection = await data.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("UPDATE staff_presence SET activity_call_id = @taken WHERE staff_id = @nasima", new { taken, nasima });
+        }
+
+        using var coordinator = await SignedInAsync(scenario, "cora@hotline.test");
+        async Task<QueueNow> QueueAsync()
+        {
+            var response = await coordinator.GetAsync(new Uri("/dashboard/api/queue", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await response.Content.ReadFromJsonAsync<QueueNow>(JsonSerializerOptions.Web))!;
+        }
+        static Dictionary<string, string[]> ByState(QueueLanguage language) =>
+            language.Staff.GroupBy(s => s.State).ToDictionary(g => g.Key, g => g.Select(s => s.DisplayName).ToArray());
+
+        // Scenario time moves on: the waits are measured with the app's clock.
+        scenario.Time.Advance(TimeSpan.FromSeconds(30));
+        var queue = await QueueAsync();
+        Assert.Equal(["Bengali", "English", "Haitian Creole", "Spanish"], queue.Languages.Select(l => l.Name));
+        var bengali = queue.Languages.Single(l => l.LanguageCode == "bn");
+        Assert.Equal((3, (int?)125, false), (bengali.Waiting, bengali.LongestWaitSeconds, bengali.CoveredNow));
+        var states = ByState(bengali);
+        Assert.Equal(["away", "busy", "offline", "on_call", "wrap_up"], states.Keys.Order());
+        Assert.Equal(["Jahid"], states["busy"]);
+        Assert.Equal(["Rupa"], states["away"]);
+        Assert.Equal(["Mitu", "Sumon"], states["offline"]);
+        Assert.Equal(["Nasima"], states["on_call"]);
+        Assert.Equal(["Farid"], states["wrap_up"]);
+        Assert.DoesNotContain(bengali.Staff, s => s.OnPhoneShift);
+        var spanish = queue.Languages.Single(l => l.LanguageCode == "es");
+        Assert.Equal((0, (int?)null, true), (spanish.Waiting, spanish.LongestWaitSeconds, spanish.CoveredNow));
+        Assert.Equal(["Carlos"], ByState(spanish)["available"]);
+        // The coordinator signed in over HTTP, with no console open, is offline.
+        Assert.Equal(["cora"], ByState(spanish)["offline"]);
+        Assert.False(queue.Languages.Single(l => l.LanguageCode == "en").CoveredNow);
+
+        // Sumon, offline, is on Bengali's phone rota from now: the phone tiers would ring him.
+        await using (var connection = await data.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO oncall_shifts (staff_id, language_code, tier, starts_at, ends_at, time_zone)
+                VALUES (@sumon, 'bn', 2, @now, @now + interval '2 hours', 'America/New_York')
+                """, new { sumon, now = scenario.Time.GetUtcNow() });
+        }
+        bengali = (await QueueAsync()).Languages.Single(l => l.LanguageCode == "bn");
+        Assert.True(bengali.CoveredNow);
+        var onShift = Assert.Single(bengali.Staff, s => s.OnPhoneShift);
+        Assert.Equal(("Sumon", "offline"), (onShift.DisplayName, onShift.State));
     }
 
     /// <summary>Signs in through the real sign-in page (antiforgery token and cookie).</summary>

@@ -77,6 +77,53 @@ public sealed class DashboardBrowserTests(ConsoleBrowser browser) : IClassFixtur
     }
 
     [Fact]
+    public async Task The_queue_shows_a_bengali_call_waiting_and_the_covered_now_tile_names_bengali_until_a_speaker_is_on_the_phone_rota()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "ana@test.example", "coordinator", Password, "es", "en");
+        // Rahima speaks Bengali but has no console open and no shift: nobody can take a Bengali call now.
+        var rahima = await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "rahima@test.example", "investigator", Password, "bn");
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO calls (call_sid, direction, language_code, status, status_rank, stage, console_offered_at)
+                VALUES ('CAqueuedbengali', 'inbound', 'bn', 'in-progress', 4, 'connect', now() - interval '75 seconds')
+                """);
+        }
+
+        var page = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "ana@test.example", Password, presence: null);
+        await page.GotoAsync("/dashboard");
+        await page.WaitForSelectorAsync("body[data-ready=true]", new() { Timeout = 15_000 });
+
+        var coveredNow = page.Locator("#tile-covered-now");
+        await Assertions.Expect(coveredNow).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("alarm"));
+        await Assertions.Expect(coveredNow).ToContainTextAsync("Bengali");
+        await Assertions.Expect(coveredNow).ToContainTextAsync("not covered now");
+        var queue = page.GetByRole(AriaRole.Table, new() { Name = "Calls waiting and who speaks each language, now" });
+        var bengali = queue.GetByRole(AriaRole.Row).Filter(new() { HasText = "Bengali" });
+        var cells = bengali.GetByRole(AriaRole.Cell);
+        await Assertions.Expect(cells.Nth(1)).ToHaveTextAsync("1");
+        await Assertions.Expect(cells.Nth(2)).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^1 min \d+ s$"));
+        await Assertions.Expect(cells.Nth(7)).ToContainTextAsync("rahima");
+        await Assertions.Expect(cells.Nth(8)).ToHaveTextAsync("not covered");
+        await Assertions.Expect(page.Locator("#tile-waiting .tile-value")).ToHaveTextAsync("1");
+
+        // Live: Rahima goes on Bengali's phone rota; the presence event redraws the dashboard, which no longer names Bengali.
+        await using (var connection = await scenario.DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                UPDATE staff SET phone_e164 = '+15555550311' WHERE id = @rahima;
+                INSERT INTO oncall_shifts (staff_id, language_code, tier, starts_at, ends_at, time_zone)
+                VALUES (@rahima, 'bn', 1, now() - interval '1 minute', now() + interval '2 hours', 'Asia/Dhaka');
+                """, new { rahima });
+            await ConsoleEvents.AppendAsync(connection, null, ConsoleEventKinds.Presence, Audience.All, null, new { staffId = rahima }, CancellationToken.None);
+        }
+        await Assertions.Expect(cells.Nth(8)).ToHaveTextAsync("yes");
+        await Assertions.Expect(coveredNow).Not.ToContainTextAsync("Bengali");
+        await Assertions.Expect(cells.Nth(7)).ToContainTextAsync("rahima (phone shift)");
+    }
+
+    [Fact]
     public async Task A_failing_delivery_names_its_case_by_the_case_number()
     {
         await using var scenario = await VoiceScenario.StartAsync();

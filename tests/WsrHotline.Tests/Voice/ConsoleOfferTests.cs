@@ -108,6 +108,10 @@ public sealed class ConsoleOfferTests
         var timeline = await scenario.TimelineAsync(complaint);
         Assert.Equal(["call.offered_console", "call.console_missed", "call.rung"], timeline.Where(k => k is "call.offered_console" or "call.console_missed" or "call.rung"));
         Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM console_events WHERE kind = 'call.missed'"));
+        // The call waited from its first wait request: the dashboard's queue view was told once, however often the wait URL was asked.
+        Assert.Equal(1, await scenario.ScalarAsync<int>("""
+            SELECT count(*) FROM console_events WHERE kind = 'dashboard.changed' AND audience = 'role:coordinator' AND payload ->> 'reason' = 'queue'
+            """));
     }
 
     [Fact]

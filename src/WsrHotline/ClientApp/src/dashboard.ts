@@ -1,5 +1,6 @@
-// The coordinators' escalation dashboard: clocks due and breached, escalations per buyer, stalled
-// cases, coverage gaps, counts and resolution times; refreshed live when the hub says something moved.
+// The coordinators' escalation dashboard: the queue now (calls waiting, who is free, who covers each
+// language), clocks due and breached, escalations per buyer, stalled cases, coverage gaps in the rota,
+// counts and resolution times; refreshed live when the hub says something moved.
 import { api, setCsrfToken } from "./api";
 import { label } from "./cases";
 import { announce, byId, h, when } from "./dom";
@@ -19,6 +20,10 @@ interface OutsideProgramSupplier { supplier: string; complaints: number; escalat
 interface UnconfiguredNumberTexts { total: number; days: number }
 interface ReconciliationReport { unmatchedTotal: number }
 interface SpoolCounts { waiting: number; setAside: number; oldestWaitingAt: string | null }
+type QueueState = "available" | "on_call" | "wrap_up" | "busy" | "away" | "offline";
+interface QueueStaff { staffId: number; displayName: string; state: QueueState; onPhoneShift: boolean }
+interface QueueLanguage { languageCode: string; name: string; waiting: number; longestWaitSeconds: number | null; coveredNow: boolean; staff: QueueStaff[] }
+interface QueueNow { asOf: string; languages: QueueLanguage[] }
 interface SignedInStaff { csrfToken: string; displayName: string; hotlineLanguages: { code: string; nativeName: string }[] }
 
 const filters = ["language", "severity", "status"] as const;
@@ -76,13 +81,65 @@ function tile(id: string, title: string, value: number, alarm: boolean): HTMLEle
   return h("div", { class: `tile${alarm ? " alarm" : ""}`, id }, h("span", { class: "tile-value" }, String(value)), h("span", {}, title));
 }
 
+/** "42 s", "3 min 5 s", "1 h 2 min": how long the longest caller has waited. */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** "Haitian Creole and Bengali", "English, Spanish and Bengali". */
+function listed(names: string[]): string {
+  return names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+
+/** The covered-now tile: in alarm, naming them, while any language has nobody signed in and available nor on a phone shift. */
+function coveredNowTile(queue: QueueNow): HTMLElement {
+  const uncovered = queue.languages.filter((l) => !l.coveredNow).map((l) => l.name);
+  const covered = queue.languages.length - uncovered.length;
+  return h(
+    "div",
+    { class: `tile${uncovered.length > 0 ? " alarm" : ""}`, id: "tile-covered-now" },
+    h("span", { class: "tile-value" }, `${covered}/${queue.languages.length}`),
+    h("span", {}, uncovered.length > 0 ? `${listed(uncovered)} not covered now` : "every language covered now"),
+  );
+}
+
+/** Who speaks the language in one state: a count, then the names (a phone shift marked). */
+function people(staff: QueueStaff[], ...states: QueueState[]): HTMLElement {
+  const these = staff.filter((s) => states.includes(s.state));
+  const names = these.map((s) => s.displayName + (s.onPhoneShift ? " (phone shift)" : "") + (states.length > 1 ? ` (${label(s.state)})` : ""));
+  return h("span", {}, h("span", { class: "queue-count" }, String(these.length)), names.length > 0 ? h("span", { class: "queue-names" }, names.join(", ")) : null);
+}
+
+function queueTable(queue: QueueNow): HTMLElement {
+  return table(
+    "Calls waiting and who speaks each language, now",
+    ["Language", "Calls waiting", "Longest wait", "Available", "On a call", "Wrapping up", "Busy or away", "Offline", "Covered now"],
+    queue.languages.map((l) => [
+      l.name,
+      String(l.waiting),
+      l.longestWaitSeconds === null ? "" : duration(l.longestWaitSeconds),
+      people(l.staff, "available"),
+      people(l.staff, "on_call"),
+      people(l.staff, "wrap_up"),
+      people(l.staff, "busy", "away"),
+      people(l.staff, "offline"),
+      l.coveredNow ? "yes" : h("strong", { class: "not-covered" }, "not covered"),
+    ]),
+    "No hotline language is active.",
+  );
+}
+
 /** The latest render started: an earlier one that finishes after it (an older filter) is dropped. */
 let latestRender = 0;
 
 async function render(): Promise<void> {
   const thisRender = ++latestRender;
   const q = query();
-  const [due, breached, escalations, failed, stalled, coverage, counts, resolution, outside, unconfigured, reconciliation, spool] = await Promise.all([
+  const [queue, due, breached, escalations, failed, stalled, coverage, counts, resolution, outside, unconfigured, reconciliation, spool] = await Promise.all([
+    api.get<QueueNow>("/dashboard/api/queue"),
     api.get<ClockList>(`/dashboard/api/clocks/due${q}`),
     api.get<ClockList>(`/dashboard/api/clocks/breached${q}`),
     api.get<BuyerEscalationCount[]>(`/dashboard/api/escalations${q}`),
@@ -98,11 +155,15 @@ async function render(): Promise<void> {
   ]);
   if (thisRender !== latestRender) return;
 
+  const waiting = queue.languages.reduce((sum, l) => sum + l.waiting, 0);
+  const longest = Math.max(0, ...queue.languages.map((l) => l.longestWaitSeconds ?? 0));
   byId("tiles").replaceChildren(
+    coveredNowTile(queue),
+    tile("tile-waiting", waiting > 0 ? `calls waiting now, longest ${duration(longest)}` : "calls waiting now", waiting, false),
     tile("tile-breached", "clocks breached", breached.total, breached.total > 0),
     tile("tile-due", "clocks due in 24 h", due.total, false),
     tile("tile-stalled", `stalled (${stalled.afterDays}+ days quiet)`, stalled.total, stalled.total > 0),
-    tile("tile-coverage", "hours without cover (72 h)", coverage.length, coverage.length > 0),
+    tile("tile-coverage", "hours without cover in the rota (72 h)", coverage.length, coverage.length > 0),
     tile("tile-failed", "escalations failed or dead", failed.length, failed.length > 0),
     // A number texting the hotline that the settings do not name: its texts are kept, the settings need fixing.
     tile("tile-unconfigured", `texts to an unconfigured number (${unconfigured.days} days)`, unconfigured.total, unconfigured.total > 0),
@@ -110,6 +171,8 @@ async function render(): Promise<void> {
     // Webhooks kept while the database was down: waiting to be stored, or set aside because they never can be.
     tile("tile-spool", `webhooks waiting in the outage spool, ${spool.setAside} set aside`, spool.waiting, spool.setAside > 0),
   );
+
+  byId("queue").replaceChildren(queueTable(queue));
 
   const clockRows = (list: ClockList) =>
     list.clocks.map((c) => [caseLink(c.complaintId, c.caseNumber), label(c.kind), when(c.dueAt), c.languageCode, label(c.severity), label(c.status), c.assignedTo ?? "unassigned", c.escalatedAt ? `escalated ${when(c.escalatedAt)}` : c.breachedAt ? "breached" : ""]);
