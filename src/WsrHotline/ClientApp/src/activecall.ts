@@ -4,7 +4,7 @@
 // Twilio conference: they work the same whether the investigator talks in the browser or on a phone.
 import { api, ApiError } from "./api";
 import { languageName } from "./calls";
-import { announce, byId, h } from "./dom";
+import { announce, byId, h, utc } from "./dom";
 import type { ConsoleEvent, LiveEvents } from "./live";
 
 interface Participant {
@@ -31,10 +31,6 @@ interface ActiveCall {
   wrapUpUntil: string | null;
   participants: Participant[];
   dispositions: Disposition[];
-}
-
-function utc(iso: string): number {
-  return Date.parse(iso.endsWith("Z") || iso.includes("+") ? iso : iso + "Z");
 }
 
 function clock(seconds: number): string {
@@ -116,7 +112,7 @@ export class ActiveCallPanel {
       h("div", { class: "call-controls", role: "group", "aria-label": "Bring someone in" }, transferTo, transfer, interpreterLine, interpreter),
       h("p", { class: "call-others", role: "status" }, this.othersText(call.participants)),
     );
-    const started = call.answeredAt ? utc(call.answeredAt) : Date.now();
+    const started = call.answeredAt ? utc(call.answeredAt).getTime() : Date.now();
     window.clearInterval(this.timer);
     const tick = () => (elapsed.textContent = clock((Date.now() - started) / 1000));
     tick();
@@ -225,7 +221,7 @@ export class ActiveCallPanel {
       ...call.dispositions.map((d) => h("option", { value: d.code }, d.label)),
     );
     const note = h("textarea", { id: "wrap-up-note", rows: "3", maxlength: "4000" });
-    const until = call.wrapUpUntil ? utc(call.wrapUpUntil) : Date.now();
+    const until = call.wrapUpUntil ? utc(call.wrapUpUntil).getTime() : Date.now();
     const left = h("span", { class: "wrap-up-left" }, "");
     const form = h(
       "form",

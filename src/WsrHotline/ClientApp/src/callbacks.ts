@@ -5,7 +5,7 @@ import { api } from "./api";
 import { languageName } from "./calls";
 import type { CallPanel } from "./calls";
 import type { CaseDetail, Cases } from "./cases";
-import { announce, h, when } from "./dom";
+import { announce, h, utc, when } from "./dom";
 import type { LiveEvents } from "./live";
 
 interface Recording {
@@ -148,12 +148,8 @@ export function mountCallbacks(live: LiveEvents, calls: CallPanel): void {
   void load();
 }
 
-function utc(iso: string): number {
-  return new Date(iso.endsWith("Z") || iso.includes("+") ? iso : iso + "Z").getTime();
-}
-
 function clock(item: CallbackItem, offset: number): { text: string; state: string } {
-  const left = Math.round((utc(item.dueAt) - (Date.now() + offset)) / 60_000);
+  const left = Math.round((utc(item.dueAt).getTime() - (Date.now() + offset)) / 60_000);
   const due = `due ${when(item.dueAt)}`;
   if (left < 0) return { text: `${due} · breached ${-left} min ago`, state: "breached" };
   return { text: `${due} · ${left} min left`, state: left <= 10 ? "warning" : "ok" };

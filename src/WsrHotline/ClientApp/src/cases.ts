@@ -1,8 +1,8 @@
 // The cases an investigator can see, and one case: its conversation (live), replies and timeline.
 import { api, ApiError } from "./api";
 import { languageName } from "./calls";
-import { clockLine, tickClocks, utc } from "./clocks";
-import { announce, byId, h, when } from "./dom";
+import { clockLine, tickClocks } from "./clocks";
+import { announce, byId, h, utc, when } from "./dom";
 import type { LiveEvents } from "./live";
 
 export interface CaseListItem {

@@ -1,6 +1,6 @@
 // Complaint clocks as investigators read them: what is due, when (the browser's local time), how long
 // is left, and a mark in words (warning, breached) so it never rests on colour alone.
-import { h } from "./dom";
+import { h, utc } from "./dom";
 
 const clockNames: Record<string, string> = {
   acknowledged: "Acknowledgement",
@@ -17,10 +17,6 @@ export function clockName(kind: string): string {
   return clockNames[kind] ?? kind.replaceAll("_", " ");
 }
 
-export function utc(iso: string): Date {
-  return new Date(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
-}
-
 const dueFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 
 export function dueAt(iso: string): string {
@@ -28,7 +24,7 @@ export function dueAt(iso: string): string {
 }
 
 /** "3 min", "2 h 5 min", "4 days": a span of time, rounded for a person. */
-export function span(milliseconds: number): string {
+function span(milliseconds: number): string {
   const minutes = Math.max(0, Math.round(Math.abs(milliseconds) / 60_000));
   if (minutes < 60) return `${minutes} min`;
   const hours = Math.floor(minutes / 60);
@@ -36,9 +32,9 @@ export function span(milliseconds: number): string {
   return `${Math.round(hours / 24)} days`;
 }
 
-export type ClockState = "breached" | "warning" | "running";
+type ClockState = "breached" | "warning" | "running";
 
-export function clockState(due: string, warned: boolean, breached: boolean, now = Date.now()): ClockState {
+function clockState(due: string, warned: boolean, breached: boolean, now = Date.now()): ClockState {
   if (breached || utc(due).getTime() <= now) return "breached";
   return warned ? "warning" : "running";
 }

@@ -24,8 +24,16 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return element as T;
 }
 
+/**
+ * A time from the API as a Date. PostgreSQL's timestamptz reaches us as UTC, with or without its
+ * zone ("…Z", "…+00:00", or none at all): without one it is UTC, never the browser's local time.
+ */
+export function utc(iso: string): Date {
+  return new Date(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
+}
+
 export function when(iso: string): string {
-  return new Date(iso.endsWith("Z") || iso.includes("+") ? iso : iso + "Z").toLocaleString(undefined, {
+  return utc(iso).toLocaleString(undefined, {
     dateStyle: "short",
     timeStyle: "short",
   });
