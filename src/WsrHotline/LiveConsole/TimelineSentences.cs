@@ -73,6 +73,7 @@ public static class TimelineSentences
         ["voicemail.recording_stored"] = e => $"The voicemail recording ({Seconds(e.Number("duration_seconds"))}) was kept",
         ["voicemail.copied"] = _ => "The voicemail recording was copied into the hotline's own storage, encrypted",
         ["voicemail.twilio_copy_deleted"] = _ => "Twilio's copy of the voicemail recording was deleted",
+        ["voicemail.twilio_copy_not_deleted"] = e => $"Twilio's copy of the voicemail recording could not be deleted after {Count(e.Number("attempts"), "attempt")}: an admin deletes it in Twilio's console",
         ["voicemail.copy_failed"] = e => $"The voicemail recording could not be copied out of Twilio after {Count(e.Number("attempts"), "attempt")}",
         ["voicemail.played"] = e => $"{e.Actor} played the voicemail",
         ["callback.started"] = e => $"{e.Actor} called the worker back ({(e.Text("answer_mode") == "phone" ? "on their phone" : "in the browser")})",

@@ -50,6 +50,10 @@ internal static partial class TwilioApiStandIn
             return refusal;
         }
 
+        if (simulator.RecordingDeletesFailWith is { } status)
+        {
+            return Error(status, 20500, "Recording not deleted (simulated failure).");
+        }
         return simulator.DeleteRecording(recordingSid) ? Results.NoContent() : NotFound(request);
     }
 

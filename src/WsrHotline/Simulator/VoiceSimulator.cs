@@ -443,6 +443,9 @@ public sealed partial class VoiceSimulator : IDisposable
         return AddRecording(callSid, durationSeconds);
     }
 
+    /// <summary>When set, the REST stand-in answers every recording DELETE with this HTTP status (a Twilio outage, for tests).</summary>
+    public int? RecordingDeletesFailWith { get; set; }
+
     /// <summary>Deletes a recording, as Twilio's DELETE does: it is no longer listed, served or found. False when there was none.</summary>
     public bool DeleteRecording(string recordingSid) => recordings.TryRemove(recordingSid, out _);
 

@@ -14,8 +14,8 @@ public static class VoiceEndpoints
                 "Voice:DatabaseBudget and Voice:StepDatabaseBudget must be positive (e.g. 00:00:00.8 and 00:00:03).")
             .Validate(options => options.WrapUpMaximum >= TimeSpan.Zero, "Voice:WrapUpMaximum must not be negative (e.g. 00:02:00; zero: no wrap-up).")
             .Validate(options => options.OfferedDispositions.Any(), "Voice:Dispositions must leave at least one disposition for the wrap-up.")
-            .Validate(options => options.RecordingCopyMaxAttempts >= 1 && options.RecordingCopyRetryBaseDelay > TimeSpan.Zero,
-                "Voice:RecordingCopyMaxAttempts must be at least 1 and Voice:RecordingCopyRetryBaseDelay positive (e.g. 8 and 00:00:30).")
+            .Validate(options => options.RecordingCopyMaxAttempts >= 1 && options.RecordingCopyRetryBaseDelay >= TimeSpan.Zero,
+                "Voice:RecordingCopyMaxAttempts must be at least 1 and Voice:RecordingCopyRetryBaseDelay not negative (e.g. 8 and 00:00:30).")
             .Validate(options => options.Interpreters.Values.All(i => !string.IsNullOrWhiteSpace(i.Phone) && !string.IsNullOrWhiteSpace(i.Name)),
                 "Voice:Interpreters: each line needs a Name and a Phone (E.164).")
             .ValidateOnStart();

@@ -61,7 +61,7 @@ public sealed partial class VoicemailCopies(
         var forgotten = (await connection.QueryAsync<long>(new CommandDefinition("""
             SELECT id FROM voicemail_recordings
             WHERE (status = 'pending' AND next_attempt_at < @pendingBefore)
-               OR ((status = 'claimed' OR (status = 'stored' AND twilio_deleted_at IS NULL)) AND updated_at < @claimedBefore)
+               OR ((status = 'claimed' OR (status = 'stored' AND twilio_deleted_at IS NULL AND delete_gave_up_at IS NULL)) AND updated_at < @claimedBefore)
             ORDER BY id
             """, new { pendingBefore = now - ForgottenAfter, claimedBefore = now - AbandonedAfter }, cancellationToken: cancellationToken))).ToList();
         foreach (var id in forgotten)
@@ -143,14 +143,19 @@ public sealed partial class VoicemailCopies(
         return true;
     }
 
-    /// <summary>Deletes Twilio's copy of a stored recording (a recording already gone counts as deleted).</summary>
+    /// <summary>
+    /// Deletes Twilio's copy of a stored recording (a recording already gone counts as deleted), at most
+    /// <see cref="VoiceOptions.RecordingCopyMaxAttempts"/> times; then the timeline says Twilio keeps it.
+    /// </summary>
     private async Task DeleteTwilioCopyAsync(long recordingId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var sid = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
-            SELECT recording_sid FROM voicemail_recordings WHERE id = @recordingId AND status = 'stored' AND twilio_deleted_at IS NULL
+        var row = await connection.QuerySingleOrDefaultAsync<(string Sid, int Attempts)?>(new CommandDefinition("""
+            UPDATE voicemail_recordings SET delete_attempts = delete_attempts + 1, updated_at = now()
+            WHERE id = @recordingId AND status = 'stored' AND twilio_deleted_at IS NULL AND delete_gave_up_at IS NULL
+            RETURNING recording_sid, delete_attempts
             """, new { recordingId }, cancellationToken: cancellationToken));
-        if (sid is null)
+        if (row is not var (sid, attempts))
         {
             return;
         }
@@ -165,11 +170,23 @@ public sealed partial class VoicemailCopies(
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsTransferFailure(ex))
         {
             var error = TwilioFailures.Describe(ex);
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE voicemail_recordings SET last_error = @error, updated_at = now() WHERE id = @recordingId",
-                new { recordingId, error = "delete: " + error }, cancellationToken: cancellationToken));
-            LogDeleteFailed(logger, recordingId, sid, error);
-            throw new JobWillRetryException($"Twilio's copy of recording {recordingId} not deleted ({error}); tried again.");
+            var givingUp = attempts >= options.Value.RecordingCopyMaxAttempts;
+            await using var failing = await connection.BeginTransactionAsync(cancellationToken);
+            var failedCase = await connection.ExecuteScalarAsync<long?>(new CommandDefinition("""
+                UPDATE voicemail_recordings r SET last_error = @error, delete_gave_up_at = coalesce(r.delete_gave_up_at, CASE WHEN @givingUp THEN now() END), updated_at = now()
+                FROM calls c WHERE r.id = @recordingId AND c.id = r.call_id
+                RETURNING c.complaint_id
+                """, new { recordingId, error = "delete: " + error, givingUp }, failing, cancellationToken: cancellationToken));
+            if (givingUp && failedCase is { } caseId)
+            {
+                await Timeline.AppendAsync(connection, failing, caseId, TimelineActor.System, null, "voicemail.twilio_copy_not_deleted",
+                    new { recording_id = recordingId, attempts, error }, cancellationToken);
+            }
+            await failing.CommitAsync(cancellationToken);
+            LogDeleteFailed(logger, recordingId, sid, attempts, error);
+            throw givingUp
+                ? new JobGaveUpException($"Twilio's copy of recording {recordingId} not deleted after {attempts} attempt(s) ({error}); delete it in Twilio's console.")
+                : new JobWillRetryException($"Twilio's copy of recording {recordingId} not deleted ({error}); tried again.");
         }
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -245,8 +262,8 @@ public sealed partial class VoicemailCopies(
     [LoggerMessage(EventId = 3023, Level = LogLevel.Error, Message = "Recording {RecordingId} ({RecordingSid}) not copied after {Attempts} attempt(s) ({Error}); Twilio keeps its copy")]
     private static partial void LogGaveUp(ILogger logger, long recordingId, string recordingSid, int attempts, string error);
 
-    [LoggerMessage(EventId = 3024, Level = LogLevel.Warning, Message = "Twilio's copy of recording {RecordingId} ({RecordingSid}) not deleted ({Error}); retrying")]
-    private static partial void LogDeleteFailed(ILogger logger, long recordingId, string recordingSid, string error);
+    [LoggerMessage(EventId = 3024, Level = LogLevel.Warning, Message = "Twilio's copy of recording {RecordingId} ({RecordingSid}) not deleted, attempt {Attempt} ({Error})")]
+    private static partial void LogDeleteFailed(ILogger logger, long recordingId, string recordingSid, int attempt, string error);
 }
 
 /// <summary>A voicemail's audio, decrypted, for the console's playback endpoint (a class: a record would print it).</summary>

@@ -140,4 +140,37 @@ public sealed class VoicemailCopyTests
         Assert.Contains("voicemail.copy_failed", await scenario.TimelineAsync(complaint));
         Assert.Null(await scenario.Hotline.Factory.Services.GetRequiredService<RecordingStore>().OpenDecryptedAsync(id, CancellationToken.None));
     }
+
+    [Fact]
+    public async Task A_twilio_copy_that_cannot_be_deleted_is_tried_a_bounded_number_of_times_then_named_on_the_timeline()
+    {
+        await using var scenario = await VoiceScenario.StartAsync(s =>
+        {
+            s["Voice:RecordingCopyMaxAttempts"] = "2";
+            s["Voice:RecordingCopyRetryBaseDelay"] = "00:00:00";
+        });
+        scenario.Simulator.RecordingDeletesFailWith = 503;
+        var call = await LeaveVoicemailAsync(scenario, Worker);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        var id = await connection.ExecuteScalarAsync<long>(
+            "SELECT r.id FROM voicemail_recordings r JOIN calls c ON c.id = r.call_id WHERE c.call_sid = @Sid", new { call.Sid });
+        var copies = scenario.Hotline.Factory.Services.GetRequiredService<VoicemailCopies>();
+        // The copy is stored, then each delete fails: retried once, then given up, and Hangfire told so.
+        await Assert.ThrowsAsync<JobWillRetryException>(() => copies.CopyAsync(id, CancellationToken.None));
+        Assert.Equal("stored", await connection.ExecuteScalarAsync<string>("SELECT status FROM voicemail_recordings WHERE id = @id", new { id }));
+        await Assert.ThrowsAsync<JobGaveUpException>(() => copies.CopyAsync(id, CancellationToken.None));
+
+        var row = await connection.QuerySingleAsync<(int DeleteAttempts, DateTime? DeletedAt, string LastError)>(
+            "SELECT delete_attempts, twilio_deleted_at AS deletedat, last_error AS lasterror FROM voicemail_recordings WHERE id = @id", new { id });
+        Assert.Equal((2, (DateTime?)null), (row.DeleteAttempts, row.DeletedAt));
+        Assert.Contains("503", row.LastError, StringComparison.Ordinal);
+        var complaint = await connection.ExecuteScalarAsync<long>("SELECT complaint_id FROM calls WHERE call_sid = @Sid", new { call.Sid });
+        Assert.Equal(1, (await scenario.TimelineAsync(complaint)).Count(kind => kind == "voicemail.twilio_copy_not_deleted"));
+        // Given up: neither the job nor the forgotten-work sweep asks Twilio again.
+        await copies.CopyAsync(id, CancellationToken.None);
+        Assert.Equal(0, await copies.EnqueueForgottenAsync(CancellationToken.None));
+        Assert.Equal(2, await connection.ExecuteScalarAsync<int>("SELECT delete_attempts FROM voicemail_recordings WHERE id = @id", new { id }));
+        // The hotline's own copy is kept and plays.
+        Assert.NotNull(await scenario.Hotline.Factory.Services.GetRequiredService<RecordingStore>().OpenDecryptedAsync(id, CancellationToken.None));
+    }
 }
