@@ -417,7 +417,8 @@ public static class CaseWork
         return refusal is null ? TypedResults.Ok(noteId) : refusal;
     }
 
-    private static Task<long> AddNoteRowAsync(CaseChange change, PiiProtector pii, string kind, string body) =>
+    /// <summary>A note on the case of the change, encrypted, in its transaction; returns its id.</summary>
+    internal static Task<long> AddNoteRowAsync(CaseChange change, PiiProtector pii, string kind, string body) =>
         change.ScalarAsync<long>("""
             INSERT INTO case_notes (complaint_id, staff_id, kind, body_encrypted, created_at)
             VALUES (@complaintId, @staffId, @kind, @body, @now)

@@ -20,7 +20,6 @@ public static class VoicemailAndCallbacksApi
 
     public sealed record CallbackStarted(long AttemptId, string Message);
 
-    private const int MaxNoteLength = 4000;
 
     public static RouteGroupBuilder MapVoicemailAndCallbacks(this RouteGroupBuilder api)
     {
@@ -117,9 +116,9 @@ public static class VoicemailAndCallbacksApi
         {
             return TypedResults.Problem("Say in a note how the worker was reached.", statusCode: StatusCodes.Status400BadRequest);
         }
-        if (note is { Length: > MaxNoteLength })
+        if (note is { Length: > CaseWork.MaxNoteLength })
         {
-            return TypedResults.Problem($"A note has at most {MaxNoteLength:N0} characters.", statusCode: StatusCodes.Status400BadRequest);
+            return TypedResults.Problem($"A note has at most {CaseWork.MaxNoteLength:N0} characters.", statusCode: StatusCodes.Status400BadRequest);
         }
 
         long? complaintId;
@@ -146,11 +145,7 @@ public static class VoicemailAndCallbacksApi
 
         var refusal = await CaseChange.RunAsync(dataSource, http.User, caseId, time, async change =>
         {
-            long? noteId = note is null ? null : await change.ScalarAsync<long>("""
-                INSERT INTO case_notes (complaint_id, staff_id, kind, body_encrypted, created_at)
-                VALUES (@complaintId, @staffId, 'note', @body, @now)
-                RETURNING id
-                """, new { complaintId = caseId, staffId = change.StaffId, body = pii.Encrypt(note, PiiPurpose.CaseNote), now = change.Now });
+            long? noteId = note is null ? null : await CaseWork.AddNoteRowAsync(change, pii, "note", note);
             if (!await CallbackTasks.CloseAsync(change.Connection, change.Transaction, id, change.StaffId, "by_hand", reason, noteId, change.Now,
                     change.CancellationToken))
             {

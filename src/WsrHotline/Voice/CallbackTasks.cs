@@ -29,7 +29,7 @@ public static class CallbackTasks
     /// </summary>
     public static async Task<CallbackItem[]> OpenForAsync(
         NpgsqlConnection connection, int staffId, bool seesEverything, string? team, CancellationToken cancellationToken) =>
-        [.. await connection.QueryAsync<CallbackItem>(new CommandDefinition("""
+        [.. await connection.QueryAsync<CallbackItem>(new CommandDefinition($"""
             SELECT t.id, t.complaint_id, k.case_number, coalesce(t.language_code, k.language_code) AS language_code, t.reason,
                    t.due_at, t.created_at,
                    (SELECT count(*) FROM callback_attempts a WHERE a.callback_task_id = t.id)::int AS attempts,
@@ -39,7 +39,7 @@ public static class CallbackTasks
             FROM callback_tasks t
             LEFT JOIN complaints k ON k.id = t.complaint_id
             WHERE t.done_at IS NULL
-              AND (k.id IS NULL OR k.restricted_team IS NULL OR @seesEverything OR k.restricted_team = @team)
+              AND (k.id IS NULL OR {LiveConsole.CaseAccess.VisibleCondition})
               AND (coalesce(t.language_code, k.language_code) IS NULL
                    OR coalesce(t.language_code, k.language_code) IN (SELECT language_code FROM staff_languages WHERE staff_id = @staffId))
             ORDER BY t.due_at, t.id

@@ -193,7 +193,7 @@ function row(item: CallbackItem, offset: number, calls: CallPanel, reload: () =>
   const reasonId = `cb-reason-${item.id}`;
   const noteId = `cb-note-${item.id}`;
   const reason = h("select", { id: reasonId }, h("option", { value: "" }, "Reason…"), ...handReasons.map(([value, label]) => h("option", { value }, label)));
-  const note = h("input", { id: noteId, type: "text", maxlength: "4000", placeholder: "Note (optional)" });
+  const note = h("input", { id: noteId, type: "text", maxlength: "10000", placeholder: "Note (optional)" });
   const close = h(
     "form",
     { class: "callback-close" },
