@@ -10,12 +10,15 @@ namespace WsrHotline.Intake;
 /// </summary>
 public sealed class CallerIdentities(PiiProtector pii)
 {
+    /// <summary>The keyed hash a number is found by (<c>caller_identities.phone_lookup</c>).</summary>
+    public byte[] Lookup(string e164) => pii.LookupHash(e164, PiiPurpose.CallerPhone);
+
     /// <summary>The identity for an E.164 number, created on first contact. Safe under concurrent webhooks.</summary>
     public async Task<long> FindOrCreateAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, string e164, string? preferredLanguage,
         CancellationToken cancellationToken)
     {
-        var lookup = pii.LookupHash(e164, PiiPurpose.CallerPhone);
+        var lookup = Lookup(e164);
         // DO UPDATE (not DO NOTHING) so RETURNING yields the id of an existing row too.
         return await connection.ExecuteScalarAsync<long>(new CommandDefinition("""
             INSERT INTO caller_identities (phone_lookup, phone_encrypted, preferred_language)
@@ -31,7 +34,7 @@ public sealed class CallerIdentities(PiiProtector pii)
     public async Task<long?> FindAsync(NpgsqlConnection connection, string e164, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
             "SELECT id FROM caller_identities WHERE phone_lookup = @lookup",
-            new { lookup = pii.LookupHash(e164, PiiPurpose.CallerPhone) }, cancellationToken: cancellationToken));
+            new { lookup = Lookup(e164) }, cancellationToken: cancellationToken));
 
     /// <summary>Records the name a worker gave, encrypted.</summary>
     public async Task SetNameAsync(

@@ -1,6 +1,5 @@
 using Dapper;
 using Npgsql;
-using WsrHotline.Pii;
 
 namespace WsrHotline.Intake;
 
@@ -26,7 +25,7 @@ public sealed record PinCheck(PinCheckOutcome Outcome, long? ComplaintId = null,
 /// at <see cref="MaxOtherAttempts"/> the case is locked for 15 minutes to every number but the
 /// worker's, so many numbers cannot try PIN after PIN either. Each lock leaves a timeline entry.
 /// </summary>
-public sealed class PinChecks(NpgsqlDataSource dataSource, TimeProvider time, PiiProtector pii)
+public sealed class PinChecks(NpgsqlDataSource dataSource, TimeProvider time, CallerIdentities identities)
 {
     public const int MaxAttempts = 3;
 
@@ -42,7 +41,7 @@ public sealed class PinChecks(NpgsqlDataSource dataSource, TimeProvider time, Pi
         {
             return new PinCheck(PinCheckOutcome.UnknownCase);
         }
-        var caller = callerE164 is null ? null : pii.LookupHash(callerE164, PiiPurpose.CallerPhone);
+        var caller = callerE164 is null ? null : identities.Lookup(callerE164);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var complaint = await connection.QuerySingleOrDefaultAsync<(long Id, string PinHash, int FailedAttempts, DateTime? LockedUntil, string Status, byte[]? CallerLookup)>(new CommandDefinition("""

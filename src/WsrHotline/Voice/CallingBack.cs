@@ -7,7 +7,6 @@ using Twilio.Exceptions;
 using Twilio.TwiML;
 using WsrHotline.Intake;
 using WsrHotline.Ivr;
-using WsrHotline.Pii;
 using WsrHotline.Staff;
 using WsrHotline.Twilio;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
@@ -39,7 +38,7 @@ public sealed partial class CallingBack(
     NpgsqlDataSource dataSource,
     ITwilioRestClient twilioRest,
     VoiceUrls urls,
-    PiiProtector pii,
+    CallerIdentities identities,
     IOptions<Hosting.HotlineOptions> hotline,
     TimeProvider time,
     ILogger<CallingBack> logger)
@@ -53,7 +52,7 @@ public sealed partial class CallingBack(
 
     private sealed record AttemptRow(
         long Id, long TaskId, int StaffId, long? ComplaintId, string? LanguageCode, string? StaffCallSid, string? WorkerCallSid,
-        DateTime? StaffAnsweredAt, DateTime? WorkerAnsweredAt, DateTime? EndedAt, DateTime StartedAt, string PhoneEncrypted);
+        DateTime? StaffAnsweredAt, DateTime? WorkerAnsweredAt, DateTime? EndedAt, DateTime StartedAt, long CallerIdentityId);
 
     /// <summary>
     /// "Call back" pressed: checks, records the attempt, and calls the investigator. An attempt still
@@ -179,7 +178,7 @@ public sealed partial class CallingBack(
         try
         {
             var worker = await CallResource.CreateAsync(new CreateCallOptions(
-                new PhoneNumber(pii.Decrypt(attempt.PhoneEncrypted, PiiPurpose.CallerPhone)), new PhoneNumber(hotline.Value.TollFreeNumber))
+                new PhoneNumber(await identities.RevealNumberAsync(connection, attempt.CallerIdentityId, request.Cancellation)), new PhoneNumber(hotline.Value.TollFreeNumber))
             {
                 Url = new Uri(urls.For(request.Http, "callback/worker", ("attempt", attemptId))),
                 StatusCallback = new Uri(urls.For(request.Http, "callback/worker-status", ("attempt", attemptId))),
@@ -239,71 +238,60 @@ public sealed partial class CallingBack(
     }
 
     /// <summary>POST /twilio/voice/callback/staff-status?attempt=N: the investigator's call progressed or ended.</summary>
-    public async Task<IResult> StaffStatusAsync(VoiceRequest request)
+    public Task<IResult> StaffStatusAsync(VoiceRequest request) => LegEndedAsync(request, async attempt =>
     {
-        if (!CallStore.IsTerminal(request.Form.CallStatus))
-        {
-            return Results.Ok();
-        }
-        var attemptId = request.QueryNumber("attempt", 0);
-        var attempt = await FindOpenAsync(attemptId, request.Cancellation);
-        if (attempt is null)
-        {
-            return Results.Ok();
-        }
-        if (attempt.WorkerAnsweredAt is not null)
-        {
-            await EndAsync(attemptId, null, "callback.call_ended", null, request.Cancellation, request.Form.CallDuration);
-            return Results.Ok();
-        }
         // The investigator never answered, or hung up while the worker's phone rang: that call is withdrawn.
-        await EndAsync(attemptId, attempt.StaffAnsweredAt is null ? "staff_unreached" : "canceled", "callback.attempt_ended", request.Form.CallStatus,
+        await EndAsync(attempt.Id, attempt.StaffAnsweredAt is null ? "staff_unreached" : "canceled", "callback.attempt_ended", request.Form.CallStatus,
             request.Cancellation);
         if (attempt.WorkerCallSid is { } workerCall)
         {
-            await TryUpdateCallAsync(attemptId, new UpdateCallOptions(workerCall) { Status = CallResource.UpdateStatusEnum.Canceled });
+            await TryUpdateCallAsync(attempt.Id, new UpdateCallOptions(workerCall) { Status = CallResource.UpdateStatusEnum.Canceled });
         }
-        return Results.Ok();
-    }
+    });
 
     /// <summary>POST /twilio/voice/callback/worker-status?attempt=N: the worker's call progressed or ended.</summary>
-    public async Task<IResult> WorkerStatusAsync(VoiceRequest request)
+    public Task<IResult> WorkerStatusAsync(VoiceRequest request) => LegEndedAsync(request, async attempt =>
     {
-        if (!CallStore.IsTerminal(request.Form.CallStatus))
+        var outcome = request.Form.CallStatus is "no-answer" or "busy" or "failed" or "canceled" ? request.Form.CallStatus : "failed";
+        await EndAsync(attempt.Id, outcome, "callback.unanswered", outcome, request.Cancellation);
+        LogUnanswered(logger, attempt.Id, outcome);
+        if (attempt.StaffCallSid is { } staffCall)
         {
-            return Results.Ok();
+            // The investigator waits in the conference: tell them, and end their call.
+            await TryUpdateCallAsync(attempt.Id, new UpdateCallOptions(staffCall)
+            {
+                Twiml = new global::Twilio.Types.Twiml(new VoiceResponse().Say(StaffText.Unanswered(outcome)).Hangup().ToString()),
+            });
         }
-        var attemptId = request.QueryNumber("attempt", 0);
-        var attempt = await FindOpenAsync(attemptId, request.Cancellation);
-        if (attempt is null)
+    });
+
+    /// <summary>
+    /// One of an attempt's two calls ended. Once the worker answered, either call's end ends the
+    /// callback's conversation; before that, <paramref name="beforeReached"/> says what the end means.
+    /// </summary>
+    private async Task<IResult> LegEndedAsync(VoiceRequest request, Func<AttemptRow, Task> beforeReached)
+    {
+        if (!CallStore.IsTerminal(request.Form.CallStatus)
+            || await FindOpenAsync(request.QueryNumber("attempt", 0), request.Cancellation) is not { } attempt)
         {
             return Results.Ok();
         }
         if (attempt.WorkerAnsweredAt is not null)
         {
-            await EndAsync(attemptId, null, "callback.call_ended", null, request.Cancellation, request.Form.CallDuration);
-            return Results.Ok();
+            await EndAsync(attempt.Id, null, "callback.call_ended", null, request.Cancellation, request.Form.CallDuration);
         }
-        var outcome = request.Form.CallStatus is "no-answer" or "busy" or "failed" or "canceled" ? request.Form.CallStatus : "failed";
-        await EndAsync(attemptId, outcome, "callback.unanswered", outcome, request.Cancellation);
-        LogUnanswered(logger, attemptId, outcome);
-        if (attempt.StaffCallSid is { } staffCall)
+        else
         {
-            // The investigator waits in the conference: tell them, and end their call.
-            await TryUpdateCallAsync(attemptId, new UpdateCallOptions(staffCall)
-            {
-                Twiml = new global::Twilio.Types.Twiml(new VoiceResponse().Say(StaffText.Unanswered(outcome)).Hangup().ToString()),
-            });
+            await beforeReached(attempt);
         }
         return Results.Ok();
     }
 
     private const string AttemptSelect = """
         SELECT a.id, a.callback_task_id AS task_id, a.staff_id, t.complaint_id, coalesce(t.language_code, k.language_code) AS language_code,
-               a.staff_call_sid, a.worker_call_sid, a.staff_answered_at, a.worker_answered_at, a.ended_at, a.started_at, i.phone_encrypted
+               a.staff_call_sid, a.worker_call_sid, a.staff_answered_at, a.worker_answered_at, a.ended_at, a.started_at, t.caller_identity_id
         FROM callback_attempts a
         JOIN callback_tasks t ON t.id = a.callback_task_id
-        JOIN caller_identities i ON i.id = t.caller_identity_id
         LEFT JOIN complaints k ON k.id = t.complaint_id
         """;
 
