@@ -251,43 +251,56 @@ public static partial class CallControlApi
     }
 
     /// <summary>
-    /// POST /console/api/calls/{id}/transfer: a warm transfer to an available colleague who speaks the
-    /// worker's language. Their console rings; on accept they are dialled into the call, and once they
-    /// are in, the first investigator leaves it (<see cref="ConsoleOffers.AcceptTransferAsync"/>).
+    /// POST /console/api/calls/{id}/transfer: a warm transfer to a colleague who may take the call now
+    /// (<see cref="CallTakers.MayTakeNowAsync"/>: they speak the worker's language, are available and
+    /// free, and may open the case when it is restricted to a team). Their console rings; on accept they
+    /// are dialled into the call, and once they are in, the first investigator leaves it
+    /// (<see cref="ConsoleOffers.AcceptTransferAsync"/>).
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> TransferAsync(long callId, TransferInput input, HttpContext http,
         NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken)
     {
         var staffId = http.User.StaffId();
+        var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var call = await connection.QuerySingleOrDefaultAsync<(long Id, long? ComplaintId, string? LanguageCode, string? CaseNumber)?>(new CommandDefinition($"""
-            UPDATE calls c SET transfer_to_staff_id = @target, transfer_from_staff_id = @staffId
-            FROM staff t
-            WHERE c.id = @callId AND c.answered_by = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
-              AND t.id = @target AND t.id <> @staffId AND t.active
-              AND EXISTS (SELECT 1 FROM staff_languages l WHERE l.staff_id = t.id AND l.language_code = c.language_code)
-              AND EXISTS (SELECT 1 FROM staff_presence p WHERE p.staff_id = t.id AND p.status = 'available')
-              AND EXISTS (SELECT 1 FROM console_connections cc WHERE cc.staff_id = t.id AND cc.last_seen_at > @fresh)
-              AND {CallPresence.FreeForCalls("t")}
-            RETURNING c.id, c.complaint_id, c.language_code, (SELECT case_number FROM complaints k WHERE k.id = c.complaint_id)
-            """, new { callId, staffId, target = input.StaffId, at = time.GetUtcNow(), fresh = time.GetUtcNow() - ConsoleInstance.ConnectionFreshness },
-            transaction, cancellationToken: cancellationToken));
-        if (call is not { } row)
+        var call = await LockCallToTransferAsync(connection, transaction, callId, staffId, cancellationToken);
+        int[] takers = call?.LanguageCode is { } language
+            ? await CallTakers.MayTakeNowAsync(connection, transaction, language, call.RestrictedTeam, now, cancellationToken)
+            : [];
+        if (call is null || input.StaffId is not { } target || target == staffId || !takers.Contains(target))
         {
-            return TypedResults.Problem("Only the investigator on the call can transfer it, to a colleague who speaks the worker's language and is available now.",
-                statusCode: StatusCodes.Status409Conflict);
+            return TypedResults.Problem("Only the investigator on the call can transfer it, to a colleague who speaks the worker's language, " +
+                "is available now and may open the case.", statusCode: StatusCodes.Status409Conflict);
         }
-        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(input.StaffId!.Value), row.ComplaintId,
-            new { callId, caseNumber = row.CaseNumber, language = row.LanguageCode, transfer = true, fromStaffId = staffId }, cancellationToken);
-        if (row.ComplaintId is { } complaintId)
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET transfer_to_staff_id = @target, transfer_from_staff_id = @staffId WHERE id = @callId
+            """, new { callId, staffId, target }, transaction, cancellationToken: cancellationToken));
+        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(target), call.ComplaintId,
+            new { callId, caseNumber = call.CaseNumber, language = call.LanguageCode, transfer = true, fromStaffId = staffId }, cancellationToken);
+        if (call.ComplaintId is { } complaintId)
         {
             await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_offered",
-                new { to_staff_id = input.StaffId }, cancellationToken);
+                new { to_staff_id = target }, cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.NoContent();
     }
+
+    private sealed record CallToTransfer(long Id, long? ComplaintId, string? LanguageCode, string? CaseNumber, string? RestrictedTeam);
+
+    /// <summary>
+    /// The call, locked until the transfer is decided, when <paramref name="staffId"/> is the
+    /// investigator who has it and its conference is up; null otherwise.
+    /// </summary>
+    private static Task<CallToTransfer?> LockCallToTransferAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long callId, int staffId,
+        CancellationToken cancellationToken) =>
+        connection.QuerySingleOrDefaultAsync<CallToTransfer>(new CommandDefinition("""
+            SELECT c.id, c.complaint_id, c.language_code, k.case_number, k.restricted_team
+            FROM calls c LEFT JOIN complaints k ON k.id = c.complaint_id
+            WHERE c.id = @callId AND c.answered_by = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
+            FOR UPDATE OF c
+            """, new { callId, staffId }, transaction, cancellationToken: cancellationToken));
 
     [LoggerMessage(EventId = 3015, Level = LogLevel.Warning, Message = "Call control {Control} on call {CallId} failed at Twilio: {Error}")]
     private static partial void LogControlFailed(ILogger logger, string control, long callId, string error);

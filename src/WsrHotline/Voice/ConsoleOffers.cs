@@ -75,18 +75,8 @@ public sealed partial class ConsoleOffers(
     private async Task<ConsoleOfferState> StartOfferAsync(NpgsqlConnection connection, OfferRow call, string language, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var available = (await connection.QueryAsync<(int StaffId, string Role, string? Team)>(new CommandDefinition($"""
-            SELECT p.staff_id, s.role, s.team FROM staff_presence p
-            JOIN staff s ON s.id = p.staff_id AND s.active
-            JOIN staff_languages l ON l.staff_id = p.staff_id AND l.language_code = @language
-            WHERE p.status = 'available'
-              AND EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = p.staff_id AND c.last_seen_at > @fresh)
-              AND {CallPresence.FreeForCalls("s")}
-            ORDER BY p.staff_id
-            """, new { language, fresh = now - ConsoleInstance.ConnectionFreshness, at = now }, transaction, cancellationToken: cancellationToken)))
-            // A call about a restricted case rings only those who may open the case.
-            .Where(s => LiveConsole.CaseAccess.CanOpen(Staff.StaffSignIn.Principal(s.StaffId, "", s.Role, s.Team), call.RestrictedTeam))
-            .Select(s => s.StaffId).ToArray();
+        // Those who may take it now; for a call about a restricted case, only those who may open the case.
+        var available = await CallTakers.MayTakeNowAsync(connection, transaction, language, call.RestrictedTeam, now, cancellationToken);
         var until = now + options.Value.ConsoleOfferDuration;
         // Offered once per call, whatever the number of wait requests: no one available means "not offered".
         var started = await connection.ExecuteAsync(new CommandDefinition("""

@@ -1,0 +1,79 @@
+using System.Net;
+using Dapper;
+using WsrHotline.Tests.Infrastructure;
+using WsrHotline.Tests.Voice;
+
+namespace WsrHotline.Tests.LiveConsole;
+
+/// <summary>
+/// The call controls' API where no Twilio call is reached: who a call may be transferred to, and the
+/// answer to a control that cannot apply to the call as it is. The call, its conference and the
+/// consoles are written as the app writes them (a connected console is a fresh
+/// <c>console_connections</c> row).
+/// </summary>
+public sealed class CallControlApiTests
+{
+    private const string Password = StaffSession.DefaultPassword;
+
+    /// <summary>An investigator whose console is open and who chose "available".</summary>
+    private static async Task<int> AvailableInConsoleAsync(VoiceScenario scenario, string email, string role, string? team, params string[] languages)
+    {
+        var id = await StaffSession.CreateStaffAsync(scenario.DataSource, email, role, team, languages, Password);
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync("""
+            INSERT INTO staff_presence (staff_id, status) VALUES (@id, 'available');
+            INSERT INTO console_connections (connection_id, staff_id, instance_id) VALUES ('test-' || @id, @id, 'test');
+            """, new { id });
+        return id;
+    }
+
+    /// <summary>A Spanish call in its conference, about a case restricted to <paramref name="restrictedTeam"/>, answered by <paramref name="staffId"/>.</summary>
+    private static async Task<(long CallId, long ComplaintId)> CallInConferenceAsync(VoiceScenario scenario, int staffId, string? restrictedTeam)
+    {
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        var complaintId = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO complaints (case_number, pin_hash, channel, language_code, restricted_team)
+            VALUES ('40000002', 'x', 'voice', 'es', @restrictedTeam) RETURNING id
+            """, new { restrictedTeam });
+        var callId = await connection.ExecuteScalarAsync<long>("""
+            INSERT INTO calls (call_sid, direction, status, status_rank, stage, language_code, complaint_id, answered_by, answered_at, conference_sid)
+            VALUES ('CAworker0000000000000000000000002', 'inbound', 'in-progress', 4, 'conference', 'es', @complaintId, @staffId, now(),
+                    'CFconference000000000000000000002')
+            RETURNING id
+            """, new { complaintId, staffId });
+        await connection.ExecuteAsync("""
+            UPDATE staff_presence SET activity = 'on_call', activity_call_id = @callId WHERE staff_id = @staffId
+            """, new { staffId, callId });
+        return (callId, complaintId);
+    }
+
+    [Fact]
+    public async Task A_call_about_a_restricted_case_is_transferred_only_to_a_colleague_of_the_cases_team()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        var carlos = await AvailableInConsoleAsync(scenario, "carlos@test.example", "investigator", "north", "es");
+        var sam = await AvailableInConsoleAsync(scenario, "sam@test.example", "investigator", "south", "es");
+        var nora = await AvailableInConsoleAsync(scenario, "nora@test.example", "investigator", "north", "es");
+        var (callId, complaintId) = await CallInConferenceAsync(scenario, carlos, restrictedTeam: "north");
+        using var session = await StaffSession.SignInAsync(scenario.Hotline.Factory, "carlos@test.example", Password, new Uri(scenario.Hotline.BaseUrl));
+
+        // Sam speaks Spanish and is free, but the case is restricted to team north: refused, and nothing changed.
+        using (var refused = await session.PostJsonAsync($"/console/api/calls/{callId}/transfer", new { staffId = sam }))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            Assert.Contains("may open the case", await StaffSession.ProblemDetailAsync(refused), StringComparison.Ordinal);
+        }
+        Assert.Null(await scenario.ScalarAsync<int?>("SELECT transfer_to_staff_id FROM calls WHERE id = @callId", new { callId }));
+        Assert.Equal(0, await scenario.ScalarAsync<int>("SELECT count(*) FROM console_events WHERE kind = 'call.offered'"));
+        Assert.DoesNotContain("call.transfer_offered", await scenario.TimelineAsync(complaintId));
+
+        // Nora is of team north: her console rings.
+        using (var offered = await session.PostJsonAsync($"/console/api/calls/{callId}/transfer", new { staffId = nora }))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, offered.StatusCode);
+        }
+        Assert.Equal(nora, await scenario.ScalarAsync<int>("SELECT transfer_to_staff_id FROM calls WHERE id = @callId", new { callId }));
+        Assert.Equal($"staff:{nora}", await scenario.ScalarAsync<string>("SELECT audience FROM console_events WHERE kind = 'call.offered'"));
+        Assert.Contains("call.transfer_offered", await scenario.TimelineAsync(complaintId));
+    }
+}
