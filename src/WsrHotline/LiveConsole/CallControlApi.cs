@@ -51,7 +51,8 @@ public static partial class CallControlApi
                 controls.HoldAsync(call.ConferenceSid!, call.CallSid, input.On, urls.ForTwiml(http.Request, "hold-music", ("lang", call.LanguageCode)), cancellationToken), cancellationToken));
         api.MapPost("/calls/{callId:long}/mute", (long callId, Toggle input, HttpContext http, NpgsqlDataSource dataSource, CallControls controls, CancellationToken cancellationToken) =>
             ControlAsync(callId, http, dataSource, input.On ? "call.muted" : "call.unmuted", (call, investigatorSid) =>
-                controls.MuteAsync(call.ConferenceSid!, investigatorSid ?? throw new InvalidOperationException("No investigator leg to mute."), input.On, cancellationToken), cancellationToken));
+                controls.MuteAsync(call.ConferenceSid!, investigatorSid!, input.On, cancellationToken), cancellationToken,
+                cannotApply: investigatorSid => investigatorSid is null ? "There is no investigator's line in this call to mute." : null));
         api.MapPost("/calls/{callId:long}/hangup", (long callId, HttpContext http, NpgsqlDataSource dataSource, CallControls controls, CancellationToken cancellationToken) =>
             ControlAsync(callId, http, dataSource, "call.hung_up", (call, _) =>
                 controls.EndConferenceAsync(call.ConferenceSid!, cancellationToken), cancellationToken));
@@ -95,8 +96,15 @@ public static partial class CallControlApi
     /// One control on a call: the caller must be the investigator on it (or a coordinator), the
     /// conference must be up; Twilio carries it out, then it is on the timeline.
     /// </summary>
+    /// <param name="control">Carries the control out, given the call and the investigator leg (its CallSid; null when none is in the call).</param>
+    /// <param name="cannotApply">
+    /// Why the control cannot apply to the call as it is now (say, no investigator leg to mute), or
+    /// null when it can. Asked before Twilio is: a reason is answered 409 with that sentence, nothing is
+    /// done and nothing is on the timeline (a control that found out by throwing answered 500).
+    /// </param>
     private static async Task<Results<NoContent, ProblemHttpResult>> ControlAsync(long callId, HttpContext http, NpgsqlDataSource dataSource,
-        string timelineKind, Func<CallForControl, string?, Task> control, CancellationToken cancellationToken, object? details = null)
+        string timelineKind, Func<CallForControl, string?, Task> control, CancellationToken cancellationToken, object? details = null,
+        Func<string?, string?>? cannotApply = null)
     {
         var user = http.User;
         var staffId = user.StaffId();
@@ -126,6 +134,10 @@ public static partial class CallControlApi
         {
             return TypedResults.Problem(call.ConferenceEndedAt is null ? "The call is not connected yet." : "The call has ended.",
                 statusCode: StatusCodes.Status409Conflict);
+        }
+        if (cannotApply?.Invoke(investigatorSid) is { } reason)
+        {
+            return TypedResults.Problem(reason, statusCode: StatusCodes.Status409Conflict);
         }
         try
         {
@@ -238,7 +250,7 @@ public static partial class CallControlApi
             """, new { callId, staffId }, cancellationToken: cancellationToken));
         return await ControlAsync(callId, http, dataSource, "call.monitor", async (call, investigatorSid) =>
         {
-            var coach = mode == "coach" ? investigatorSid ?? throw new InvalidOperationException("No investigator to coach.") : null;
+            var coach = mode == "coach" ? investigatorSid : null;
             if (me.LegSid is { } leg)
             {
                 await controls.MonitorAsync(call.ConferenceSid!, leg, mode == "listen", coach, cancellationToken);
@@ -247,7 +259,8 @@ public static partial class CallControlApi
             var to = me.AnswerMode == "phone" && me.Phone is not null ? me.Phone : "client:" + ConsoleOffers.ClientIdentity(staffId);
             await controls.AddAsync(call.ConferenceSid!, to, hotline.Value.TollFreeNumber, CallConferences.CoordinatorLabel(staffId),
                 urls.ForTwiml(http.Request, "conference-status", ("call", call.Id)), muted: mode == "listen", callSidToCoach: coach, cancellationToken);
-        }, cancellationToken, new { mode });
+        }, cancellationToken, new { mode },
+            cannotApply: investigatorSid => mode == "coach" && investigatorSid is null ? "There is no investigator in this call to coach." : null);
     }
 
     /// <summary>

@@ -76,4 +76,32 @@ public sealed class CallControlApiTests
         Assert.Equal($"staff:{nora}", await scenario.ScalarAsync<string>("SELECT audience FROM console_events WHERE kind = 'call.offered'"));
         Assert.Contains("call.transfer_offered", await scenario.TimelineAsync(complaintId));
     }
+
+    [Fact]
+    public async Task A_control_that_cannot_apply_to_the_call_as_it_is_answers_409_with_why_not_500()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        var carlos = await AvailableInConsoleAsync(scenario, "carlos@test.example", "investigator", null, "es");
+        var ana = await AvailableInConsoleAsync(scenario, "ana@test.example", "coordinator", null, "es");
+        // The conference is up, but no investigator leg is in it (none has joined yet, or theirs has left).
+        var (callId, complaintId) = await CallInConferenceAsync(scenario, carlos, restrictedTeam: null);
+        using var investigator = await StaffSession.SignInAsync(scenario.Hotline.Factory, "carlos@test.example", Password, new Uri(scenario.Hotline.BaseUrl));
+        using var coordinator = await StaffSession.SignInAsync(scenario.Hotline.Factory, "ana@test.example", Password, new Uri(scenario.Hotline.BaseUrl));
+
+        using (var mute = await investigator.PostJsonAsync($"/console/api/calls/{callId}/mute", new { on = true }))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, mute.StatusCode);
+            Assert.Equal("There is no investigator's line in this call to mute.", await StaffSession.ProblemDetailAsync(mute));
+        }
+        using (var coach = await coordinator.PostJsonAsync($"/console/api/calls/{callId}/monitor", new { mode = "coach" }))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, coach.StatusCode);
+            Assert.Equal("There is no investigator in this call to coach.", await StaffSession.ProblemDetailAsync(coach));
+        }
+        // Nothing was done: the coordinator's browser was not dialled in, nothing is on the timeline.
+        Assert.Empty(scenario.Simulator.Phone("client:staff-" + ana).Calls);
+        var timeline = await scenario.TimelineAsync(complaintId);
+        Assert.DoesNotContain("call.muted", timeline);
+        Assert.DoesNotContain("call.monitor", timeline);
+    }
 }
