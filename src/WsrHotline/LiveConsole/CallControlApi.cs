@@ -30,7 +30,8 @@ public static partial class CallControlApi
 
     public sealed record MonitorInput(string? Mode);
 
-    public sealed record TransferInput(int? StaffId);
+    /// <summary>A transfer to a colleague (<see cref="StaffId"/>) or to the queue of another hotline language (<see cref="Language"/>, its code).</summary>
+    public sealed record TransferInput(int? StaffId, string? Language = null);
 
     public sealed record Disposition(string Code, string Label);
 
@@ -264,40 +265,105 @@ public static partial class CallControlApi
     }
 
     /// <summary>
-    /// POST /console/api/calls/{id}/transfer: a warm transfer to a colleague who may take the call now
-    /// (<see cref="CallTakers.MayTakeNowAsync"/>: they speak the worker's language, are available and
-    /// free, and may open the case when it is restricted to a team). Their console rings; on accept they
-    /// are dialled into the call, and once they are in, the first investigator leaves it
-    /// (<see cref="ConsoleOffers.AcceptTransferAsync"/>).
+    /// POST /console/api/calls/{id}/transfer: a warm transfer, to a colleague (<c>{staffId}</c>) or to
+    /// the queue of another hotline language (<c>{language}</c>). Either way only those who may take the
+    /// call now are offered it (<see cref="CallTakers.MayTakeNowAsync"/>: they speak the language, are
+    /// available and free, and may open the case when it is restricted to a team). Their console rings;
+    /// on accept they are dialled into the call, and once they are in, the first investigator leaves it
+    /// (<see cref="ConsoleOffers.AcceptTransferAsync"/>, <see cref="CallConferences.ApplyAsync"/>).
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> TransferAsync(long callId, TransferInput input, HttpContext http,
         NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken)
     {
         var staffId = http.User.StaffId();
-        var now = time.GetUtcNow();
+        if (input.Language is { Length: > 0 } && input.StaffId is not null)
+        {
+            return TypedResults.Problem("Transfer to a colleague or to a language's queue, not both.", statusCode: StatusCodes.Status400BadRequest);
+        }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Nothing is written unless the transaction commits: every refusal below changes nothing.
         var call = await LockCallToTransferAsync(connection, transaction, callId, staffId, cancellationToken);
+        var result = input.Language is { Length: > 0 } language
+            ? await TransferToQueueAsync(connection, transaction, call, staffId, language, time.GetUtcNow(), cancellationToken)
+            : await TransferToColleagueAsync(connection, transaction, call, staffId, input.StaffId, time.GetUtcNow(), cancellationToken);
+        if (result is null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return TypedResults.NoContent();
+        }
+        return result;
+    }
+
+    /// <summary>Offers the call to one colleague; null when offered, else the refusal.</summary>
+    private static async Task<ProblemHttpResult?> TransferToColleagueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        CallToTransfer? call, int staffId, int? target, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         int[] takers = call?.LanguageCode is { } language
             ? await CallTakers.MayTakeNowAsync(connection, transaction, language, call.RestrictedTeam, now, cancellationToken)
             : [];
-        if (call is null || input.StaffId is not { } target || target == staffId || !takers.Contains(target))
+        if (call is null || target is not { } colleague || colleague == staffId || !takers.Contains(colleague))
         {
             return TypedResults.Problem("Only the investigator on the call can transfer it, to a colleague who speaks the worker's language, " +
                 "is available now and may open the case.", statusCode: StatusCodes.Status409Conflict);
         }
+        // A queue transfer offered before is replaced: its accept now finds nothing waiting.
         await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE calls SET transfer_to_staff_id = @target, transfer_from_staff_id = @staffId WHERE id = @callId
-            """, new { callId, staffId, target }, transaction, cancellationToken: cancellationToken));
-        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(target), call.ComplaintId,
-            new { callId, caseNumber = call.CaseNumber, language = call.LanguageCode, transfer = true, fromStaffId = staffId }, cancellationToken);
+            UPDATE calls SET transfer_to_staff_id = @colleague, transfer_to_language = NULL, transfer_from_staff_id = @staffId WHERE id = @Id
+            """, new { call.Id, staffId, colleague }, transaction, cancellationToken: cancellationToken));
+        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(colleague), call.ComplaintId,
+            new { callId = call.Id, caseNumber = call.CaseNumber, language = call.LanguageCode, transfer = true, fromStaffId = staffId }, cancellationToken);
         if (call.ComplaintId is { } complaintId)
         {
             await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_offered",
-                new { to_staff_id = target }, cancellationToken);
+                new { to_staff_id = colleague }, cancellationToken);
         }
-        await transaction.CommitAsync(cancellationToken);
-        return TypedResults.NoContent();
+        return null;
+    }
+
+    /// <summary>
+    /// Offers the call to the queue of <paramref name="language"/>: it rings, like a new call, in the
+    /// console of everyone who may take it in that language; the first to accept gets it. Null when
+    /// offered, else the refusal (nobody to offer it to: 409, and nothing changes).
+    /// </summary>
+    private static async Task<ProblemHttpResult?> TransferToQueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        CallToTransfer? call, int staffId, string language, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var languageName = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT name FROM languages WHERE code = @language AND active", new { language }, transaction, cancellationToken: cancellationToken));
+        if (languageName is null)
+        {
+            return TypedResults.Problem($"The hotline has no language \"{language}\".", statusCode: StatusCodes.Status400BadRequest);
+        }
+        if (call is null)
+        {
+            return TypedResults.Problem("Only the investigator on the call can transfer it.", statusCode: StatusCodes.Status409Conflict);
+        }
+        if (call.LanguageCode == language)
+        {
+            return TypedResults.Problem($"The call is already in {languageName}: transfer it to a colleague instead.", statusCode: StatusCodes.Status400BadRequest);
+        }
+        var takers = await CallTakers.MayTakeNowAsync(connection, transaction, language, call.RestrictedTeam, now, cancellationToken);
+        if (takers.Length == 0)
+        {
+            return TypedResults.Problem($"Nobody who speaks {languageName} is available now.", statusCode: StatusCodes.Status409Conflict);
+        }
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET transfer_to_staff_id = NULL, transfer_to_language = @language, transfer_from_staff_id = @staffId WHERE id = @Id
+            """, new { call.Id, staffId, language }, transaction, cancellationToken: cancellationToken));
+        // The banner of a new call, in that language; Accept takes it as a transfer (hub AcceptTransfer).
+        foreach (var taker in takers)
+        {
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(taker), call.ComplaintId,
+                new { callId = call.Id, caseNumber = call.CaseNumber, language, transfer = true, queue = true, fromLanguage = call.LanguageCode, fromStaffId = staffId },
+                cancellationToken);
+        }
+        if (call.ComplaintId is { } complaintId)
+        {
+            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_offered",
+                new { to_language = language, from_language = call.LanguageCode, staff_ids = takers }, cancellationToken);
+        }
+        return null;
     }
 
     private sealed record CallToTransfer(long Id, long? ComplaintId, string? LanguageCode, string? CaseNumber, string? RestrictedTeam);

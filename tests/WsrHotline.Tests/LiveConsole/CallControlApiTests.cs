@@ -6,8 +6,9 @@ using WsrHotline.Tests.Voice;
 namespace WsrHotline.Tests.LiveConsole;
 
 /// <summary>
-/// The call controls' API where no Twilio call is reached: who a call may be transferred to, and the
-/// answer to a control that cannot apply to the call as it is. The call, its conference and the
+/// The call controls' API where no Twilio call is reached: who a call may be transferred to (a
+/// colleague, or another language's queue), and the answer to a control that cannot apply to the
+/// call as it is. The call, its conference and the
 /// consoles are written as the app writes them (a connected console is a fresh
 /// <c>console_connections</c> row).
 /// </summary>
@@ -103,5 +104,42 @@ public sealed class CallControlApiTests
         var timeline = await scenario.TimelineAsync(complaintId);
         Assert.DoesNotContain("call.muted", timeline);
         Assert.DoesNotContain("call.monitor", timeline);
+    }
+
+    [Fact]
+    public async Task A_transfer_to_another_languages_queue_rings_only_those_who_may_take_it_there_and_with_nobody_is_refused_changing_nothing()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        var carlos = await AvailableInConsoleAsync(scenario, "carlos@test.example", "investigator", "north", "es");
+        var (callId, complaintId) = await CallInConferenceAsync(scenario, carlos, restrictedTeam: "north");
+        using var session = await StaffSession.SignInAsync(scenario.Hotline.Factory, "carlos@test.example", Password, new Uri(scenario.Hotline.BaseUrl));
+
+        async Task NobodyAsync()
+        {
+            using var refused = await session.PostJsonAsync($"/console/api/calls/{callId}/transfer", new { language = "ht" });
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            Assert.Equal("Nobody who speaks Haitian Creole is available now.", await StaffSession.ProblemDetailAsync(refused));
+            Assert.Null(await scenario.ScalarAsync<string?>("SELECT transfer_to_language FROM calls WHERE id = @callId", new { callId }));
+            Assert.Equal(0, await scenario.ScalarAsync<int>("SELECT count(*) FROM console_events WHERE kind = 'call.offered'"));
+            Assert.DoesNotContain("call.transfer_offered", await scenario.TimelineAsync(complaintId));
+        }
+
+        // Nobody speaks Haitian Creole.
+        await NobodyAsync();
+        // Sam does, but the case is restricted to team north.
+        await AvailableInConsoleAsync(scenario, "sam@test.example", "investigator", "south", "ht");
+        await NobodyAsync();
+
+        // Nora, of team north, does: only her console rings; the call stays Carlos's and Spanish until she is in.
+        var nora = await AvailableInConsoleAsync(scenario, "nora@test.example", "investigator", "north", "ht");
+        using (var offered = await session.PostJsonAsync($"/console/api/calls/{callId}/transfer", new { language = "ht" }))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, offered.StatusCode);
+        }
+        Assert.Equal($"staff:{nora}", await scenario.ScalarAsync<string>("SELECT audience FROM console_events WHERE kind = 'call.offered'"));
+        Assert.Equal(1, await scenario.ScalarAsync<int>("SELECT count(*) FROM console_events WHERE kind = 'call.offered'"));
+        await using var connection = await scenario.DataSource.OpenConnectionAsync();
+        Assert.Equal(("ht", "es", carlos), await connection.QuerySingleAsync<(string, string, int)>(
+            "SELECT transfer_to_language, language_code, answered_by FROM calls WHERE id = @callId", new { callId }));
     }
 }
