@@ -30,7 +30,8 @@ public static partial class CallControlApi
 
     public sealed record MonitorInput(string? Mode);
 
-    public sealed record TransferInput(int? StaffId);
+    /// <summary>A transfer to a colleague (<see cref="StaffId"/>) or to the queue of another hotline language (<see cref="Language"/>, its code).</summary>
+    public sealed record TransferInput(int? StaffId, string? Language = null);
 
     public sealed record Disposition(string Code, string Label);
 
@@ -51,7 +52,8 @@ public static partial class CallControlApi
                 controls.HoldAsync(call.ConferenceSid!, call.CallSid, input.On, urls.ForTwiml(http.Request, "hold-music", ("lang", call.LanguageCode), ("held", 1)), cancellationToken), cancellationToken));
         api.MapPost("/calls/{callId:long}/mute", (long callId, Toggle input, HttpContext http, NpgsqlDataSource dataSource, CallControls controls, CancellationToken cancellationToken) =>
             ControlAsync(callId, http, dataSource, input.On ? "call.muted" : "call.unmuted", (call, investigatorSid) =>
-                controls.MuteAsync(call.ConferenceSid!, investigatorSid ?? throw new InvalidOperationException("No investigator leg to mute."), input.On, cancellationToken), cancellationToken));
+                controls.MuteAsync(call.ConferenceSid!, investigatorSid!, input.On, cancellationToken), cancellationToken,
+                cannotApply: investigatorSid => investigatorSid is null ? "There is no investigator's line in this call to mute." : null));
         api.MapPost("/calls/{callId:long}/hangup", (long callId, HttpContext http, NpgsqlDataSource dataSource, CallControls controls, CancellationToken cancellationToken) =>
             ControlAsync(callId, http, dataSource, "call.hung_up", (call, _) =>
                 controls.EndConferenceAsync(call.ConferenceSid!, cancellationToken), cancellationToken));
@@ -95,8 +97,15 @@ public static partial class CallControlApi
     /// One control on a call: the caller must be the investigator on it (or a coordinator), the
     /// conference must be up; Twilio carries it out, then it is on the timeline.
     /// </summary>
+    /// <param name="control">Carries the control out, given the call and the investigator leg (its CallSid; null when none is in the call).</param>
+    /// <param name="cannotApply">
+    /// Why the control cannot apply to the call as it is now (say, no investigator leg to mute), or
+    /// null when it can. Asked before Twilio is: a reason is answered 409 with that sentence, nothing is
+    /// done and nothing is on the timeline (a control that found out by throwing answered 500).
+    /// </param>
     private static async Task<Results<NoContent, ProblemHttpResult>> ControlAsync(long callId, HttpContext http, NpgsqlDataSource dataSource,
-        string timelineKind, Func<CallForControl, string?, Task> control, CancellationToken cancellationToken, object? details = null)
+        string timelineKind, Func<CallForControl, string?, Task> control, CancellationToken cancellationToken, object? details = null,
+        Func<string?, string?>? cannotApply = null)
     {
         var user = http.User;
         var staffId = user.StaffId();
@@ -126,6 +135,10 @@ public static partial class CallControlApi
         {
             return TypedResults.Problem(call.ConferenceEndedAt is null ? "The call is not connected yet." : "The call has ended.",
                 statusCode: StatusCodes.Status409Conflict);
+        }
+        if (cannotApply?.Invoke(investigatorSid) is { } reason)
+        {
+            return TypedResults.Problem(reason, statusCode: StatusCodes.Status409Conflict);
         }
         try
         {
@@ -238,7 +251,7 @@ public static partial class CallControlApi
             """, new { callId, staffId }, cancellationToken: cancellationToken));
         return await ControlAsync(callId, http, dataSource, "call.monitor", async (call, investigatorSid) =>
         {
-            var coach = mode == "coach" ? investigatorSid ?? throw new InvalidOperationException("No investigator to coach.") : null;
+            var coach = mode == "coach" ? investigatorSid : null;
             if (me.LegSid is { } leg)
             {
                 await controls.MonitorAsync(call.ConferenceSid!, leg, mode == "listen", coach, cancellationToken);
@@ -247,47 +260,126 @@ public static partial class CallControlApi
             var to = me.AnswerMode == "phone" && me.Phone is not null ? me.Phone : "client:" + ConsoleOffers.ClientIdentity(staffId);
             await controls.AddAsync(call.ConferenceSid!, to, hotline.Value.TollFreeNumber, CallConferences.CoordinatorLabel(staffId),
                 urls.ForTwiml(http.Request, "conference-status", ("call", call.Id)), muted: mode == "listen", callSidToCoach: coach, cancellationToken);
-        }, cancellationToken, new { mode });
+        }, cancellationToken, new { mode },
+            cannotApply: investigatorSid => mode == "coach" && investigatorSid is null ? "There is no investigator in this call to coach." : null);
     }
 
     /// <summary>
-    /// POST /console/api/calls/{id}/transfer: a warm transfer to an available colleague who speaks the
-    /// worker's language. Their console rings; on accept they are dialled into the call, and once they
-    /// are in, the first investigator leaves it (<see cref="ConsoleOffers.AcceptTransferAsync"/>).
+    /// POST /console/api/calls/{id}/transfer: a warm transfer, to a colleague (<c>{staffId}</c>) or to
+    /// the queue of another hotline language (<c>{language}</c>). Either way only those who may take the
+    /// call now are offered it (<see cref="CallTakers.MayTakeNowAsync"/>: they speak the language, are
+    /// available and free, and may open the case when it is restricted to a team). Their console rings;
+    /// on accept they are dialled into the call, and once they are in, the first investigator leaves it
+    /// (<see cref="ConsoleOffers.AcceptTransferAsync"/>, <see cref="CallConferences.ApplyAsync"/>).
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> TransferAsync(long callId, TransferInput input, HttpContext http,
         NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken)
     {
         var staffId = http.User.StaffId();
+        if (input.Language is { Length: > 0 } && input.StaffId is not null)
+        {
+            return TypedResults.Problem("Transfer to a colleague or to a language's queue, not both.", statusCode: StatusCodes.Status400BadRequest);
+        }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var call = await connection.QuerySingleOrDefaultAsync<(long Id, long? ComplaintId, string? LanguageCode, string? CaseNumber)?>(new CommandDefinition($"""
-            UPDATE calls c SET transfer_to_staff_id = @target, transfer_from_staff_id = @staffId
-            FROM staff t
-            WHERE c.id = @callId AND c.answered_by = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
-              AND t.id = @target AND t.id <> @staffId AND t.active
-              AND EXISTS (SELECT 1 FROM staff_languages l WHERE l.staff_id = t.id AND l.language_code = c.language_code)
-              AND EXISTS (SELECT 1 FROM staff_presence p WHERE p.staff_id = t.id AND p.status = 'available')
-              AND EXISTS (SELECT 1 FROM console_connections cc WHERE cc.staff_id = t.id AND cc.last_seen_at > @fresh)
-              AND {CallPresence.FreeForCalls("t")}
-            RETURNING c.id, c.complaint_id, c.language_code, (SELECT case_number FROM complaints k WHERE k.id = c.complaint_id)
-            """, new { callId, staffId, target = input.StaffId, at = time.GetUtcNow(), fresh = time.GetUtcNow() - ConsoleInstance.ConnectionFreshness },
-            transaction, cancellationToken: cancellationToken));
-        if (call is not { } row)
+        // Nothing is written unless the transaction commits: every refusal below changes nothing.
+        var call = await LockCallToTransferAsync(connection, transaction, callId, staffId, cancellationToken);
+        var result = input.Language is { Length: > 0 } language
+            ? await TransferToQueueAsync(connection, transaction, call, staffId, language, time.GetUtcNow(), cancellationToken)
+            : await TransferToColleagueAsync(connection, transaction, call, staffId, input.StaffId, time.GetUtcNow(), cancellationToken);
+        if (result is null)
         {
-            return TypedResults.Problem("Only the investigator on the call can transfer it, to a colleague who speaks the worker's language and is available now.",
-                statusCode: StatusCodes.Status409Conflict);
+            await transaction.CommitAsync(cancellationToken);
+            return TypedResults.NoContent();
         }
-        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(input.StaffId!.Value), row.ComplaintId,
-            new { callId, caseNumber = row.CaseNumber, language = row.LanguageCode, transfer = true, fromStaffId = staffId }, cancellationToken);
-        if (row.ComplaintId is { } complaintId)
+        return result;
+    }
+
+    /// <summary>Offers the call to one colleague; null when offered, else the refusal.</summary>
+    private static async Task<ProblemHttpResult?> TransferToColleagueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        CallToTransfer? call, int staffId, int? target, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        int[] takers = call?.LanguageCode is { } language
+            ? await CallTakers.MayTakeNowAsync(connection, transaction, language, call.RestrictedTeam, now, cancellationToken)
+            : [];
+        if (call is null || target is not { } colleague || colleague == staffId || !takers.Contains(colleague))
+        {
+            return TypedResults.Problem("Only the investigator on the call can transfer it, to a colleague who speaks the worker's language, " +
+                "is available now and may open the case.", statusCode: StatusCodes.Status409Conflict);
+        }
+        // A queue transfer offered before is replaced: its accept now finds nothing waiting.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET transfer_to_staff_id = @colleague, transfer_to_language = NULL, transfer_from_staff_id = @staffId WHERE id = @Id
+            """, new { call.Id, staffId, colleague }, transaction, cancellationToken: cancellationToken));
+        await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(colleague), call.ComplaintId,
+            new { callId = call.Id, caseNumber = call.CaseNumber, language = call.LanguageCode, transfer = true, fromStaffId = staffId }, cancellationToken);
+        if (call.ComplaintId is { } complaintId)
         {
             await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_offered",
-                new { to_staff_id = input.StaffId }, cancellationToken);
+                new { to_staff_id = colleague }, cancellationToken);
         }
-        await transaction.CommitAsync(cancellationToken);
-        return TypedResults.NoContent();
+        return null;
     }
+
+    /// <summary>
+    /// Offers the call to the queue of <paramref name="language"/>: it rings, like a new call, in the
+    /// console of everyone who may take it in that language; the first to accept gets it. Null when
+    /// offered, else the refusal (nobody to offer it to: 409, and nothing changes).
+    /// </summary>
+    private static async Task<ProblemHttpResult?> TransferToQueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        CallToTransfer? call, int staffId, string language, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var languageName = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT name FROM languages WHERE code = @language AND active", new { language }, transaction, cancellationToken: cancellationToken));
+        if (languageName is null)
+        {
+            return TypedResults.Problem($"The hotline has no language \"{language}\".", statusCode: StatusCodes.Status400BadRequest);
+        }
+        if (call is null)
+        {
+            return TypedResults.Problem("Only the investigator on the call can transfer it.", statusCode: StatusCodes.Status409Conflict);
+        }
+        if (call.LanguageCode == language)
+        {
+            return TypedResults.Problem($"The call is already in {languageName}: transfer it to a colleague instead.", statusCode: StatusCodes.Status400BadRequest);
+        }
+        var takers = await CallTakers.MayTakeNowAsync(connection, transaction, language, call.RestrictedTeam, now, cancellationToken);
+        if (takers.Length == 0)
+        {
+            return TypedResults.Problem($"Nobody who speaks {languageName} is available now.", statusCode: StatusCodes.Status409Conflict);
+        }
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE calls SET transfer_to_staff_id = NULL, transfer_to_language = @language, transfer_from_staff_id = @staffId WHERE id = @Id
+            """, new { call.Id, staffId, language }, transaction, cancellationToken: cancellationToken));
+        // The banner of a new call, in that language; Accept takes it as a transfer (hub AcceptTransfer).
+        foreach (var taker in takers)
+        {
+            await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallOffered, Audience.StaffMember(taker), call.ComplaintId,
+                new { callId = call.Id, caseNumber = call.CaseNumber, language, transfer = true, queue = true, fromLanguage = call.LanguageCode, fromStaffId = staffId },
+                cancellationToken);
+        }
+        if (call.ComplaintId is { } complaintId)
+        {
+            await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_offered",
+                new { to_language = language, from_language = call.LanguageCode, staff_ids = takers }, cancellationToken);
+        }
+        return null;
+    }
+
+    private sealed record CallToTransfer(long Id, long? ComplaintId, string? LanguageCode, string? CaseNumber, string? RestrictedTeam);
+
+    /// <summary>
+    /// The call, locked until the transfer is decided, when <paramref name="staffId"/> is the
+    /// investigator who has it and its conference is up; null otherwise.
+    /// </summary>
+    private static Task<CallToTransfer?> LockCallToTransferAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long callId, int staffId,
+        CancellationToken cancellationToken) =>
+        connection.QuerySingleOrDefaultAsync<CallToTransfer>(new CommandDefinition("""
+            SELECT c.id, c.complaint_id, c.language_code, k.case_number, k.restricted_team
+            FROM calls c LEFT JOIN complaints k ON k.id = c.complaint_id
+            WHERE c.id = @callId AND c.answered_by = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
+            FOR UPDATE OF c
+            """, new { callId, staffId }, transaction, cancellationToken: cancellationToken));
 
     [LoggerMessage(EventId = 3015, Level = LogLevel.Warning, Message = "Call control {Control} on call {CallId} failed at Twilio: {Error}")]
     private static partial void LogControlFailed(ILogger logger, string control, long callId, string error);

@@ -58,9 +58,14 @@ public static class TimelineSentences
         ["call.hung_up"] = e => $"{e.Actor} hung up the call",
         ["call.interpreter_called"] = e => $"{e.Actor} dialled the {e.Text("line") ?? "interpreter line"} into the call",
         ["call.monitor"] = e => $"{e.Actor} joined the call to {(e.Text("mode") switch { "coach" => "coach the investigator", "barge" => "speak with everyone", _ => "listen" })}",
-        ["call.transfer_offered"] = e => $"{e.Actor} offered the call to {(e.Number("to_staff_id") is { } to ? e.StaffName((int)to) : "a colleague")}",
-        ["call.transfer_accepted"] = e => $"{e.Actor} accepted the transferred call",
-        ["call.transferred"] = e => $"The call passed from {(e.Number("from_staff_id") is { } from ? e.StaffName((int)from) : "an investigator")} to {(e.Number("to_staff_id") is { } to ? e.StaffName((int)to) : "a colleague")}",
+        ["call.transfer_offered"] = e => e.Text("to_language") is { } queue
+            ? $"{e.Actor} offered the call to the {e.Language(queue)} queue: {Names(e, "staff_ids")}"
+            : $"{e.Actor} offered the call to {(e.Number("to_staff_id") is { } to ? e.StaffName((int)to) : "a colleague")}",
+        ["call.transfer_accepted"] = e => e.Text("language") is { } queue
+            ? $"{e.Actor} accepted the call transferred to the {e.Language(queue)} queue"
+            : $"{e.Actor} accepted the transferred call",
+        ["call.transferred"] = e => $"The call passed from {(e.Number("from_staff_id") is { } from ? e.StaffName((int)from) : "an investigator")} to {(e.Number("to_staff_id") is { } to ? e.StaffName((int)to) : "a colleague")}"
+            + (e.Text("to_language") is { } language ? $", and is in {e.Language(language)} from now on" : ""),
         ["call.wrapped_up"] = e => $"{e.Actor} wrapped up the call: {Label(e.Text("disposition"))}",
         ["call.wrap_up_timed_out"] = e => $"The wrap-up ran out after {e.Number("minutes") ?? 2} min; calls are offered again",
         ["call.no_answer"] = e => $"Nobody answered after {Seconds(e.Number("waited_seconds"))} ({Count(e.Number("tiers_rung"), "tier")} rung)",

@@ -64,8 +64,10 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var call = await connection.QuerySingleOrDefaultAsync<(long Id, long? ComplaintId, string? LanguageCode, string? ConferenceSid, int? TransferTo, int? TransferFrom)?>(new CommandDefinition(
-            "SELECT id, complaint_id, language_code, conference_sid, transfer_to_staff_id, transfer_from_staff_id FROM calls WHERE id = @callId FOR UPDATE",
+        var call = await connection.QuerySingleOrDefaultAsync<(long Id, long? ComplaintId, string? LanguageCode, string? ConferenceSid, int? TransferTo, int? TransferFrom, string? TransferToLanguage)?>(new CommandDefinition("""
+            SELECT id, complaint_id, language_code, conference_sid, transfer_to_staff_id, transfer_from_staff_id, transfer_to_language
+            FROM calls WHERE id = @callId FOR UPDATE
+            """,
             new { callId }, transaction, cancellationToken: cancellationToken));
         if (call is not { } row)
         {
@@ -111,9 +113,14 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
                 if (participant.Role == "investigator" && participant.StaffId is { } joined && joined == row.TransferTo)
                 {
                     // The colleague of a warm transfer is in: the call is theirs, and the first investigator leaves.
+                    // Taken from another language's queue, the call is in that language from now on (its hold
+                    // messages, its readout at the end, the consoles it is announced to).
+                    var language = row.TransferToLanguage ?? row.LanguageCode;
                     await connection.ExecuteAsync(new CommandDefinition("""
-                        UPDATE calls SET answered_by = @joined, transfer_to_staff_id = NULL, transfer_from_staff_id = NULL WHERE id = @callId
-                        """, new { callId, joined }, transaction, cancellationToken: cancellationToken));
+                        UPDATE calls SET answered_by = @joined, language_code = @language,
+                                         transfer_to_staff_id = NULL, transfer_from_staff_id = NULL, transfer_to_language = NULL
+                        WHERE id = @callId
+                        """, new { callId, joined, language }, transaction, cancellationToken: cancellationToken));
                     leaving = await connection.ExecuteScalarAsync<string?>(new CommandDefinition("""
                         SELECT call_sid FROM call_participants WHERE call_id = @callId AND staff_id = @from AND role = 'investigator' AND left_at IS NULL
                         ORDER BY id LIMIT 1
@@ -121,8 +128,13 @@ public sealed class CallConferences(NpgsqlDataSource dataSource)
                     if (row.ComplaintId is { } transferredCase)
                     {
                         await Timeline.AppendAsync(connection, transaction, transferredCase, TimelineActor.System, joined, "call.transferred",
-                            new { from_staff_id = row.TransferFrom, to_staff_id = joined }, cancellationToken);
+                            row.TransferToLanguage is { } toLanguage
+                                ? new { from_staff_id = row.TransferFrom, to_staff_id = joined, from_language = row.LanguageCode, to_language = toLanguage }
+                                : (object)new { from_staff_id = row.TransferFrom, to_staff_id = joined }, cancellationToken);
                     }
+                    // Their active-call panel shows the call as it now is (its language).
+                    await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallAnswered, Audience.StaffMember(joined), row.ComplaintId,
+                        new { callId, staffId = joined, language, transferred = true }, cancellationToken);
                 }
                 break;
             case "participant-leave" when e.CallSid is not null:

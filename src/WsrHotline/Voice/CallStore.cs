@@ -164,16 +164,20 @@ public sealed class CallStore(
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>The worker's call is over: every console that shows its offer clears the banner.</summary>
+    /// <summary>
+    /// The worker's call is over: every console that shows its offer clears the banner, those of its
+    /// language and, while it was being transferred to another language's queue, those of that one.
+    /// </summary>
     public async Task AnnounceEndedAsync(CallRow call, CancellationToken cancellationToken)
     {
-        if (call.LanguageCode is not { } language)
-        {
-            return;
-        }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await LiveEvents.ConsoleEvents.AppendAsync(connection, null, LiveEvents.ConsoleEventKinds.CallEnded, LiveEvents.Audience.Language(language),
-            call.ComplaintId, new { callId = call.Id, answered = call.AnsweredBy is not null }, cancellationToken);
+        var queue = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT transfer_to_language FROM calls WHERE id = @Id", new { call.Id }, cancellationToken: cancellationToken));
+        foreach (var language in new[] { call.LanguageCode, queue }.OfType<string>().Distinct(StringComparer.Ordinal))
+        {
+            await LiveEvents.ConsoleEvents.AppendAsync(connection, null, LiveEvents.ConsoleEventKinds.CallEnded, LiveEvents.Audience.Language(language),
+                call.ComplaintId, new { callId = call.Id, answered = call.AnsweredBy is not null }, cancellationToken);
+        }
     }
 
     /// <summary>

@@ -75,18 +75,8 @@ public sealed partial class ConsoleOffers(
     private async Task<ConsoleOfferState> StartOfferAsync(NpgsqlConnection connection, OfferRow call, string language, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var available = (await connection.QueryAsync<(int StaffId, string Role, string? Team)>(new CommandDefinition($"""
-            SELECT p.staff_id, s.role, s.team FROM staff_presence p
-            JOIN staff s ON s.id = p.staff_id AND s.active
-            JOIN staff_languages l ON l.staff_id = p.staff_id AND l.language_code = @language
-            WHERE p.status = 'available'
-              AND EXISTS (SELECT 1 FROM console_connections c WHERE c.staff_id = p.staff_id AND c.last_seen_at > @fresh)
-              AND {CallPresence.FreeForCalls("s")}
-            ORDER BY p.staff_id
-            """, new { language, fresh = now - ConsoleInstance.ConnectionFreshness, at = now }, transaction, cancellationToken: cancellationToken)))
-            // A call about a restricted case rings only those who may open the case.
-            .Where(s => LiveConsole.CaseAccess.CanOpen(Staff.StaffSignIn.Principal(s.StaffId, "", s.Role, s.Team), call.RestrictedTeam))
-            .Select(s => s.StaffId).ToArray();
+        // Those who may take it now; for a call about a restricted case, only those who may open the case.
+        var available = await CallTakers.MayTakeNowAsync(connection, transaction, language, call.RestrictedTeam, now, cancellationToken);
         var until = now + options.Value.ConsoleOfferDuration;
         // Offered once per call, whatever the number of wait requests: no one available means "not offered".
         var started = await connection.ExecuteAsync(new CommandDefinition("""
@@ -212,43 +202,62 @@ public sealed partial class ConsoleOffers(
         return new CallAcceptResult(true, claimed.AnswerMode == "phone" ? "Your phone is ringing." : "Connecting in the browser.");
     }
 
+    private sealed record TransferRow(string ConferenceSid, long? ComplaintId, int? TransferToStaffId, string? TransferToLanguage,
+        string? CaseNumber, string? RestrictedTeam, string AnswerMode, string? Phone, string DisplayName, bool OnThisCall);
+
     /// <summary>
-    /// "Accept" on a warm transfer: the colleague the investigator on the call chose is dialled into
-    /// its conference (browser or phone). Once they are in, the first investigator leaves
-    /// (<see cref="CallConferences.ApplyAsync"/>).
+    /// "Accept" on a warm transfer: the colleague the investigator on the call chose, or the first of
+    /// those offered it in another language's queue, is dialled into its conference (browser or phone).
+    /// Once they are in, the first investigator leaves (<see cref="CallConferences.ApplyAsync"/>).
+    /// A queue's offer is claimed under the call's row lock, so two accepts never both win; the winner
+    /// must still be one who may take the call in that language now (<see cref="CallTakers"/>), and the
+    /// others' banners are withdrawn with <see cref="ConsoleEventKinds.CallTaken"/>, as for a new call.
     /// </summary>
     public async Task<CallAcceptResult> AcceptTransferAsync(long callId, int staffId, CallControls controls, HttpRequest request, CancellationToken cancellationToken)
     {
-        (string ConferenceSid, long? ComplaintId, string AnswerMode, string? Phone)? transfer;
+        TransferRow? transfer;
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            transfer = await connection.QuerySingleOrDefaultAsync<(string ConferenceSid, long? ComplaintId, string AnswerMode, string? Phone)?>(new CommandDefinition("""
-                SELECT c.conference_sid, c.complaint_id, coalesce(p.answer_mode, 'browser') AS answer_mode, s.phone_e164 AS phone
+            transfer = await connection.QuerySingleOrDefaultAsync<TransferRow>(new CommandDefinition("""
+                SELECT c.conference_sid, c.complaint_id, c.transfer_to_staff_id, c.transfer_to_language, k.case_number, k.restricted_team,
+                       coalesce(p.answer_mode, 'browser') AS answer_mode, s.phone_e164 AS phone, s.display_name,
+                       coalesce(p.activity = 'on_call' AND p.activity_call_id = c.id, false) AS on_this_call
                 FROM calls c JOIN staff s ON s.id = @staffId LEFT JOIN staff_presence p ON p.staff_id = @staffId
-                WHERE c.id = @callId AND c.transfer_to_staff_id = @staffId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
-                  AND (p.activity_call_id IS DISTINCT FROM c.id OR p.activity <> 'on_call')
+                LEFT JOIN complaints k ON k.id = c.complaint_id
+                WHERE c.id = @callId AND c.conference_sid IS NOT NULL AND c.conference_ended_at IS NULL
                 FOR UPDATE OF c
                 """, new { callId, staffId }, transaction, cancellationToken: cancellationToken));
-            if (transfer is not { } row)
+            // Offered to them by name (or claimed by them from a queue already: an accept retried).
+            var theirs = transfer is { OnThisCall: false } && transfer.TransferToStaffId == staffId;
+            // Still ringing in a queue, and they may take it in that language now.
+            var fromQueue = transfer is { TransferToStaffId: null, TransferToLanguage: { } queue }
+                && (await CallTakers.MayTakeNowAsync(connection, transaction, queue, transfer.RestrictedTeam, time.GetUtcNow(), cancellationToken)).Contains(staffId);
+            if (transfer is null || !(theirs || fromQueue))
             {
                 await transaction.CommitAsync(cancellationToken);
                 return new CallAcceptResult(false, "This transfer is no longer waiting for you.");
             }
+            if (fromQueue)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("UPDATE calls SET transfer_to_staff_id = @staffId WHERE id = @callId",
+                    new { callId, staffId }, transaction, cancellationToken: cancellationToken));
+                await ConsoleEvents.AppendAsync(connection, transaction, ConsoleEventKinds.CallTaken, Audience.Language(transfer.TransferToLanguage!), transfer.ComplaintId,
+                    new { callId, caseNumber = transfer.CaseNumber, staffId, staffName = transfer.DisplayName }, cancellationToken);
+            }
             await CallPresence.OnCallAsync(connection, transaction, staffId, callId, cancellationToken);
-            if (row.ComplaintId is { } complaintId)
+            if (transfer.ComplaintId is { } complaintId)
             {
                 await Timeline.AppendAsync(connection, transaction, complaintId, TimelineActor.Staff, staffId, "call.transfer_accepted",
-                    new { answer_mode = row.AnswerMode }, cancellationToken);
+                    new { answer_mode = transfer.AnswerMode, language = transfer.TransferToLanguage }, cancellationToken);
             }
             await transaction.CommitAsync(cancellationToken);
         }
 
-        var accepted = transfer.Value;
-        var to = accepted.AnswerMode == "phone" && accepted.Phone is not null ? accepted.Phone : "client:" + ClientIdentity(staffId);
+        var to = transfer.AnswerMode == "phone" && transfer.Phone is not null ? transfer.Phone : "client:" + ClientIdentity(staffId);
         try
         {
-            await controls.AddAsync(accepted.ConferenceSid, to, hotline.Value.TollFreeNumber, CallConferences.StaffLabel(staffId),
+            await controls.AddAsync(transfer.ConferenceSid, to, hotline.Value.TollFreeNumber, CallConferences.StaffLabel(staffId),
                 new Uri(urls.For(request, "conference-status", ("call", callId))), cancellationToken: cancellationToken);
         }
         catch (TwilioException ex) when (!cancellationToken.IsCancellationRequested)
@@ -256,9 +265,17 @@ public sealed partial class ConsoleOffers(
             LogTransferFailed(logger, callId, TwilioFailures.Describe(ex));
             await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
             await CallPresence.NotOnCallAsync(connection, null, staffId, callId, CancellationToken.None);
+            if (transfer.TransferToLanguage is not null)
+            {
+                // The queue's other banners are gone: the transfer is over, and the first investigator may offer it again.
+                await connection.ExecuteAsync(new CommandDefinition("""
+                    UPDATE calls SET transfer_to_staff_id = NULL, transfer_to_language = NULL, transfer_from_staff_id = NULL
+                    WHERE id = @callId AND transfer_to_staff_id = @staffId
+                    """, new { callId, staffId }, cancellationToken: CancellationToken.None));
+            }
             return new CallAcceptResult(false, "The call could not be put through to you; your colleague keeps it.");
         }
-        return new CallAcceptResult(true, accepted.AnswerMode == "phone" ? "Your phone is ringing." : "Connecting in the browser.");
+        return new CallAcceptResult(true, transfer.AnswerMode == "phone" ? "Your phone is ringing." : "Connecting in the browser.");
     }
 
     /// <summary>

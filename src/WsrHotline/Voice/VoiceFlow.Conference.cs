@@ -111,10 +111,15 @@ public sealed partial class VoiceFlow
         return Twiml(response.Append(dial));
     }
 
-    /// <summary>POST /twilio/voice/after-conference?lang=xx: the conversation is over; a worker still there hears their case number and PIN.</summary>
+    /// <summary>
+    /// POST /twilio/voice/after-conference?lang=xx: the conversation is over; a worker still there hears
+    /// their case number and PIN, in the call's language as it is now: a transfer to another language's
+    /// queue changed it after this URL (with the language the worker chose) was written.
+    /// </summary>
     public async Task<IResult> AfterConferenceAsync(VoiceRequest request)
     {
-        var (call, language) = await CallAndLanguageAsync(request);
+        var (call, chosen) = await CallAndLanguageAsync(request);
+        var language = call.LanguageCode is { } now && request.Flow.FindLanguage(now) is { } current ? current.Code : chosen;
         var response = new VoiceResponse();
         if (request.Form.CallStatus is "completed" or "canceled" or "failed")
         {

@@ -188,6 +188,71 @@ public sealed class CallControlsBrowserTests(ConsoleBrowser browser) : IClassFix
     }
 
     [Fact]
+    public async Task A_transfer_to_the_haitian_creole_queue_rings_its_consoles_the_first_to_accept_joins_and_the_call_goes_on_in_haitian_creole()
+    {
+        await using var scenario = await StartAsync();
+        var carlos = await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "carlos@test.example", "investigator", Password, "es");
+        var jean = await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "jean@test.example", "investigator", Password, "ht");
+        await ConsoleBrowser.CreateStaffAsync(scenario.DataSource, "marie@test.example", "investigator", Password, "ht");
+        scenario.Simulator.Phone("client:staff-" + jean).Behavior = PhoneBehavior.Answer(afterSeconds: 1);
+        var jeanConsole = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "jean@test.example", Password);
+        var marieConsole = await browser.OpenConsoleAsync(scenario.Hotline.BaseUrl, "marie@test.example", Password);
+        var (page, call, callId, complaint) = await CarlosTalkingAsync(scenario, carlos);
+        var caseNumber = await scenario.ScalarAsync<string>("SELECT case_number FROM complaints WHERE id = @complaint", new { complaint });
+
+        // The worker turns out to speak Haitian Creole: Carlos transfers the call to that language's queue.
+        var panel = page.GetByRole(AriaRole.Region, new() { Name = "Active call" });
+        await panel.GetByLabel("Transfer to").SelectOptionAsync(new SelectOptionValue { Label = "Kreyòl ayisyen queue" });
+        await panel.GetByRole(AriaRole.Button, new() { Name = "Transfer" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#status-line")).ToContainTextAsync("Transfer offered to the Kreyòl ayisyen queue");
+
+        // It rings like a new call in both Haitian Creole consoles; Jean accepts, Marie's banner says it was taken.
+        foreach (var console in new[] { jeanConsole, marieConsole })
+        {
+            await Assertions.Expect(console.Locator(".call-banner[data-transfer]")).ToContainTextAsync("Incoming call in Kreyòl ayisyen");
+        }
+        var offer = jeanConsole.Locator(".call-banner[data-transfer]");
+        await offer.GetByRole(AriaRole.Button, new() { Name = "Accept" }).ClickAsync();
+        await Assertions.Expect(offer).ToContainTextAsync("Connecting in the browser");
+        await Assertions.Expect(marieConsole.Locator(".call-banner .accept")).ToHaveCountAsync(0);
+        await Assertions.Expect(marieConsole.Locator(".call-banner.lost")).ToContainTextAsync("Taken by jean");
+        await call.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Jean is in, Carlos has left; the worker hears Jean.
+        var conference = scenario.Simulator.FindConference($"call-{callId}")!;
+        Assert.Contains(conference.Participants, p => p.Label == $"staff-{jean}" && p.Status == "connected");
+        await Eventually.TrueAsync(() => Task.FromResult(!conference.Participants.Any(p => p.Label == $"staff-{carlos}" && p.Status == "connected")),
+            "the first investigator left the call once the Haitian Creole speaker was in");
+        await scenario.Simulator.Phone("client:staff-" + jean).SayAsync("Bonswa, se Jean, m ap kontinye ak dosye ou a.");
+        Assert.Contains("Bonswa, se Jean, m ap kontinye ak dosye ou a.", call.Heard);
+        var jeanPanel = jeanConsole.GetByRole(AriaRole.Region, new() { Name = "Active call" });
+        await Assertions.Expect(jeanPanel).ToContainTextAsync("Worker's language: Kreyòl ayisyen");
+        await Assertions.Expect(page.GetByRole(AriaRole.Form, new() { Name = "Wrap-up" })).ToBeVisibleAsync();
+        Assert.Equal("ht", await scenario.ScalarAsync<string>("SELECT language_code FROM calls WHERE id = @callId", new { callId }));
+        Assert.Equal(jean, await scenario.ScalarAsync<int>("SELECT answered_by FROM calls WHERE id = @callId", new { callId }));
+
+        // Jean hangs up: the worker hears their case number in Haitian Creole (recordings: ht has no voice), not in Spanish.
+        await jeanPanel.GetByRole(AriaRole.Button, new() { Name = "Hang up" }).ClickAsync();
+        await Assertions.Expect(jeanConsole.Locator("#status-line")).ToContainTextAsync("Call ended");
+        await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CallState.Completed, call.State);
+        var readout = new Dictionary<string, string> { ["case_number"] = caseNumber };
+        var haitianReadout = scenario.Flow.Render("ht", "case_number_readout", readout, "https://hotline.test/ivr-audio").Segments
+            .OfType<WsrHotline.Ivr.PlaySegment>().Select(play => play.Url).ToList();
+        Assert.True(haitianReadout.All(call.Heard.Contains), string.Join("\n", call.Heard));
+        Assert.DoesNotContain(scenario.Text("es", "case_number_readout", readout), call.Heard);
+
+        var timeline = await scenario.TimelineAsync(complaint);
+        string[] expected = ["call.transfer_offered", "call.transfer_accepted", "call.transferred"];
+        Assert.Equal(expected, timeline.Where(kind => expected.Contains(kind)));
+        Assert.Equal("ht", await scenario.ScalarAsync<string>(
+            "SELECT details ->> 'to_language' FROM case_timeline WHERE complaint_id = @complaint AND kind = 'call.transfer_offered'", new { complaint }));
+        Assert.Equal("ht", await scenario.ScalarAsync<string>(
+            "SELECT details ->> 'to_language' FROM case_timeline WHERE complaint_id = @complaint AND kind = 'call.transferred'", new { complaint }));
+        Assert.Contains("call.participant_left", timeline);
+    }
+
+    [Fact]
     public async Task An_interpreter_is_dialled_in_and_a_coordinator_listens_then_coaches()
     {
         await using var scenario = await VoiceScenario.StartAsync(s =>

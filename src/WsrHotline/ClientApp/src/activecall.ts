@@ -3,7 +3,7 @@
 // then available again. The controls are the server's (/console/api/calls/…), which act on the call's
 // Twilio conference: they work the same whether the investigator talks in the browser or on a phone.
 import { api, ApiError } from "./api";
-import { languageName } from "./calls";
+import { hotlineLanguages, languageName } from "./calls";
 import { announce, byId, h, utc } from "./dom";
 import type { ConsoleEvent, LiveEvents } from "./live";
 
@@ -90,7 +90,7 @@ export class ActiveCallPanel {
     const transfer = h("button", { type: "button", class: "transfer" }, "Transfer");
     const interpreterLine = h("select", { id: "interpreter-line", "aria-label": "Interpreter" }, h("option", { value: "" }, "Interpreter…"));
     const interpreter = h("button", { type: "button", class: "interpreter" }, "Add interpreter");
-    transfer.addEventListener("click", () => void this.send("transfer", { staffId: Number(transferTo.value) }, transfer, "Transfer offered: the call is yours until your colleague is in."));
+    transfer.addEventListener("click", () => void this.transfer(transferTo.value, transfer));
     interpreter.addEventListener("click", () => void this.send("interpreter", { language: interpreterLine.value }, interpreter, "Calling the interpreter line."));
     void this.fillTransferAndInterpreters(call, transferTo, interpreterLine);
     hold.addEventListener("click", () => void this.control("hold", !this.held, hold));
@@ -173,16 +173,37 @@ export class ActiveCallPanel {
     }
   }
 
+  // "Transfer to": the colleagues who look free for the worker's language (the server decides), then the
+  // queue of each other hotline language (the call rings everyone who may take it in that language).
+  // Values are "staff:ID" or "lang:CODE".
   private async fillTransferAndInterpreters(call: ActiveCall, transferTo: HTMLSelectElement, interpreters: HTMLSelectElement): Promise<void> {
     const colleagues = await this.live.invoke<{ staffId: number; displayName: string; status: string; connected: boolean; languages: string[]; activity: string }[]>("Colleagues");
+    const free = h("optgroup", { label: "Colleagues" });
     for (const c of colleagues) {
       if (c.staffId !== this.staffId && c.connected && c.status === "available" && c.activity === "idle" && c.languages.includes(call.languageCode ?? "")) {
-        transferTo.append(h("option", { value: String(c.staffId) }, c.displayName));
+        free.append(h("option", { value: `staff:${c.staffId}` }, c.displayName));
       }
     }
+    const queues = h("optgroup", { label: "Another language's queue" });
+    for (const code of hotlineLanguages()) {
+      if (code !== call.languageCode) queues.append(h("option", { value: `lang:${code}` }, `${languageName(code)} queue`));
+    }
+    for (const group of [free, queues]) if (group.childElementCount > 0) transferTo.append(group);
     for (const line of await api.get<Disposition[]>("/console/api/interpreters")) {
       interpreters.append(h("option", { value: line.code }, line.label));
     }
+  }
+
+  private transfer(choice: string, button: HTMLButtonElement): Promise<void> {
+    if (choice.startsWith("lang:")) {
+      const language = choice.slice("lang:".length);
+      return this.send("transfer", { language }, button, `Transfer offered to the ${languageName(language)} queue: the call is yours until a colleague is in.`);
+    }
+    if (choice.startsWith("staff:")) {
+      return this.send("transfer", { staffId: Number(choice.slice("staff:".length)) }, button, "Transfer offered: the call is yours until your colleague is in.");
+    }
+    announce("Choose a colleague or a language's queue to transfer to.");
+    return Promise.resolve();
   }
 
   private async send(kind: string, body: unknown, button: HTMLButtonElement, done: string): Promise<void> {

@@ -80,11 +80,14 @@ export class CallPanel {
     const caseNumber = e.payload.caseNumber ? ` · case ${String(e.payload.caseNumber)}` : "";
     const accept = h("button", { type: "button", class: "accept" }, "Accept");
     const transfer = e.payload.transfer === true;
+    // A transfer to this language's queue rings like a new call; Accept takes it as a transfer.
+    const queue = transfer && e.payload.queue === true;
+    const from = queue && e.payload.fromLanguage ? ` · transferred from the ${languageName(String(e.payload.fromLanguage))} line` : "";
     const banner = h(
       "div",
       { class: "call-banner", role: "alert", "data-call-id": String(callId), "data-transfer": transfer ? "true" : undefined, lang: "en" },
-      h("strong", {}, transfer ? `A colleague transfers a call in ${languageName(language)} to you` : `Incoming call in ${languageName(language)}`),
-      h("span", {}, caseNumber),
+      h("strong", {}, transfer && !queue ? `A colleague transfers a call in ${languageName(language)} to you` : `Incoming call in ${languageName(language)}`),
+      h("span", {}, caseNumber + from),
       accept,
     );
     accept.addEventListener("click", () => void this.accept(callId, banner, accept));
@@ -164,4 +167,9 @@ export function setLanguageNames(map: Record<string, string>): void {
 
 export function languageName(code: string): string {
   return names[code] ?? code;
+}
+
+/** The hotline's language codes, in the order the hotline offers them. */
+export function hotlineLanguages(): string[] {
+  return Object.keys(names);
 }
