@@ -94,6 +94,7 @@ public static class AuthorizationMatrix
         ["GET /dashboard/api/escalations/failed"] = new("401", "403", "403", "200", "200", "401"),
         ["GET /dashboard/api/export.csv"] = new("401", "403", "403", "200", "200", "401"),
         ["GET /dashboard/api/outside-program"] = new("401", "403", "403", "200", "200", "401"),
+        ["GET /dashboard/api/queue"] = new("401", "403", "403", "200", "200", "401"),
         ["GET /dashboard/api/reconciliation"] = new("401", "403", "403", "200", "200", "401"),
         ["GET /dashboard/api/resolution"] = new("401", "403", "403", "200", "200", "401"),
         ["GET /dashboard/api/spool"] = new("401", "403", "403", "200", "200", "401"),
