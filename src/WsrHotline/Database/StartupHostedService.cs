@@ -1,19 +1,17 @@
-using Microsoft.Extensions.Options;
 using Npgsql;
-using WsrHotline.Demo;
-using WsrHotline.Ivr;
 
 namespace WsrHotline.Database;
 
 /// <summary>
-/// The retrying start-up step: applies migrations, installs or upgrades Hangfire's schema, brings the languages table in line with the IVR
-/// flow and the clock policy in line with the "Clocks" configuration, seeds the demo where configured, and keeps
-/// trying with backoff while PostgreSQL is unreachable. It is never skipped: until it succeeds,
+/// The retrying start-up: applies migrations, then the <see cref="StartupStep"/>s the capabilities
+/// registered (Hangfire's schema, the languages of the IVR flow, the clock policy, the demo seed), and
+/// keeps trying with backoff while PostgreSQL is unreachable. It is never skipped: until it succeeds,
 /// <c>/health/ready</c> says so.
 /// </summary>
 public sealed partial class StartupHostedService(
     MigrationRunner migrations,
     StartupState state,
+    IEnumerable<StartupStep> steps,
     IServiceProvider services,
     ILogger<StartupHostedService> logger) : BackgroundService
 {
@@ -27,13 +25,10 @@ public sealed partial class StartupHostedService(
             try
             {
                 await migrations.ApplyPendingAsync(stoppingToken);
-                await Jobs.JobsSchema.InstallAsync(
-                    services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString, stoppingToken);
-                await IvrLanguageSync.SyncAsync(
-                    services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<IvrFlowProvider>().Current, stoppingToken);
-                await Deadlines.ClockPolicySync.SyncAsync(
-                    services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<IOptions<Deadlines.ClocksOptions>>().Value, stoppingToken);
-                await services.GetRequiredService<DemoSeeder>().SeedIfEnabledAsync(stoppingToken);
+                foreach (var step in steps)
+                {
+                    await step.RunAsync(services, stoppingToken);
+                }
                 state.MarkMigrated();
                 LogReady(logger);
                 return;

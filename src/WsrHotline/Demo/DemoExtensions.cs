@@ -1,3 +1,5 @@
+using WsrHotline.Database;
+
 namespace WsrHotline.Demo;
 
 public static class DemoExtensions
@@ -11,6 +13,7 @@ public static class DemoExtensions
                 "environment. Remove it (or set Demo__SeedOnStart=false).")
             .ValidateOnStart();
         services.AddSingleton<DemoSeeder>();
+        services.AddStartupStep("demo seed", (provider, ct) => provider.GetRequiredService<DemoSeeder>().SeedIfEnabledAsync(ct));
         return services;
     }
 }

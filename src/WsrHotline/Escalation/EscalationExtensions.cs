@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using Npgsql;
+using WsrHotline.Database;
 using WsrHotline.Deadlines;
 using WsrHotline.Jobs;
 
@@ -22,6 +24,9 @@ public static class EscalationExtensions
             .Validate(o => o.BuyerKinds.All(kind => o.Standard.Stages().Any(stage => stage.Kind == kind)),
                 "Clocks:BuyerEscalatedKinds may only name stages: acknowledged, first_contact, investigation_started, resolution_proposed, resolved, verified.")
             .ValidateOnStart();
+        // The database's clock policy (what the triggers compute due times from) follows this section.
+        services.AddStartupStep("clock policy", (provider, ct) => Deadlines.ClockPolicySync.SyncAsync(
+            provider.GetRequiredService<NpgsqlDataSource>(), provider.GetRequiredService<IOptions<ClocksOptions>>().Value, ct));
         services.AddOptions<EscalationOptions>()
             .BindConfiguration("Escalation")
             .Validate(o => o.CoordinatorEmails.All(IsEmail), "Escalation:CoordinatorEmails must be e-mail addresses.")

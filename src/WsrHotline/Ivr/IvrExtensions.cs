@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
+using Npgsql;
+using WsrHotline.Database;
 
 namespace WsrHotline.Ivr;
 
@@ -25,6 +27,9 @@ public static class IvrExtensions
         services.AddSingleton<IvrFlowProvider>();
         // As a hosted service the provider is created, and the flow loaded and checked, during start-up.
         services.AddHostedService(provider => provider.GetRequiredService<IvrFlowProvider>());
+        // The languages table follows the flow's languages (the flow is the source of truth).
+        services.AddStartupStep("IVR languages", (provider, ct) =>
+            IvrLanguageSync.SyncAsync(provider.GetRequiredService<NpgsqlDataSource>(), provider.GetRequiredService<IvrFlowProvider>().Current, ct));
         return services;
     }
 

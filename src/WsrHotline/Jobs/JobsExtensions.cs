@@ -26,6 +26,9 @@ public static class JobsExtensions
                 "whole hours dividing a day (06:00:00), or one day (1.00:00:00, at midnight UTC).")
             .Validate(o => o.WorkerCount is >= 1 and <= 50, "Jobs:WorkerCount must be between 1 and 50 (default 5).")
             .ValidateOnStart();
+        // Hangfire's own tables, in their schema, installed or upgraded before any job server starts.
+        services.AddStartupStep("Hangfire schema", (provider, ct) =>
+            JobsSchema.InstallAsync(provider.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString, ct));
 
         // This host's storage and job activator, registered before AddHangfire, which adds its own
         // only when missing: those read Hangfire's process-wide JobStorage.Current and
