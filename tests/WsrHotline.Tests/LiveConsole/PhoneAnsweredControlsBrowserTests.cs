@@ -116,11 +116,7 @@ public sealed class PhoneAnsweredControlsBrowserTests(ConsoleBrowser browser) : 
 
         var call = await SpanishCallWaitingAsync(scenario);
         await Assertions.Expect(page.Locator(".call-banner .accept")).ToBeVisibleAsync();
-        // The offer runs out in real time (a second); the call notices at its next webhook, in the simulator's time.
-        await Eventually.TrueAsync(
-            async () => await scenario.ScalarAsync<bool>(
-                "SELECT coalesce(bool_and(console_offer_until <= clock_timestamp()), false) FROM calls WHERE call_sid = @Sid", new { call.Sid }),
-            "the console offer was made and ran out");
+        await scenario.ConsoleOfferRanOutAsync(call);
         await call.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(VoiceScenario.TalkingWithInvestigator(call), string.Join("\n", call.Transcript));
         var phoneLeg = Assert.Single(phone.Calls);

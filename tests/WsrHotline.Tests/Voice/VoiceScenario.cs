@@ -66,6 +66,15 @@ public sealed class VoiceScenario : IAsyncDisposable
     }
 
     /// <summary>
+    /// Waits until the call's console offer was made and has run out, in real time (the call itself
+    /// notices at its next webhook, in the simulator's time).
+    /// </summary>
+    public Task ConsoleOfferRanOutAsync(SimulatedCall call) => Eventually.TrueAsync(
+        async () => await ScalarAsync<bool>(
+            "SELECT coalesce(bool_and(console_offer_until <= clock_timestamp()), false) FROM calls WHERE call_sid = @Sid", new { call.Sid }),
+        "the console offer was made and ran out");
+
+    /// <summary>
     /// Whether the worker's call is talking with an investigator: in the call's own conference with an
     /// investigator's leg connected (the bridge is a conference, <c>call-{id}</c>).
     /// </summary>
