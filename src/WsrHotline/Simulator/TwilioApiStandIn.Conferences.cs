@@ -54,6 +54,10 @@ internal static partial class TwilioApiStandIn
             return refusal;
         }
 
+        if (simulator.ConferenceUpdatesFailWith is { } failure)
+        {
+            return Error(failure, 20500, "Conference not updated (simulated failure).");
+        }
         if (simulator.FindConference(conferenceSid) is not { } conference)
         {
             return NotFound(request);

@@ -443,6 +443,9 @@ public sealed partial class VoiceSimulator : IDisposable
         return AddRecording(callSid, durationSeconds);
     }
 
+    /// <summary>When set, the REST stand-in answers every conference update (ending one) with this HTTP status (for tests).</summary>
+    public int? ConferenceUpdatesFailWith { get; set; }
+
     /// <summary>When set, the REST stand-in answers every recording DELETE with this HTTP status (a Twilio outage, for tests).</summary>
     public int? RecordingDeletesFailWith { get; set; }
 

@@ -1,4 +1,6 @@
+using Hangfire;
 using Twilio.Clients;
+using Twilio.Exceptions;
 using Twilio.Types;
 using CreateParticipantOptions = Twilio.Rest.Api.V2010.Account.Conference.CreateParticipantOptions;
 using DeleteParticipantOptions = Twilio.Rest.Api.V2010.Account.Conference.DeleteParticipantOptions;
@@ -15,7 +17,7 @@ namespace WsrHotline.Voice;
 /// browser and one who answered on their phone. What they changed comes back through the
 /// conference status callbacks, which keep <c>call_participants</c>.
 /// </summary>
-public sealed class CallControls(ITwilioRestClient twilioRest)
+public sealed class CallControls(ITwilioRestClient twilioRest, IBackgroundJobClient jobs)
 {
     /// <summary>Holds the participant (they hear <paramref name="holdUrl"/>) or brings them back.</summary>
     public Task HoldAsync(string conferenceSid, string callSid, bool hold, Uri holdUrl, CancellationToken cancellationToken) =>
@@ -70,6 +72,66 @@ public sealed class CallControls(ITwilioRestClient twilioRest)
         {
             Status = ConferenceResource.UpdateStatusEnum.Completed,
         }, twilioRest), cancellationToken);
+
+    /// <summary>
+    /// Ends a conference from a status callback. Twilio does not retry a status callback, so when it
+    /// fails this call a Hangfire job tries again (<see cref="EndConferenceJobAsync"/>): a worker is
+    /// not left alone in it. True when it ended now.
+    /// </summary>
+    public async Task<bool> EndConferenceOrRetryAsync(string conferenceSid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EndConferenceAsync(conferenceSid, cancellationToken);
+            return true;
+        }
+        catch (TwilioException) when (!cancellationToken.IsCancellationRequested)
+        {
+            jobs.Enqueue<CallControls>(controls => controls.EndConferenceJobAsync(conferenceSid, CancellationToken.None));
+            return false;
+        }
+    }
+
+    /// <summary>Takes a participant out from a status callback; when Twilio fails it, a Hangfire job tries again. True when done now.</summary>
+    public async Task<bool> RemoveOrRetryAsync(string conferenceSid, string callSid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RemoveAsync(conferenceSid, callSid, cancellationToken);
+            return true;
+        }
+        catch (TwilioException) when (!cancellationToken.IsCancellationRequested)
+        {
+            jobs.Enqueue<CallControls>(controls => controls.RemoveJobAsync(conferenceSid, callSid, CancellationToken.None));
+            return false;
+        }
+    }
+
+    /// <summary>The job of <see cref="EndConferenceOrRetryAsync"/>: a conference Twilio no longer has is over already.</summary>
+    [AutomaticRetry(Attempts = 5)]
+    public async Task EndConferenceJobAsync(string conferenceSid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EndConferenceAsync(conferenceSid, cancellationToken);
+        }
+        catch (global::Twilio.Exceptions.ApiException ex) when (ex.Status == 404)
+        {
+        }
+    }
+
+    /// <summary>The job of <see cref="RemoveOrRetryAsync"/>: a participant Twilio no longer has has left already.</summary>
+    [AutomaticRetry(Attempts = 5)]
+    public async Task RemoveJobAsync(string conferenceSid, string callSid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RemoveAsync(conferenceSid, callSid, cancellationToken);
+        }
+        catch (global::Twilio.Exceptions.ApiException ex) when (ex.Status == 404)
+        {
+        }
+    }
 
     // Twilio's library takes no cancellation token; the request's own timeout (Twilio:RequestTimeout) bounds it.
     private static async Task WithCancellation<T>(Task<T> call, CancellationToken cancellationToken) =>

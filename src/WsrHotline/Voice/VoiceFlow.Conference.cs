@@ -174,14 +174,10 @@ public sealed partial class VoiceFlow
         }
         if (change.LeavingCallSid is { } leaving && change.ConferenceSid is { } conference)
         {
-            try
+            if (!await controls.RemoveOrRetryAsync(conference, leaving, request.Cancellation))
             {
-                await controls.RemoveAsync(conference, leaving, request.Cancellation);
-            }
-            catch (TwilioException ex) when (!request.Cancellation.IsCancellationRequested)
-            {
-                // The first investigator is still in the call with their colleague: they can hang up themselves.
-                LogEndConferenceFailed(logger, callId, TwilioFailures.Describe(ex));
+                // The first investigator is still in the call with their colleague until the job takes them out (or they hang up).
+                LogEndConferenceFailed(logger, callId, "participant not removed; a job tries again");
             }
         }
         if (change.Kind == "conference-end")
@@ -193,21 +189,16 @@ public sealed partial class VoiceFlow
             await presence.CallEndedAsync(callId, staffId, request.Cancellation);
             if (change.OnlyWorkerLeft && change.ConferenceSid is { } sid)
             {
-                try
+                if (!await controls.EndConferenceOrRetryAsync(sid, request.Cancellation))
                 {
-                    await controls.EndConferenceAsync(sid, request.Cancellation);
-                }
-                catch (TwilioException ex) when (!request.Cancellation.IsCancellationRequested)
-                {
-                    // Twilio does not retry a status callback: logged, and the worker's own hang-up ends it.
-                    LogEndConferenceFailed(logger, callId, TwilioFailures.Describe(ex));
+                    LogEndConferenceFailed(logger, callId, "conference not ended; a job tries again");
                 }
             }
         }
         return Results.Ok();
     }
 
-    [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Call {CallId}: the conference left to the worker alone could not be ended: {Error}")]
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Call {CallId}: Twilio failed a conference change: {Error}")]
     private static partial void LogEndConferenceFailed(ILogger logger, long callId, string error);
 
     [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Call {CallId}: the caller had gone when the answer came ({Error}); answer refused")]

@@ -240,4 +240,40 @@ public sealed class ConferenceTests
             "SELECT count(*) FROM console_events WHERE kind = 'call.ended' AND audience = 'lang:es' AND (payload ->> 'callId')::bigint = @callId", new { callId }) == 1,
             "the end of the call was announced to the Spanish consoles");
     }
+
+    [Fact]
+    public async Task A_worker_left_alone_when_twilio_fails_to_end_the_conference_is_not_kept_there_a_job_ends_it()
+    {
+        await using var scenario = await VoiceScenario.StartAsync();
+        const string investigatorPhone = "+15555550475";
+        await scenario.OnCallAsync("es", 1, investigatorPhone);
+        var investigator = scenario.Simulator.Phone(investigatorPhone);
+        investigator.Behavior = PhoneBehavior.Answer(pressDigits: "1", afterSeconds: 2);
+        var call = await scenario.Simulator.CallAsync(from: Worker);
+        await call.PressAsync("2");
+        await call.PressAsync("1");
+        await call.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(VoiceScenario.TalkingWithInvestigator(call), string.Join("\n", call.Transcript));
+        var conference = call.Conference!;
+
+        // The investigator hangs up; Twilio fails the request that ends the conference left to the worker.
+        scenario.Simulator.ConferenceUpdatesFailWith = 503;
+        await investigator.HangUpAsync();
+        await call.WaitAsync(TimeSpan.FromSeconds(3));
+        Assert.Equal(CallState.InConference, call.State);
+        await Eventually.TrueAsync(async () => await scenario.ScalarAsync<int>(
+                "SELECT count(*)::int FROM hangfire.job WHERE invocationdata::text LIKE '%EndConferenceJobAsync%'") == 1,
+            "no job was enqueued to end the conference again");
+
+        // Twilio is back: the job ends it, and the worker hears their case number as after any conversation.
+        scenario.Simulator.ConferenceUpdatesFailWith = null;
+        await scenario.Hotline.Factory.Services.GetRequiredService<CallControls>().EndConferenceJobAsync(conference.Sid, CancellationToken.None);
+        await call.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(CallState.Completed, call.State);
+        var complaint = await scenario.ScalarAsync<long>("SELECT complaint_id FROM calls WHERE call_sid = @Sid", new { call.Sid });
+        var caseNumber = await scenario.ScalarAsync<string>("SELECT case_number FROM complaints WHERE id = @complaint", new { complaint });
+        Assert.Contains(scenario.Text("es", "case_number_readout", new Dictionary<string, string> { ["case_number"] = caseNumber }), call.Heard);
+        // Ended already: the job run again (a retry) changes nothing.
+        await scenario.Hotline.Factory.Services.GetRequiredService<CallControls>().EndConferenceJobAsync(conference.Sid, CancellationToken.None);
+    }
 }
