@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Hangfire;
 using Hangfire.Common;
-using Microsoft.AspNetCore.Mvc.Testing;
+using WsrHotline.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Escalation;
 using WsrHotline.Jobs;
@@ -152,7 +152,7 @@ public sealed class DeliveryJobTests
         Assert.NotEmpty(deliverable);
         Assert.All(deliverable, e => Assert.Equal("pending", e.Status));
         Assert.Empty(DueDeliveries.Enqueued(scenario.App.Services));
-        var warning = Assert.Single(scenario.LogsOf(broken).Lines, line => line.Contains("[6002]", StringComparison.Ordinal));
+        var warning = Assert.Single(broken.Logs.Lines, line => line.Contains("[6002]", StringComparison.Ordinal));
         Assert.Contains($"Count={deliverable.Count} ", warning, StringComparison.Ordinal);
 
         scenario.Time.Advance(Minute + TimeSpan.FromSeconds(1));
@@ -186,7 +186,7 @@ public sealed class DeliveryJobTests
         while ((await scenario.EscalationsAsync(complaint.Id)).Any(e => e.Channel != "console" && e.Status != "sent"))
         {
             Assert.True(DateTime.UtcNow < deadline, $"After 60 s the deliveries' jobs had not sent every e-mail and webhook of the sweep: {await RowsAsync()}. " +
-                $"Hangfire: {JobStates(server)}. The server's warnings and errors:\n{string.Join("\n", scenario.LogsOf(server).Lines.Where(line => line.StartsWith("Warning", StringComparison.Ordinal) || line.StartsWith("Error", StringComparison.Ordinal) || line.StartsWith("Critical", StringComparison.Ordinal)))}");
+                $"Hangfire: {JobStates(server)}. The server's warnings and errors:\n{string.Join("\n", server.Logs.Lines.Where(line => line.StartsWith("Warning", StringComparison.Ordinal) || line.StartsWith("Error", StringComparison.Ordinal) || line.StartsWith("Critical", StringComparison.Ordinal)))}");
             await Task.Delay(100);
         }
 
@@ -214,7 +214,7 @@ public sealed class DeliveryJobTests
     }
 
     /// <summary>How many of Hangfire's jobs are in each state, for a failure's message.</summary>
-    private static string JobStates(WebApplicationFactory<Program> app)
+    private static string JobStates(HotlineFactory app)
     {
         var monitoring = app.Services.GetRequiredService<JobStorage>().GetMonitoringApi();
         var stats = monitoring.GetStatistics();

@@ -6,8 +6,6 @@ using Dapper;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -37,7 +35,6 @@ public sealed class EscalationScenario : IAsyncDisposable
     public const string BuyerEmail = "escalations@buyer.test";
 
     private readonly WebApplication buyerEndpoint;
-    private readonly Dictionary<WebApplicationFactory<Program>, CapturedLogs> logs = [];
     private int webhookCount;
 
     private EscalationScenario(string database, WebApplication buyerEndpoint, SmtpSink smtp, FakeTime time)
@@ -54,9 +51,9 @@ public sealed class EscalationScenario : IAsyncDisposable
 
     public SmtpSink Smtp { get; }
 
-    public List<WebApplicationFactory<Program>> Apps { get; } = [];
+    public List<HotlineFactory> Apps { get; } = [];
 
-    public WebApplicationFactory<Program> App => Apps[0];
+    public HotlineFactory App => Apps[0];
 
     public ConcurrentQueue<ReceivedWebhook> Webhooks { get; } = new();
 
@@ -106,34 +103,27 @@ public sealed class EscalationScenario : IAsyncDisposable
         return scenario;
     }
 
-    /// <summary>Every log line of that instance.</summary>
-    public CapturedLogs LogsOf(WebApplicationFactory<Program> app) => logs[app];
-
     /// <summary>Another instance of the app over the same database (a second node, or the app after a restart).</summary>
-    public async Task<WebApplicationFactory<Program>> AddAppAsync(
+    public async Task<HotlineFactory> AddAppAsync(
         Action<Dictionary<string, string?>>? adjust = null, bool fakeTime = true, Action<IServiceCollection>? services = null)
     {
-        var hotline = new HotlineFactory(PostgresServer.ConnectionStringFor(Database), settings =>
+        var factory = new HotlineFactory(new TestHostOptions(PostgresServer.ConnectionStringFor(Database))
         {
-            settings["Escalation:CoordinatorEmails:0"] = CoordinatorEmail;
-            settings["Escalation:WebhookSecret"] = WebhookSecret;
-            settings["Escalation:DeliveryRetryBaseDelay"] = "00:01:00";
-            settings["Escalation:DeliveryMaxAttempts"] = "4";
-            settings["Smtp:Host"] = "127.0.0.1";
-            settings["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            settings["Smtp:From"] = "hotline@hotline.test";
-            adjust?.Invoke(settings);
-        });
-        var factory = hotline.WithWebHostBuilder(web => web.ConfigureTestServices(testServices =>
-        {
-            if (fakeTime)
+            Settings = settings =>
             {
-                testServices.AddSingleton<TimeProvider>(Time);
-            }
-            services?.Invoke(testServices);
-        }));
+                settings["Escalation:CoordinatorEmails:0"] = CoordinatorEmail;
+                settings["Escalation:WebhookSecret"] = WebhookSecret;
+                settings["Escalation:DeliveryRetryBaseDelay"] = "00:01:00";
+                settings["Escalation:DeliveryMaxAttempts"] = "4";
+                settings["Smtp:Host"] = "127.0.0.1";
+                settings["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                settings["Smtp:From"] = "hotline@hotline.test";
+                adjust?.Invoke(settings);
+            },
+            Time = fakeTime ? Time : null,
+            Services = services,
+        });
         Apps.Add(factory);
-        logs[factory] = hotline.Logs;
         using var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await Hosting.HealthTests.WaitForReadyAsync(client)).StatusCode);
         return factory;

@@ -18,21 +18,24 @@ public sealed class FaultTests(ITestOutputHelper output)
     /// </summary>
     private static readonly TimeSpan Settling = TimeSpan.FromMinutes(3);
 
-    private static Dictionary<string, string?> Settings(string connectionString, TwilioStandIn twilio, string name)
-    {
-        var settings = TestKeys.AppSettings(connectionString);
-        settings["Twilio:ApiBaseUrl"] = twilio.BaseUrlFor(name);
-        // Replies go out through Hangfire's jobs, on both instances.
-        settings["Jobs:Enabled"] = "true";
-        settings["Messaging:InboxPollInterval"] = "00:00:00.2";
-        settings["Messaging:SendRetryBaseDelay"] = "00:00:01";
-        // The spool alone must keep every webhook met by an outage: no reconciliation run rescues what it lost
-        // (reconciliation against Twilio's lists is tested in Messaging/ReconciliationTests).
-        settings["Reconciliation:AfterOutage"] = "false";
-        settings["Logging:LogLevel:Default"] = "Warning";
-        settings["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information";
-        return settings;
-    }
+    /// <summary>An instance's settings, as an in-process host of the same options would have them.</summary>
+    private static Dictionary<string, string?> Settings(string connectionString, TwilioStandIn twilio, string name) =>
+        new TestHostOptions(connectionString)
+        {
+            Settings = settings =>
+            {
+                settings["Twilio:ApiBaseUrl"] = twilio.BaseUrlFor(name);
+                // Replies go out through Hangfire's jobs, on both instances.
+                settings["Jobs:Enabled"] = "true";
+                settings["Messaging:InboxPollInterval"] = "00:00:00.2";
+                settings["Messaging:SendRetryBaseDelay"] = "00:00:01";
+                // The spool alone must keep every webhook met by an outage: no reconciliation run rescues what it lost
+                // (reconciliation against Twilio's lists is tested in Messaging/ReconciliationTests).
+                settings["Reconciliation:AfterOutage"] = "false";
+                settings["Logging:LogLevel:Default"] = "Warning";
+                settings["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information";
+            },
+        }.AppSettings();
 
     [Fact]
     public async Task Two_instances_one_killed_mid_burst_lose_no_text_reply_or_voicemail_and_send_no_reply_twice()
