@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using WsrHotline.Escalation;
 using WsrHotline.Intake;
@@ -37,7 +38,7 @@ public sealed class EscalationScenario : IAsyncDisposable
     private readonly WebApplication buyerEndpoint;
     private int webhookCount;
 
-    private EscalationScenario(string database, WebApplication buyerEndpoint, SmtpSink smtp, FakeTime time)
+    private EscalationScenario(string database, WebApplication buyerEndpoint, SmtpSink smtp, FakeTimeProvider time)
     {
         Database = database;
         this.buyerEndpoint = buyerEndpoint;
@@ -47,7 +48,12 @@ public sealed class EscalationScenario : IAsyncDisposable
 
     public string Database { get; }
 
-    public FakeTime Time { get; }
+    /// <summary>
+    /// The apps' clock, started at the real now (or the test's start: FakeTimeProvider's own default,
+    /// 2000-01-01, would put every clock decades late). It drives timers too: a wait on it ends only
+    /// when the test advances it.
+    /// </summary>
+    public FakeTimeProvider Time { get; }
 
     public SmtpSink Smtp { get; }
 
@@ -98,7 +104,7 @@ public sealed class EscalationScenario : IAsyncDisposable
             return Results.StatusCode((int)status);
         });
         await endpoint.StartAsync();
-        scenario = new EscalationScenario(database, endpoint, new SmtpSink(), new FakeTime(start ?? DateTimeOffset.UtcNow));
+        scenario = new EscalationScenario(database, endpoint, new SmtpSink(), new FakeTimeProvider(start ?? DateTimeOffset.UtcNow));
         await scenario.AddAppAsync();
         return scenario;
     }

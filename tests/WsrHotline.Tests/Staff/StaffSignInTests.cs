@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using WsrHotline.Staff;
 using WsrHotline.Tests.Infrastructure;
@@ -94,7 +95,8 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     [Fact]
     public async Task Five_failures_lock_the_email_from_that_address_even_for_the_right_password_until_the_lockout_is_over()
     {
-        var time = new FakeTime(DateTimeOffset.UtcNow);
+        // Started at the real now (FakeTimeProvider's own start is 2000-01-01), like every other row in the database.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var app = new HotlineFactory(new TestHostOptions(database.ConnectionString) { SourceAddresses = true, Time = time });
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
         using var client = app.ClientFrom("198.51.100.7");
