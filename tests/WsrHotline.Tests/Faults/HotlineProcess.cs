@@ -110,9 +110,8 @@ public sealed class HotlineProcess : IAsyncDisposable
     public async Task WaitReadyAsync(TimeSpan patience)
     {
         using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + patience;
         string last = "no answer";
-        while (true)
+        await Eventually.TrueAsync(async () =>
         {
             Assert.False(process.HasExited, $"{Name} exited ({(process.HasExited ? process.ExitCode : 0)}) before it was ready:\n{Tail()}");
             try
@@ -120,7 +119,7 @@ public sealed class HotlineProcess : IAsyncDisposable
                 using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
-                    return;
+                    return true;
                 }
                 last = $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}";
             }
@@ -128,9 +127,8 @@ public sealed class HotlineProcess : IAsyncDisposable
             {
                 last = ex.GetType().Name;
             }
-            Assert.True(DateTime.UtcNow < deadline, $"{Name} was not ready within {patience.TotalSeconds} s (last: {last}):\n{Tail()}");
-            await Task.Delay(100);
-        }
+            return false;
+        }, () => $"{Name} ready (last: {last}):\n{Tail()}", patience, TimeSpan.FromMilliseconds(100));
     }
 
     /// <summary>SIGKILL: no shutdown, no flush; open sockets are reset by the kernel.</summary>
