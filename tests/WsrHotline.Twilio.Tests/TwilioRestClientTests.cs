@@ -124,7 +124,8 @@ public class TwilioRestClientTests
         {
             if (attempt == 1 || attempt == 2)
             {
-                // No answer until the client gives up at Twilio:RequestTimeout, while Twilio may be acting on it.
+                // No answer until the client gives up at Twilio:RequestTimeout, while Twilio may be acting on it: the
+                // stand-in waits for the abort (the slow server is the point of the test), not for a fixed while.
                 await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
                 return;
             }

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Hangfire;
 using Hangfire.Common;
-using Microsoft.AspNetCore.Mvc.Testing;
+using WsrHotline.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Escalation;
 using WsrHotline.Jobs;
@@ -77,7 +77,7 @@ public sealed class DeliveryJobTests
         // The buyer is slow: the first job's request is still open when the second job runs.
         scenario.HoldWebhooks = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = Task.Run(() => scenario.Delivery.DeliverAsync(webhook.Id, CancellationToken.None));
-        await UntilAsync(() => !scenario.Webhooks.IsEmpty, TimeSpan.FromSeconds(15), "the first job's webhook never reached the buyer");
+        await Eventually.TrueAsync(() => !scenario.Webhooks.IsEmpty, "the first job's webhook reached the buyer", TimeSpan.FromSeconds(15));
         await second.Services.GetRequiredService<EscalationDelivery>().DeliverAsync(webhook.Id, CancellationToken.None);
         scenario.HoldWebhooks.SetResult();
         await first;
@@ -152,7 +152,7 @@ public sealed class DeliveryJobTests
         Assert.NotEmpty(deliverable);
         Assert.All(deliverable, e => Assert.Equal("pending", e.Status));
         Assert.Empty(DueDeliveries.Enqueued(scenario.App.Services));
-        var warning = Assert.Single(scenario.LogsOf(broken).Lines, line => line.Contains("[6002]", StringComparison.Ordinal));
+        var warning = Assert.Single(broken.Logs.Lines, line => line.Contains("[6002]", StringComparison.Ordinal));
         Assert.Contains($"Count={deliverable.Count} ", warning, StringComparison.Ordinal);
 
         scenario.Time.Advance(Minute + TimeSpan.FromSeconds(1));
@@ -182,13 +182,10 @@ public sealed class DeliveryJobTests
         Assert.Contains(deliverable, e => e.Channel == "webhook");
         async Task<string> RowsAsync() => string.Join("; ", (await scenario.EscalationsAsync(complaint.Id))
             .Where(e => e.Channel != "console").Select(e => $"{e.Id} {e.Channel} {e.Status} after {e.Attempts}"));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await scenario.EscalationsAsync(complaint.Id)).Any(e => e.Channel != "console" && e.Status != "sent"))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"After 60 s the deliveries' jobs had not sent every e-mail and webhook of the sweep: {await RowsAsync()}. " +
-                $"Hangfire: {JobStates(server)}. The server's warnings and errors:\n{string.Join("\n", scenario.LogsOf(server).Lines.Where(line => line.StartsWith("Warning", StringComparison.Ordinal) || line.StartsWith("Error", StringComparison.Ordinal) || line.StartsWith("Critical", StringComparison.Ordinal)))}");
-            await Task.Delay(100);
-        }
+        await Eventually.TrueAsync(async () => (await scenario.EscalationsAsync(complaint.Id)).All(e => e.Channel == "console" || e.Status == "sent"),
+            async () => $"the deliveries' jobs sent every e-mail and webhook of the sweep: {await RowsAsync()}. " +
+                $"Hangfire: {JobStates(server)}. The server's warnings and errors:\n{string.Join("\n", server.Logs.Lines.Where(line => line.StartsWith("Warning", StringComparison.Ordinal) || line.StartsWith("Error", StringComparison.Ordinal) || line.StartsWith("Critical", StringComparison.Ordinal)))}",
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
 
         // The first webhook failed and its job's retry, a second later, sent it under the same delivery id.
         var webhooks = deliverable.Where(e => e.Channel == "webhook").Select(e => e.Id.ToString(CultureInfo.InvariantCulture)).ToList();
@@ -214,7 +211,7 @@ public sealed class DeliveryJobTests
     }
 
     /// <summary>How many of Hangfire's jobs are in each state, for a failure's message.</summary>
-    private static string JobStates(WebApplicationFactory<Program> app)
+    private static string JobStates(HotlineFactory app)
     {
         var monitoring = app.Services.GetRequiredService<JobStorage>().GetMonitoringApi();
         var stats = monitoring.GetStatistics();
@@ -229,19 +226,6 @@ public sealed class DeliveryJobTests
     {
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
         return await query(connection);
-    }
-
-    private static Task UntilAsync(Func<bool> condition, TimeSpan within, string never) =>
-        UntilAsync(() => Task.FromResult(condition()), within, never);
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan within, string never)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"After {within.TotalSeconds} s: {never}.");
-            await Task.Delay(100);
-        }
     }
 
     /// <summary>Hangfire's storage unreachable after the sweep's commit.</summary>

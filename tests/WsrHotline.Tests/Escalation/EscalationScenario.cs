@@ -6,10 +6,9 @@ using Dapper;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using WsrHotline.Escalation;
 using WsrHotline.Intake;
@@ -37,10 +36,9 @@ public sealed class EscalationScenario : IAsyncDisposable
     public const string BuyerEmail = "escalations@buyer.test";
 
     private readonly WebApplication buyerEndpoint;
-    private readonly Dictionary<WebApplicationFactory<Program>, CapturedLogs> logs = [];
     private int webhookCount;
 
-    private EscalationScenario(string database, WebApplication buyerEndpoint, SmtpSink smtp, FakeTime time)
+    private EscalationScenario(string database, WebApplication buyerEndpoint, SmtpSink smtp, FakeTimeProvider time)
     {
         Database = database;
         this.buyerEndpoint = buyerEndpoint;
@@ -50,13 +48,18 @@ public sealed class EscalationScenario : IAsyncDisposable
 
     public string Database { get; }
 
-    public FakeTime Time { get; }
+    /// <summary>
+    /// The apps' clock, started at the real now (or the test's start: FakeTimeProvider's own default,
+    /// 2000-01-01, would put every clock decades late). It drives timers too: a wait on it ends only
+    /// when the test advances it.
+    /// </summary>
+    public FakeTimeProvider Time { get; }
 
     public SmtpSink Smtp { get; }
 
-    public List<WebApplicationFactory<Program>> Apps { get; } = [];
+    public List<HotlineFactory> Apps { get; } = [];
 
-    public WebApplicationFactory<Program> App => Apps[0];
+    public HotlineFactory App => Apps[0];
 
     public ConcurrentQueue<ReceivedWebhook> Webhooks { get; } = new();
 
@@ -101,39 +104,32 @@ public sealed class EscalationScenario : IAsyncDisposable
             return Results.StatusCode((int)status);
         });
         await endpoint.StartAsync();
-        scenario = new EscalationScenario(database, endpoint, new SmtpSink(), new FakeTime(start ?? DateTimeOffset.UtcNow));
+        scenario = new EscalationScenario(database, endpoint, new SmtpSink(), new FakeTimeProvider(start ?? DateTimeOffset.UtcNow));
         await scenario.AddAppAsync();
         return scenario;
     }
 
-    /// <summary>Every log line of that instance.</summary>
-    public CapturedLogs LogsOf(WebApplicationFactory<Program> app) => logs[app];
-
     /// <summary>Another instance of the app over the same database (a second node, or the app after a restart).</summary>
-    public async Task<WebApplicationFactory<Program>> AddAppAsync(
+    public async Task<HotlineFactory> AddAppAsync(
         Action<Dictionary<string, string?>>? adjust = null, bool fakeTime = true, Action<IServiceCollection>? services = null)
     {
-        var hotline = new HotlineFactory(PostgresServer.ConnectionStringFor(Database), settings =>
+        var factory = new HotlineFactory(new TestHostOptions(PostgresServer.ConnectionStringFor(Database))
         {
-            settings["Escalation:CoordinatorEmails:0"] = CoordinatorEmail;
-            settings["Escalation:WebhookSecret"] = WebhookSecret;
-            settings["Escalation:DeliveryRetryBaseDelay"] = "00:01:00";
-            settings["Escalation:DeliveryMaxAttempts"] = "4";
-            settings["Smtp:Host"] = "127.0.0.1";
-            settings["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            settings["Smtp:From"] = "hotline@hotline.test";
-            adjust?.Invoke(settings);
-        });
-        var factory = hotline.WithWebHostBuilder(web => web.ConfigureTestServices(testServices =>
-        {
-            if (fakeTime)
+            Settings = settings =>
             {
-                testServices.AddSingleton<TimeProvider>(Time);
-            }
-            services?.Invoke(testServices);
-        }));
+                settings["Escalation:CoordinatorEmails:0"] = CoordinatorEmail;
+                settings["Escalation:WebhookSecret"] = WebhookSecret;
+                settings["Escalation:DeliveryRetryBaseDelay"] = "00:01:00";
+                settings["Escalation:DeliveryMaxAttempts"] = "4";
+                settings["Smtp:Host"] = "127.0.0.1";
+                settings["Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                settings["Smtp:From"] = "hotline@hotline.test";
+                adjust?.Invoke(settings);
+            },
+            Time = fakeTime ? Time : null,
+            Services = services,
+        });
         Apps.Add(factory);
-        logs[factory] = hotline.Logs;
         using var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await Hosting.HealthTests.WaitForReadyAsync(client)).StatusCode);
         return factory;

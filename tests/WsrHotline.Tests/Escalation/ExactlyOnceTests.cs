@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Escalation;
 using WsrHotline.Jobs;
+using WsrHotline.Tests.Infrastructure;
 
 namespace WsrHotline.Tests.Escalation;
 
@@ -96,15 +97,15 @@ public sealed class ExactlyOnceTests
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
 
         var expectedHooks = complaints.Count * 2;
-        await UntilAsync(() => Task.FromResult(scenario.Webhooks.Count >= expectedHooks), TimeSpan.FromSeconds(60),
-            $"the buyers never got their {expectedHooks} webhooks (got {scenario.Webhooks.Count})");
+        await Eventually.TrueAsync(() => scenario.Webhooks.Count >= expectedHooks,
+            () => $"the buyers got their {expectedHooks} webhooks (got {scenario.Webhooks.Count})", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
         // Three more occurrences of the sweep and of the delivery after that: a breach recorded or
         // sent twice would be by now.
         var sweeps = await SucceededAsync(connection, RecurringJobs.DeadlineSweepId);
         var deliveries = await SucceededAsync(connection, RecurringJobs.EscalationDeliveryId);
-        await UntilAsync(async () => await SucceededAsync(connection, RecurringJobs.DeadlineSweepId) >= sweeps + 3
-                                     && await SucceededAsync(connection, RecurringJobs.EscalationDeliveryId) >= deliveries + 3,
-            TimeSpan.FromSeconds(30), "three more sweeps and deliveries never ran");
+        await Eventually.TrueAsync(async () => await SucceededAsync(connection, RecurringJobs.DeadlineSweepId) >= sweeps + 3
+                                           && await SucceededAsync(connection, RecurringJobs.EscalationDeliveryId) >= deliveries + 3,
+            "three more sweeps and deliveries ran", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
 
         var hooks = scenario.Webhooks.ToList();
         Assert.Equal(expectedHooks, hooks.Count);
@@ -140,14 +141,4 @@ public sealed class ExactlyOnceTests
             JOIN hangfire.jobparameter r ON r.jobid = j.id AND r.name = 'RecurringJobId'
             WHERE r.value = @recurring AND j.statename = 'Succeeded'
             """, new { recurring = System.Text.Json.JsonSerializer.Serialize(recurringJobId) });
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan within, string never)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"After {within.TotalSeconds} s: {never}.");
-            await Task.Delay(100);
-        }
-    }
 }

@@ -125,20 +125,15 @@ public sealed class FaultBurst
     /// <summary>Polls until at least this many webhooks were answered.</summary>
     public async Task AnsweredAtLeastAsync(int count, TimeSpan patience)
     {
-        var deadline = DateTime.UtcNow + patience;
-        while (Answered < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"only {Answered} of {count} webhooks answered within {patience.TotalSeconds} s");
-            await Task.Delay(10);
-        }
+        // Looked at often: the fault is meant to land at this point of the burst, not well after it.
+        await Eventually.TrueAsync(() => Answered >= count, () => $"{count} webhooks answered (only {Answered})", patience, TimeSpan.FromMilliseconds(10));
     }
 
     /// <summary>Polls until nothing is left to do: the inbox processed, no reply pending, claimed or being handed over.</summary>
     public static async Task SettledAsync(string connectionString, TimeSpan patience, IEnumerable<HotlineProcess?> instances)
     {
-        var deadline = DateTime.UtcNow + patience;
         var left = "";
-        while (true)
+        await Eventually.TrueAsync(async () =>
         {
             try
             {
@@ -149,19 +144,15 @@ public sealed class FaultBurst
                            (SELECT count(*) FROM messages WHERE direction = 'outbound' AND status IN ('pending', 'claimed', 'handing_over'))
                     """);
                 var spooled = instances.Sum(instance => instance is { HasExited: false } ? instance.SpoolWaiting : 0);
-                if (inbox == 0 && replies == 0 && spooled == 0)
-                {
-                    return;
-                }
                 left = $"{spooled} webhooks in the spools, {inbox} texts in the inbox, {replies} replies unsent";
+                return inbox == 0 && replies == 0 && spooled == 0;
             }
             catch (NpgsqlException ex)
             {
                 left = ex.GetType().Name;
+                return false;
             }
-            Assert.True(DateTime.UtcNow < deadline, $"not settled within {patience.TotalSeconds} s: {left}");
-            await Task.Delay(100);
-        }
+        }, () => $"settled (left: {left})", patience, TimeSpan.FromMilliseconds(100));
     }
 
     /// <summary>

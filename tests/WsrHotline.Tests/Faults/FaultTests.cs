@@ -18,21 +18,24 @@ public sealed class FaultTests(ITestOutputHelper output)
     /// </summary>
     private static readonly TimeSpan Settling = TimeSpan.FromMinutes(3);
 
-    private static Dictionary<string, string?> Settings(string connectionString, TwilioStandIn twilio, string name)
-    {
-        var settings = TestKeys.AppSettings(connectionString);
-        settings["Twilio:ApiBaseUrl"] = twilio.BaseUrlFor(name);
-        // Replies go out through Hangfire's jobs, on both instances.
-        settings["Jobs:Enabled"] = "true";
-        settings["Messaging:InboxPollInterval"] = "00:00:00.2";
-        settings["Messaging:SendRetryBaseDelay"] = "00:00:01";
-        // The spool alone must keep every webhook met by an outage: no reconciliation run rescues what it lost
-        // (reconciliation against Twilio's lists is tested in Messaging/ReconciliationTests).
-        settings["Reconciliation:AfterOutage"] = "false";
-        settings["Logging:LogLevel:Default"] = "Warning";
-        settings["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information";
-        return settings;
-    }
+    /// <summary>An instance's settings, as an in-process host of the same options would have them.</summary>
+    private static Dictionary<string, string?> Settings(string connectionString, TwilioStandIn twilio, string name) =>
+        new TestHostOptions(connectionString)
+        {
+            Settings = settings =>
+            {
+                settings["Twilio:ApiBaseUrl"] = twilio.BaseUrlFor(name);
+                // Replies go out through Hangfire's jobs, on both instances.
+                settings["Jobs:Enabled"] = "true";
+                settings["Messaging:InboxPollInterval"] = "00:00:00.2";
+                settings["Messaging:SendRetryBaseDelay"] = "00:00:01";
+                // The spool alone must keep every webhook met by an outage: no reconciliation run rescues what it lost
+                // (reconciliation against Twilio's lists is tested in Messaging/ReconciliationTests).
+                settings["Reconciliation:AfterOutage"] = "false";
+                settings["Logging:LogLevel:Default"] = "Warning";
+                settings["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information";
+            },
+        }.AppSettings();
 
     [Fact]
     public async Task Two_instances_one_killed_mid_burst_lose_no_text_reply_or_voicemail_and_send_no_reply_twice()
@@ -74,12 +77,9 @@ public sealed class FaultTests(ITestOutputHelper output)
             }, ready: async kill =>
             {
                 var victim = instances[(kill - 1) % 2]!;
-                var deadline = DateTime.UtcNow.AddSeconds(30);
-                while (twilio.Held(victim.Name) == 0)
-                {
-                    Assert.True(DateTime.UtcNow < deadline, $"{victim.Name}'s sender posted no reply within 30 s");
-                    await Task.Delay(5);
-                }
+                // Looked at often: the kill is meant to land while this POST is held.
+                await Eventually.TrueAsync(() => twilio.Held(victim.Name) > 0, $"{victim.Name}'s sender posted a reply",
+                    TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(5));
             });
             output.WriteLine($"burst done at {stopwatch.Elapsed.TotalSeconds:F1} s; {webhooks.Retries} webhooks retried on another instance");
             await FaultBurst.SettledAsync(connectionString, Settling, instances);
@@ -150,22 +150,21 @@ public sealed class FaultTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Webhooks kept in an instance's voice spool during the outage are stored a few seconds after it.</summary>
+    /// <summary>
+    /// Webhooks kept in an instance's voice spool during the outage are stored a few seconds after it
+    /// (every voicemail stored is also one of the promises <see cref="FaultBurst.AssertKeptAsync"/> checks).
+    /// </summary>
     private static async Task VoicemailsReplayedAsync(FaultBurst burst, string connectionString)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        long stored = 0;
+        await Eventually.TrueAsync(async () =>
         {
             await using var connection = new Npgsql.NpgsqlConnection(connectionString);
             await connection.OpenAsync();
-            var stored = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
+            stored = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
                 "SELECT count(*) FROM calls WHERE call_sid LIKE @calls AND recording_sid IS NOT NULL", new { calls = burst.CallSid(0)[..10] + "%" });
-            if (stored >= burst.Calls || DateTime.UtcNow > deadline)
-            {
-                return;
-            }
-            await Task.Delay(200);
-        }
+            return stored >= burst.Calls;
+        }, () => $"every voicemail stored after the outage (only {stored} of {burst.Calls})", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
     }
 
     private static void AssertNoPii(IEnumerable<HotlineProcess?> instances, FaultBurst burst)

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Reflection;
 using WsrHotline.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -68,11 +67,15 @@ public sealed class HotlineProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts an instance with these settings (configuration keys; ':' becomes '__') and waits until it is ready.</summary>
+    /// <summary>
+    /// Starts an instance with these settings (configuration keys, from <see cref="TestHostOptions.AppSettings"/>;
+    /// ':' becomes '__') and waits until it is ready. Only settings cross the process boundary: a
+    /// <see cref="TestHostOptions"/>'s clock, services or port are the in-process host's.
+    /// </summary>
     public static async Task<HotlineProcess> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, ITestOutputHelper output)
     {
         Assert.True(File.Exists(AppPath), $"{AppPath} is missing: build the solution first (dotnet build -c Release).");
-        var port = FreePort();
+        var port = TestHostOptions.FreeLoopbackPort();
         var start = new ProcessStartInfo("dotnet", [AppPath, "--urls", $"http://127.0.0.1:{port}"])
         {
             WorkingDirectory = Path.GetDirectoryName(AppPath)!,
@@ -107,9 +110,8 @@ public sealed class HotlineProcess : IAsyncDisposable
     public async Task WaitReadyAsync(TimeSpan patience)
     {
         using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + patience;
         string last = "no answer";
-        while (true)
+        await Eventually.TrueAsync(async () =>
         {
             Assert.False(process.HasExited, $"{Name} exited ({(process.HasExited ? process.ExitCode : 0)}) before it was ready:\n{Tail()}");
             try
@@ -117,7 +119,7 @@ public sealed class HotlineProcess : IAsyncDisposable
                 using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
-                    return;
+                    return true;
                 }
                 last = $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}";
             }
@@ -125,9 +127,8 @@ public sealed class HotlineProcess : IAsyncDisposable
             {
                 last = ex.GetType().Name;
             }
-            Assert.True(DateTime.UtcNow < deadline, $"{Name} was not ready within {patience.TotalSeconds} s (last: {last}):\n{Tail()}");
-            await Task.Delay(100);
-        }
+            return false;
+        }, () => $"{Name} ready (last: {last}):\n{Tail()}", patience, TimeSpan.FromMilliseconds(100));
     }
 
     /// <summary>SIGKILL: no shutdown, no flush; open sockets are reset by the kernel.</summary>
@@ -172,12 +173,5 @@ public sealed class HotlineProcess : IAsyncDisposable
         {
             // The test is over; the line is still kept.
         }
-    }
-
-    public static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using WsrHotline.Database;
+using WsrHotline.Tests.Infrastructure;
 
 namespace WsrHotline.Tests.Faults;
 
@@ -42,7 +43,7 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
             .FirstOrDefault() ?? throw new InvalidOperationException("No PostgreSQL under /usr/lib/postgresql (ops/db-up.sh installs it).");
         var folder = Path.Combine(Path.GetTempPath(), "wsr-faults-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
-        var cluster = new ThrowawayPostgres(bin, folder, HotlineProcess.FreePort());
+        var cluster = new ThrowawayPostgres(bin, folder, TestHostOptions.FreeLoopbackPort());
         try
         {
             var passwordFile = Path.Combine(folder, "pw");

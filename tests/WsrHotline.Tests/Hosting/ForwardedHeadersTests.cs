@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using Microsoft.AspNetCore.Hosting;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Twilio;
@@ -22,17 +20,20 @@ public sealed class ForwardedHeadersTests(DatabaseFixture database) : IClassFixt
     [InlineData("127.0.0.1", HttpStatusCode.OK)]
     public async Task Forwarded_headers_count_only_from_a_configured_proxy(string? knownProxy, HttpStatusCode expected)
     {
-        var port = FreeLoopbackPort();
-        await using var factory = new HotlineFactory(database.ConnectionString, settings =>
+        var port = TestHostOptions.FreeLoopbackPort();
+        await using var factory = new HotlineFactory(new TestHostOptions(database.ConnectionString)
         {
-            // No public address configured: the signed URL comes from the request (and its proxy).
-            settings.Remove("Twilio:PublicBaseUrl");
-            if (knownProxy is not null)
+            LoopbackPort = port,
+            Settings = settings =>
             {
-                settings["Proxy:KnownProxies:0"] = knownProxy;
-            }
+                // No public address configured: the signed URL comes from the request (and its proxy).
+                settings.Remove("Twilio:PublicBaseUrl");
+                if (knownProxy is not null)
+                {
+                    settings["Proxy:KnownProxies:0"] = knownProxy;
+                }
+            },
         });
-        factory.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
         factory.StartServer();
         using var client = factory.CreateClient();
         var form = new List<KeyValuePair<string, string>> { new("CallSid", "CAproxy0001"), new("CallStatus", "completed") };
@@ -48,12 +49,5 @@ public sealed class ForwardedHeadersTests(DatabaseFixture database) : IClassFixt
         using var response = await client.SendAsync(request);
 
         Assert.Equal(expected, response.StatusCode);
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

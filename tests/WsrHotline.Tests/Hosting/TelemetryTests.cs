@@ -76,12 +76,12 @@ public sealed class TelemetryTests
                 ("MessageSid", sid), ("From", worker), ("To", "+18005550101"), ("Body", words), ("NumMedia", "0"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             await InboxWait.ProcessedAsync(factory.Services.GetRequiredService<NpgsqlDataSource>(), sid);
-            await UntilAsync(() => standIn.Replies.Any(reply => reply.Contains("5555550199", StringComparison.Ordinal)), "the reply to the worker was not sent to Twilio");
+            await Eventually.TrueAsync(() => standIn.Replies.Any(reply => reply.Contains("5555550199", StringComparison.Ordinal)), "the reply to the worker sent to Twilio", Patience);
             // Other tests' hosts run in this process too, and this provider sees their spans: this test's are
             // those of its own stand-in and its own database.
             bool IsOurTwilioCall(Activity span) => IsTwilioCall(span) && (span.GetTagItem("url.full") as string ?? "").StartsWith(standIn.Url + "/", StringComparison.Ordinal);
-            await UntilAsync(() => spans.Snapshot().Any(IsOurTwilioCall), "no HttpClient span for the reply's POST to Twilio");
-            await UntilAsync(() => Volatile.Read(ref hangfireAtSource) > 0, "Hangfire's server ran no query on this database");
+            await Eventually.TrueAsync(() => spans.Snapshot().Any(IsOurTwilioCall), "an HttpClient span for the reply's POST to Twilio", Patience);
+            await Eventually.TrueAsync(() => Volatile.Read(ref hangfireAtSource) > 0, "Hangfire's server ran a query on this database", Patience);
             Assert.True(factory.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000), "the traces were not flushed");
             Assert.True(factory.Services.GetRequiredService<MeterProvider>().ForceFlush(10_000), "the metrics were not flushed");
 
@@ -211,16 +211,6 @@ public sealed class TelemetryTests
         // Twilio's request as part of a known trace, so its spans are told apart from other tests'.
         request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
         return await client.SendAsync(request);
-    }
-
-    private static async Task UntilAsync(Func<bool> done, string failure)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!done())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{failure} within {Patience.TotalSeconds} s");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>A list the exporters add to from their threads while the test reads it.</summary>

@@ -57,7 +57,7 @@ public sealed partial class StaffSession : IDisposable
 
     /// <summary>Signs in through <c>/signin</c> and fetches the API's antiforgery token.</summary>
     /// <param name="baseAddress">Where the app listens when it runs on Kestrel (a <c>SimulatedHotline</c>'s BaseUrl).</param>
-    public static async Task<StaffSession> SignInAsync(WebApplicationFactory<Program> factory, string email, string password = DefaultPassword,
+    public static async Task<StaffSession> SignInAsync(HotlineFactory factory, string email, string password = DefaultPassword,
         Uri? baseAddress = null)
     {
         var options = new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true };

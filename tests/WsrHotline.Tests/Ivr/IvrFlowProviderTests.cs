@@ -37,31 +37,18 @@ public sealed class IvrFlowProviderTests : IDisposable
 
     private string SpanishGoodbye => provider.Current.FindLanguage("es")!.Prompts[IvrPromptKeys.Goodbye].Text;
 
-    private static async Task<bool> EventuallyAsync(Func<bool> condition)
-    {
-        for (var waited = TimeSpan.Zero; waited < Patience; waited += TimeSpan.FromMilliseconds(100))
-        {
-            if (condition())
-            {
-                return true;
-            }
-            await Task.Delay(100);
-        }
-        return condition();
-    }
-
     [Fact]
     public async Task An_edited_prompt_is_live_within_seconds_and_a_broken_edit_keeps_the_previous_flow()
     {
         Assert.Equal("Gracias por llamar. Adiós.", SpanishGoodbye);
 
         flows.Replace("prompts/es.yaml", "Gracias por llamar. Adiós.", "Gracias por su llamada. Adiós.");
-        Assert.True(await EventuallyAsync(() => SpanishGoodbye == "Gracias por su llamada. Adiós."), "the edit was not picked up");
+        await Eventually.TrueAsync(() => SpanishGoodbye == "Gracias por su llamada. Adiós.", "the edit picked up", Patience);
         Assert.Contains(logs.Lines, line => line.Contains("[2002] IVR flow reloaded", StringComparison.Ordinal));
 
         var before = provider.Current;
         flows.Replace("prompts/es.yaml", "goodbye: \"Gracias por su llamada. Adiós.\"", "goodbye: \"Gracias por su llamada, {nombre}.\"");
-        Assert.True(await EventuallyAsync(() => logs.Lines.Any(line => line.Contains("[2003]", StringComparison.Ordinal))), "the broken edit was not logged");
+        await Eventually.TrueAsync(() => logs.Lines.Any(line => line.Contains("[2003]", StringComparison.Ordinal)), "the broken edit logged", Patience);
 
         Assert.Same(before, provider.Current);
         Assert.Equal("Gracias por su llamada. Adiós.", SpanishGoodbye);
@@ -79,7 +66,7 @@ public sealed class IvrFlowProviderTests : IDisposable
 
         File.Copy(flows.Full("audio/ht/greeting.wav"), flows.Full("audio/ht/goodbye.wav"), overwrite: true);
 
-        Assert.True(await EventuallyAsync(() => Url(provider.Current) != url), "the new recording was not picked up");
+        await Eventually.TrueAsync(() => Url(provider.Current) != url, "the new recording picked up", Patience);
         Assert.Equal(before, provider.Current.Render("ht", IvrPromptKeys.Goodbye, null, "https://hotline.test/ivr-audio").Text);
 
         static string Url(WsrHotline.Ivr.IvrFlow flow) =>

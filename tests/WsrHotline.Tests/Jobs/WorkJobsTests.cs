@@ -3,6 +3,7 @@ using Hangfire.Common;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Jobs;
 using WsrHotline.Messaging;
+using WsrHotline.Tests.Infrastructure;
 using WsrHotline.Tests.Messaging;
 
 namespace WsrHotline.Tests.Jobs;
@@ -37,12 +38,9 @@ public sealed class WorkJobsTests
         // One job for the text's replies and one for the photo.
         // (Enqueued just after the text's commit, so polled.)
         Assert.Single(await scenario.RepliesAsync("+15555550177"));
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (monitoring.GetStatistics().Enqueued < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-        Assert.True(monitoring.GetStatistics().Enqueued == 2, $"{monitoring.GetStatistics().Enqueued} jobs enqueued within 10 s, not 2");
+        await Eventually.TrueAsync(() => monitoring.GetStatistics().Enqueued >= 2, () => $"2 jobs enqueued (only {monitoring.GetStatistics().Enqueued})",
+            TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+        Assert.Equal(2, monitoring.GetStatistics().Enqueued);
         using var connection = storage.GetConnection();
         var enqueued = monitoring.EnqueuedJobs("default", 0, 100).Select(job => connection.GetJobData(job.Key).Job.Type).ToList();
         Assert.Equal([typeof(MediaFetcher), typeof(OutboundSender)], enqueued.OrderBy(type => type.Name));

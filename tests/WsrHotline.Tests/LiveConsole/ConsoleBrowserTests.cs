@@ -161,12 +161,8 @@ public sealed class ConsoleBrowserTests(ConsoleBrowser browser) : IClassFixture<
         await scenario.Simulator.TextAsync(Worker, "Hola, le mando foto del talón de pago, no nos pagan las horas extra.", TextChannels.WhatsApp, textMedia: [photo]);
         // No Hangfire server runs in these tests: the photo's download job runs here, once the text is processed.
         var downloads = new DueMedia(scenario.Hotline.Factory.Services);
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (await downloads.FetchDueAsync(CancellationToken.None) == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the worker's photo was never queued for download within 15 s");
-            await Task.Delay(100);
-        }
+        await Eventually.TrueAsync(async () => await downloads.FetchDueAsync(CancellationToken.None) > 0,
+            "the worker's photo queued for download (and fetched)", TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(100));
         await page.Locator("#case-rows tr a").First.ClickAsync();
         var image = page.GetByRole(AriaRole.Img, new() { Name = "Photo sent by the worker" });
         await Assertions.Expect(image).ToBeVisibleAsync(new() { Timeout = 15_000 });

@@ -136,12 +136,9 @@ public sealed class RestrictedCaseEventsTests(CaseWorkApp app) : IClassFixture<C
 
         public async Task WaitForCaseAsync(long complaintId)
         {
-            var deadline = DateTime.UtcNow + Patience;
-            while (!_received.Any(e => e.GetProperty("complaintId").ValueKind == JsonValueKind.Number && e.GetProperty("complaintId").GetInt64() == complaintId))
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"No event of case {complaintId} reached this console within {Patience.TotalSeconds} s.");
-                await Task.Delay(20);
-            }
+            await Eventually.TrueAsync(
+                () => _received.Any(e => e.GetProperty("complaintId").ValueKind == JsonValueKind.Number && e.GetProperty("complaintId").GetInt64() == complaintId),
+                $"an event of case {complaintId} reached this console", Patience);
         }
 
         public async ValueTask DisposeAsync()

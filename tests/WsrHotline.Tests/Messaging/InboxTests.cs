@@ -147,10 +147,8 @@ public sealed partial class InboxTests
 
         // One processing loop: each text in a transaction of its own.
         await using var processing = await SecondInstanceAsync(scenario, inboxWorkers: 1);
-        for (var wait = 0; wait < 100 && await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM inbound_inbox WHERE attempts = 0") > 0; wait++)
-        {
-            await Task.Delay(100);
-        }
+        await Eventually.TrueAsync(async () => await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM inbound_inbox WHERE attempts = 0") == 0,
+            "every text in the inbox tried at least once", interval: TimeSpan.FromMilliseconds(100));
 
         // The five good texts are processed once each, with their replies; the broken one counts an attempt and waits.
         Assert.Equal(["SMbatchbroken"], await connection.QueryAsync<string>("SELECT message_sid FROM inbound_inbox WHERE attempts = 1 AND failed_at IS NULL"));
@@ -213,12 +211,9 @@ public sealed partial class InboxTests
         Assert.All(answers.SelectMany(statuses => statuses), status => Assert.Equal(HttpStatusCode.OK, status));
         await InboxWait.DrainedAsync(scenario.DataSource);
         // Each processor logs a message once its transaction has committed: the last lines may trail the commit.
+        await Eventually.TrueAsync(() => ProcessedCounts(scenario.Factory, second).Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal)) >= 40,
+            () => $"{ProcessedCounts(scenario.Factory, second).Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal))} of the 40 texts logged as processed");
         var counts = ProcessedCounts(scenario.Factory, second);
-        for (var wait = 0; wait < 50 && counts.Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal)) < 40; wait++)
-        {
-            await Task.Delay(100);
-            counts = ProcessedCounts(scenario.Factory, second);
-        }
         Assert.Equal(40, counts.Count(pair => pair.Key.StartsWith("SMtwo", StringComparison.Ordinal)));
         Assert.All(counts, pair => Assert.Equal(1, pair.Value));
         await using var connection = await scenario.DataSource.OpenConnectionAsync();
@@ -268,10 +263,7 @@ public sealed partial class InboxTests
         Assert.Equal((3, true), (failed.Attempts, failed.Failed));
         Assert.Matches("^[A-Za-z]+Exception$", failed.LastError);
         // Logged once the failure is committed: the line may trail the commit by a moment.
-        for (var wait = 0; wait < 50 && !scenario.Factory.Logs.All.Contains("[4033] Message SMbroken", StringComparison.Ordinal); wait++)
-        {
-            await Task.Delay(100);
-        }
+        await Eventually.TrueAsync(() => scenario.Factory.Logs.All.Contains("[4033] Message SMbroken", StringComparison.Ordinal), "SMbroken's last failure logged (4033)");
         Assert.Equal(2, Regex.Count(scenario.Factory.Logs.All, @"\[4032\] Message SMbroken:"));
         Assert.Contains($"[4033] Message SMbroken: processing failed 3 times ({failed.LastError})", scenario.Factory.Logs.All, StringComparison.Ordinal);
         // Staff see it: /health/ready reports it (still 200, the hotline takes texts).

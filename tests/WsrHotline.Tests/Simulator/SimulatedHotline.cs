@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using WsrHotline.Simulator;
 using WsrHotline.Tests.Infrastructure;
@@ -38,16 +36,16 @@ public sealed class SimulatedHotline : IAsyncDisposable
     public static SimulatedHotline Start(string connectionString, Action<Dictionary<string, string?>, int> adjust, string environment)
     {
         // The REST client's base address is fixed before the server starts, so the port is chosen here.
-        var port = FreeLoopbackPort();
-        var factory = new HotlineFactory(connectionString, settings =>
+        var port = TestHostOptions.FreeLoopbackPort();
+        var factory = new HotlineFactory(new TestHostOptions(connectionString)
         {
-            settings["Simulator:Enabled"] = "true";
-            settings["Twilio:ApiBaseUrl"] = $"http://127.0.0.1:{port}/simulator/twilio";
-            adjust(settings, port);
-        }, environment);
+            Simulator = true,
+            LoopbackPort = port,
+            Settings = settings => adjust(settings, port),
+            Environment = environment,
+        });
         try
         {
-            factory.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
             factory.StartServer();
             return new SimulatedHotline(factory, port);
         }
@@ -66,11 +64,4 @@ public sealed class SimulatedHotline : IAsyncDisposable
     public HttpClient CreateClient() => Factory.CreateClient();
 
     public ValueTask DisposeAsync() => Factory.DisposeAsync();
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -232,19 +232,15 @@ public sealed partial class SimulatedTextingTests
             // The reply's job sends it within a second or so; its delivery report follows a second later.
             var inbox = hotline.Simulator.Inbox(worker, TextChannels.WhatsApp);
             await using var connection = new Npgsql.NpgsqlConnection(PostgresServer.ConnectionStringFor(database));
+            // The reply, its report and the photo, all within 30 s of the text.
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (DateTime.UtcNow < deadline
-                && await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'") != "delivered")
-            {
-                await Task.Delay(200);
-            }
+            await Eventually.TrueAsync(async () => await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'") == "delivered",
+                "the reply sent and its delivery report stored", deadline - DateTime.UtcNow, TimeSpan.FromMilliseconds(200));
 
             Assert.Equal("delivered", await connection.ExecuteScalarAsync<string?>("SELECT status FROM messages WHERE direction = 'outbound'"));
             // The download's job has the photo from the stand-in, with the local run's credentials.
-            while (DateTime.UtcNow < deadline && await connection.ExecuteScalarAsync<string?>("SELECT status FROM message_media") != "stored")
-            {
-                await Task.Delay(200);
-            }
+            await Eventually.TrueAsync(async () => await connection.ExecuteScalarAsync<string?>("SELECT status FROM message_media") == "stored",
+                "the photo downloaded and stored", deadline - DateTime.UtcNow, TimeSpan.FromMilliseconds(200));
 
             Assert.Equal(("stored", 2_000L), await connection.QuerySingleAsync<(string, long)>("SELECT status, size_bytes FROM message_media"));
             Assert.Equal("delivered", Assert.Single(inbox.Received).Status);

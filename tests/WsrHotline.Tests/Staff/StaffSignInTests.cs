@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Dapper;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using WsrHotline.Staff;
 using WsrHotline.Tests.Infrastructure;
@@ -27,6 +27,9 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     public async Task DisposeAsync() => await _factory.DisposeAsync();
 
     private NpgsqlDataSource DataSource => database.DataSource;
+
+    /// <summary>Another app over the class's database that reads each request's source address from its header.</summary>
+    private HotlineFactory FromSourceAddresses() => new(new TestHostOptions(database.ConnectionString) { SourceAddresses = true });
 
     private HttpClient Client() => _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
 
@@ -92,8 +95,9 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     [Fact]
     public async Task Five_failures_lock_the_email_from_that_address_even_for_the_right_password_until_the_lockout_is_over()
     {
-        var time = new FakeTime(DateTimeOffset.UtcNow);
-        await using var app = _factory.WithSourceAddresses(time);
+        // Started at the real now (FakeTimeProvider's own start is 2000-01-01), like every other row in the database.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var app = new HotlineFactory(new TestHostOptions(database.ConnectionString) { SourceAddresses = true, Time = time });
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
         using var client = app.ClientFrom("198.51.100.7");
 
@@ -112,15 +116,15 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
         time.Advance(TimeSpan.FromMinutes(15));
         using var later = await StaffSession.PostSignInFormAsync(client, "carlos@test.example", Password);
         Assert.Equal(HttpStatusCode.Redirect, later.StatusCode);
-        Assert.DoesNotContain(Password, _factory.Logs.All, StringComparison.Ordinal);
-        Assert.DoesNotContain("Tr0ub4dor&3 guess", _factory.Logs.All, StringComparison.Ordinal);
-        Assert.DoesNotContain("carlos@test.example", _factory.Logs.All, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(Password, app.Logs.All, StringComparison.Ordinal);
+        Assert.DoesNotContain("Tr0ub4dor&3 guess", app.Logs.All, StringComparison.Ordinal);
+        Assert.DoesNotContain("carlos@test.example", app.Logs.All, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
     public async Task An_unknown_email_answers_exactly_like_a_known_one_through_a_lock_sequence()
     {
-        await using var app = _factory.WithSourceAddresses();
+        await using var app = FromSourceAddresses();
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
 
         async Task<List<string>> SequenceAsync(string email, string address)
@@ -151,7 +155,7 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     [Fact]
     public async Task A_locked_answer_takes_about_as_long_as_a_password_check()
     {
-        await using var app = _factory.WithSourceAddresses();
+        await using var app = FromSourceAddresses();
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
         await ConsoleBrowser.CreateStaffAsync(DataSource, "lucia@test.example", "investigator", Password, "es");
 
@@ -194,7 +198,7 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     [Fact]
     public async Task A_stranger_failing_fifty_times_does_not_stop_the_investigator_signing_in_from_their_own_address()
     {
-        await using var app = _factory.WithSourceAddresses();
+        await using var app = FromSourceAddresses();
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
         using var stranger = app.ClientFrom("203.0.113.66");
 
@@ -218,12 +222,16 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     [Fact]
     public async Task Failures_from_many_addresses_slow_the_email_but_never_lock_its_owner_out()
     {
-        await using var app = _factory.WithWebHostBuilder(builder =>
+        await using var app = new HotlineFactory(new TestHostOptions(database.ConnectionString)
         {
-            builder.UseSetting("StaffSignIn:AccountSlowdownAfter", "10");
-            builder.UseSetting("StaffSignIn:AccountSlowdownStep", "00:00:00.020");
-            builder.UseSetting("StaffSignIn:AccountSlowdownMax", "00:00:00.200");
-        }).WithSourceAddresses();
+            SourceAddresses = true,
+            Settings = settings =>
+            {
+                settings["StaffSignIn:AccountSlowdownAfter"] = "10";
+                settings["StaffSignIn:AccountSlowdownStep"] = "00:00:00.020";
+                settings["StaffSignIn:AccountSlowdownMax"] = "00:00:00.200";
+            },
+        });
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
 
         for (var address = 1; address <= 6; address++)
@@ -246,7 +254,7 @@ public sealed partial class StaffSignInTests(DatabaseFixture database) : IClassF
     [Fact]
     public async Task One_address_failing_over_many_emails_is_locked_and_another_address_is_not()
     {
-        await using var app = _factory.WithSourceAddresses();
+        await using var app = FromSourceAddresses();
         await ConsoleBrowser.CreateStaffAsync(DataSource, "carlos@test.example", "investigator", Password, "es");
         using var sprayer = app.ClientFrom("203.0.113.99");
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Dapper;
 using Npgsql;
+using WsrHotline.Tests.Infrastructure;
 
 namespace WsrHotline.Tests.Voice;
 
@@ -118,19 +119,14 @@ public sealed class CallStartsTests
     private static async Task WaitForStatementsAtGateAsync(NpgsqlConnection connection, int atLeast)
     {
         var count = 0;
-        for (var i = 0; i < 200; i++)
+        await Eventually.TrueAsync(async () =>
         {
             count = await connection.ExecuteScalarAsync<int>(
                 """
                 SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE NOT l.granted AND a.datname = current_database()
                 """);
-            if (count >= atLeast)
-            {
-                return;
-            }
-            await Task.Delay(50);
-        }
-        Assert.Fail($"{count} statements reached the gate in 10 s, not {atLeast}");
+            return count >= atLeast;
+        }, () => $"{atLeast} statements waiting at the gate (only {count})", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
     }
 }

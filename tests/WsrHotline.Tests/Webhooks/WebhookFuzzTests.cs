@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using CsCheck;
 using Dapper;
@@ -81,16 +80,19 @@ public sealed class WebhookFuzzTests(DatabaseFixture database) : IClassFixture<D
     public async Task Every_twilio_endpoint_survives_random_and_malformed_webhooks()
     {
         var iterations = int.TryParse(Environment.GetEnvironmentVariable("WSR_FUZZ_ITERATIONS"), CultureInfo.InvariantCulture, out var n) ? n : DefaultIterations;
-        var port = FreeLoopbackPort();
-        await using var factory = new HotlineFactory(database.ConnectionString, settings =>
+        var port = TestHostOptions.FreeLoopbackPort();
+        await using var factory = new HotlineFactory(new TestHostOptions(database.ConnectionString)
         {
-            // Nothing may leave the machine: the REST API (ringing investigators) points at a closed port.
-            settings["Twilio:ApiBaseUrl"] = "http://127.0.0.1:9";
-            settings["Twilio:MaxAttempts"] = "1";
-            // Replayed texts are due at once, so the inbox can be drained right after the replay below.
-            settings["Spool:ReplaySettle"] = "00:00:00";
+            LoopbackPort = port,
+            Settings = settings =>
+            {
+                // Nothing may leave the machine: the REST API (ringing investigators) points at a closed port.
+                settings["Twilio:ApiBaseUrl"] = "http://127.0.0.1:9";
+                settings["Twilio:MaxAttempts"] = "1";
+                // Replayed texts are due at once, so the inbox can be drained right after the replay below.
+                settings["Spool:ReplaySettle"] = "00:00:00";
+            },
         });
-        factory.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
         factory.StartServer();
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         Assert.Equal(HttpStatusCode.OK, (await Hosting.HealthTests.WaitForReadyAsync(client)).StatusCode);
@@ -332,12 +334,5 @@ public sealed class WebhookFuzzTests(DatabaseFixture database) : IClassFixture<D
             "SELECT call_sid FROM calls UNION ALL SELECT message_sid FROM messages WHERE direction = 'inbound' UNION ALL SELECT recording_sid FROM calls WHERE recording_sid IS NOT NULL")).ToList();
         Assert.All(sids, sid => Assert.True(TwilioWebhookValues.CouldBeGenuine("CallSid", sid) && sid.Length > 0, $"stored SID '{sid}'"));
         Assert.NotEmpty(sids);
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
