@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using WsrHotline.Jobs;
 using WsrHotline.Spool;
 using WsrHotline.Staff;
 
@@ -14,7 +15,10 @@ namespace WsrHotline.Dashboard;
 /// </summary>
 public static class DashboardApi
 {
-    public static IServiceCollection AddDashboard(this IServiceCollection services) => services.AddSingleton<DashboardQueries>();
+    public static IServiceCollection AddDashboard(this IServiceCollection services) => services
+        .AddSingleton<DashboardQueries>()
+        .AddRecurringJob(RecurringJobs.DashboardSnapshotId, o => o.DashboardInterval,
+            (p, ct) => p.GetRequiredService<DashboardQueries>().RefreshSnapshotAsync(ct));
 
     public static RouteGroupBuilder MapDashboardApi(this IEndpointRouteBuilder endpoints)
     {

@@ -10,8 +10,8 @@ public static class EscalationExtensions
 {
     /// <summary>
     /// Clocks, the escalation ladder, deliveries to buyers (a Hangfire job each, retried with the
-    /// attempts and backoff of section <c>Escalation</c>), coverage and the retaliation watch (the
-    /// recurring jobs that run them are in <c>Jobs/</c>).
+    /// attempts and backoff of section <c>Escalation</c>), coverage and the retaliation watch, and the
+    /// recurring jobs that run them (<see cref="RecurringWorkRegistration.AddRecurringJob"/>).
     /// </summary>
     public static IServiceCollection AddEscalation(this IServiceCollection services)
     {
@@ -52,6 +52,13 @@ public static class EscalationExtensions
         });
         services.AddSingleton<CoverageCheck>();
         services.AddSingleton<RetaliationWatch>();
+        services.AddRecurringJob(RecurringJobs.DeadlineSweepId, o => o.SweepInterval, (p, ct) => p.GetRequiredService<DeadlineSweep>().SweepAsync(ct));
+        // Deliveries are jobs of their own; this is their safety net (a job for each one a minute overdue).
+        services.AddRecurringJob(RecurringJobs.EscalationDeliveryId, o => o.DeliveryInterval,
+            (p, ct) => p.GetRequiredService<EscalationDelivery>().EnqueueForgottenAsync(ct));
+        services.AddRecurringJob(RecurringJobs.CoverageCheckId, o => o.CoverageInterval, (p, ct) => p.GetRequiredService<CoverageCheck>().RunAsync(ct));
+        services.AddRecurringJob(RecurringJobs.RetaliationCheckinsId, o => o.CheckinInterval,
+            (p, ct) => p.GetRequiredService<RetaliationWatch>().QueueDueAsync(ct));
 
         return services;
     }

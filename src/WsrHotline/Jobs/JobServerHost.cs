@@ -18,6 +18,7 @@ public sealed partial class JobServerHost(
     JobActivator activator,
     IJobFilterProvider filters,
     IRecurringJobManager recurringJobs,
+    IEnumerable<RecurringWork> recurringWork,
     IOptions<JobsOptions> options,
     ILogger<JobServerHost> logger) : BackgroundService
 {
@@ -36,7 +37,7 @@ public sealed partial class JobServerHost(
         {
             try
             {
-                RecurringJobs.Schedule(recurringJobs, options.Value);
+                RecurringJobs.Schedule(recurringJobs, options.Value, recurringWork);
                 break;
             }
             catch (Exception ex) when (ex is NpgsqlException { IsTransient: true } or TimeoutException && !stoppingToken.IsCancellationRequested)

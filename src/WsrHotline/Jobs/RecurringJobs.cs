@@ -1,22 +1,19 @@
 using Hangfire;
-using WsrHotline.Dashboard;
-using WsrHotline.Escalation;
-using WsrHotline.Messaging;
-using WsrHotline.Reconciliation;
 
 namespace WsrHotline.Jobs;
 
 /// <summary>
-/// The recurring jobs, and nothing else: each method calls the one plain service that does the work
-/// (tests call those services directly). Hangfire creates this class per run through the host's
-/// service provider (<c>AspNetCoreJobActivator</c>), so the services are the host's own singletons.
+/// The recurring jobs: Hangfire's entry point for the <see cref="RecurringWork"/> each capability
+/// registers, each of which calls the one plain service that does the work (tests call those
+/// services directly). Hangfire creates this class per run through the host's service provider
+/// (<c>AspNetCoreJobActivator</c>), so the services are the host's own singletons.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Each occurrence runs once across all instances: the recurring-job scheduler of whichever server
 /// holds Hangfire's scheduler lock enqueues it once, and one worker fetches it
 /// (<c>FOR UPDATE SKIP LOCKED</c>). <see cref="DisableConcurrentExecutionAttribute"/> (a lock per
-/// method) keeps an occurrence from overlapping a previous one still running; the services are safe
+/// job id) keeps an occurrence from overlapping a previous one still running; the services are safe
 /// to run concurrently anyway (they claim their work), so the lock only saves the duplicate effort.
 /// </para>
 /// <para>
@@ -26,17 +23,7 @@ namespace WsrHotline.Jobs;
 /// </para>
 /// </remarks>
 [AutomaticRetry(Attempts = 0)]
-public sealed class RecurringJobs(
-    DeadlineSweep sweep,
-    EscalationDelivery delivery,
-    CoverageCheck coverage,
-    RetaliationWatch retaliation,
-    DashboardQueries dashboard,
-    TwilioReconciliation reconciliation,
-    OutboundSender replies,
-    MediaFetcher media,
-    Voice.VoicemailCopies recordings,
-    Voice.CallingBack callingBack)
+public sealed class RecurringJobs(IEnumerable<RecurringWork> work, IServiceProvider services)
 {
     /// <summary>How long an occurrence waits for the previous one of its job to finish before it fails.</summary>
     private const int WaitForPreviousSeconds = 60;
@@ -52,53 +39,49 @@ public sealed class RecurringJobs(
     /// <summary>How often replies and downloads whose job was lost get one again.</summary>
     public static readonly TimeSpan ForgottenWorkInterval = TimeSpan.FromMinutes(1);
 
-    /// <summary>Registers (or updates) every recurring job with this instance's intervals.</summary>
-    public static void Schedule(IRecurringJobManager jobs, JobsOptions options)
-    {
-        Every(jobs, DeadlineSweepId, options.SweepInterval, j => j.SweepDeadlinesAsync(CancellationToken.None));
-        Every(jobs, EscalationDeliveryId, options.DeliveryInterval, j => j.DeliverEscalationsAsync(CancellationToken.None));
-        Every(jobs, CoverageCheckId, options.CoverageInterval, j => j.CheckCoverageAsync(CancellationToken.None));
-        Every(jobs, RetaliationCheckinsId, options.CheckinInterval, j => j.QueueRetaliationCheckinsAsync(CancellationToken.None));
-        Every(jobs, DashboardSnapshotId, options.DashboardInterval, j => j.RefreshDashboardSnapshotAsync(CancellationToken.None));
-        Every(jobs, TwilioReconciliationId, options.ReconciliationInterval, j => j.ReconcileWithTwilioAsync(CancellationToken.None));
-        Every(jobs, ForgottenWorkId, ForgottenWorkInterval, j => j.EnqueueForgottenWorkAsync(CancellationToken.None));
-    }
-
-    // Hangfire passes the server's shutdown token where the expression says CancellationToken.None.
-    [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public Task SweepDeadlinesAsync(CancellationToken cancellationToken) => sweep.SweepAsync(cancellationToken);
-
-    /// <summary>Deliveries are jobs of their own; this is their safety net (a job for each one a minute overdue).</summary>
-    [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public Task DeliverEscalationsAsync(CancellationToken cancellationToken) => delivery.EnqueueForgottenAsync(cancellationToken);
-
-    [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public Task CheckCoverageAsync(CancellationToken cancellationToken) => coverage.RunAsync(cancellationToken);
-
-    [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public Task QueueRetaliationCheckinsAsync(CancellationToken cancellationToken) => retaliation.QueueDueAsync(cancellationToken);
-
-    [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public Task RefreshDashboardSnapshotAsync(CancellationToken cancellationToken) => dashboard.RefreshSnapshotAsync(cancellationToken);
-
-    [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public Task ReconcileWithTwilioAsync(CancellationToken cancellationToken) => reconciliation.RunDailyAsync(cancellationToken);
-
     /// <summary>
-    /// The safety net of the jobs enqueued after a commit (<see cref="AfterCommit"/>): a reply or a
-    /// download (an attachment or a voicemail) whose enqueue was lost, or whose job died and was not retried, gets a job again;
-    /// a callback whose last status callback was lost is ended.
+    /// Registers (or updates) every recurring job the capabilities registered, with this instance's
+    /// intervals. Several capabilities may add work to one job (<see cref="ForgottenWorkId"/>): it runs
+    /// theirs in registration order.
     /// </summary>
-    [DisableConcurrentExecution(WaitForPreviousSeconds)]
-    public async Task EnqueueForgottenWorkAsync(CancellationToken cancellationToken)
+    public static void Schedule(IRecurringJobManager jobs, JobsOptions options, IEnumerable<RecurringWork> work)
     {
-        await replies.EnqueueForgottenAsync(cancellationToken);
-        await media.EnqueueForgottenAsync(cancellationToken);
-        await recordings.EnqueueForgottenAsync(cancellationToken);
-        await callingBack.SettleLostAttemptsAsync(cancellationToken);
+        foreach (var job in work.GroupBy(w => w.Id))
+        {
+            var id = job.Key;
+            var interval = job.First().Interval(options);
+            jobs.AddOrUpdate<RecurringJobs>(id, j => j.RunAsync(id, CancellationToken.None),
+                JobsOptions.Cron(interval) ?? throw new InvalidOperationException($"Jobs: no cron expression fires every {interval}."),
+                new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
+        }
     }
 
-    private static void Every(IRecurringJobManager jobs, string id, TimeSpan interval, System.Linq.Expressions.Expression<Func<RecurringJobs, Task>> call) =>
-        jobs.AddOrUpdate(id, call, JobsOptions.Cron(interval) ?? throw new InvalidOperationException($"Jobs: no cron expression fires every {interval}."),
-            new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
+    /// <summary>One occurrence of recurring job <paramref name="id"/> (a lock per job id).</summary>
+    // Hangfire passes the server's shutdown token where the expression says CancellationToken.None.
+    [DisableConcurrentExecution("recurring-job:{0}", WaitForPreviousSeconds)]
+    public async Task RunAsync(string id, CancellationToken cancellationToken)
+    {
+        var parts = work.Where(job => job.Id == id).ToList();
+        if (parts.Count == 0)
+        {
+            throw new InvalidOperationException($"No recurring job '{id}' is registered.");
+        }
+        foreach (var part in parts)
+        {
+            await part.RunAsync(services, cancellationToken);
+        }
+    }
+}
+
+/// <summary>
+/// A recurring job, registered by the capability whose work it is (<see cref="RecurringWorkRegistration.AddRecurringJob"/>):
+/// its id in Hangfire, its interval among <see cref="JobsOptions"/>, and the plain service call that does the work.
+/// </summary>
+public sealed record RecurringWork(string Id, Func<JobsOptions, TimeSpan> Interval, Func<IServiceProvider, CancellationToken, Task> RunAsync);
+
+public static class RecurringWorkRegistration
+{
+    public static IServiceCollection AddRecurringJob(this IServiceCollection services, string id, Func<JobsOptions, TimeSpan> interval,
+        Func<IServiceProvider, CancellationToken, Task> run) =>
+        services.AddSingleton(new RecurringWork(id, interval, run));
 }

@@ -56,6 +56,13 @@ public static partial class MessagingEndpoints
         });
         services.AddHostedService<WhatsAppTemplatesWarning>();
         services.AddSingleton<MediaFetcher>();
+        // The safety net of the jobs enqueued after a commit: a reply or an attachment download whose
+        // enqueue was lost, or whose job died and was not retried, gets a job again.
+        services.AddRecurringJob(RecurringJobs.ForgottenWorkId, _ => RecurringJobs.ForgottenWorkInterval, async (p, ct) =>
+        {
+            await p.GetRequiredService<OutboundSender>().EnqueueForgottenAsync(ct);
+            await p.GetRequiredService<MediaFetcher>().EnqueueForgottenAsync(ct);
+        });
         services.AddJobRetry<MediaFetcher>(provider =>
         {
             var o = provider.GetRequiredService<IOptions<MessagingOptions>>().Value;

@@ -1,8 +1,10 @@
+using WsrHotline.Jobs;
+
 namespace WsrHotline.Reconciliation;
 
 public static class ReconciliationExtensions
 {
-    /// <summary>The reconciliation against Twilio (the daily run is scheduled with the other jobs, <c>twilio-reconciliation</c>) and its outage watcher.</summary>
+    /// <summary>The reconciliation against Twilio (its daily run, the recurring job <c>twilio-reconciliation</c>) and its outage watcher.</summary>
     public static IServiceCollection AddTwilioReconciliation(this IServiceCollection services)
     {
         services.AddOptions<ReconciliationOptions>()
@@ -12,6 +14,8 @@ public static class ReconciliationExtensions
                 "Reconciliation: DailyWindow at least 01:00:00 (default 2.00:00:00), OutageOverlap not negative, OutageProbeInterval and RetryBaseDelay positive.")
             .ValidateOnStart();
         services.AddSingleton<TwilioReconciliation>();
+        services.AddRecurringJob(RecurringJobs.TwilioReconciliationId, o => o.ReconciliationInterval,
+            (p, ct) => p.GetRequiredService<TwilioReconciliation>().RunDailyAsync(ct));
         services.AddHostedService<OutageWatcher>();
         return services;
     }

@@ -32,7 +32,7 @@ public sealed record ReconciliationResult(
 /// goes through the voice webhook's own recording step (voicemail stored, case, callback owed); one on
 /// a call the hotline never saw, or on a call that already has another, is flagged for an admin
 /// (<c>unmatched_recordings</c>): with no caller and no language, guessing it into a case would be worse.
-/// The logic lives here; the recurring job (<c>Jobs/RecurringJobs.cs</c>) and <see cref="OutageWatcher"/> only call it.
+/// The logic lives here; the recurring job (registered in <see cref="ReconciliationExtensions"/>) and <see cref="OutageWatcher"/> only call it.
 /// <para>
 /// The lists come from the SDK's <c>ReadAsync</c>, whose result fetches each further page
 /// (<c>next_page_uri</c>) while it is enumerated, synchronously: a thread waits for each page, which

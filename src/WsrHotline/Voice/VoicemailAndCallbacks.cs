@@ -21,6 +21,13 @@ public static class VoicemailAndCallbacks
         });
         services.AddSingleton<RecordingStore>();
         services.AddSingleton<CallingBack>();
+        // With the forgotten work: a voicemail copy whose job was lost gets one again, and a callback
+        // whose last status callback was lost is settled with Twilio.
+        services.AddRecurringJob(RecurringJobs.ForgottenWorkId, _ => RecurringJobs.ForgottenWorkInterval, async (p, ct) =>
+        {
+            await p.GetRequiredService<VoicemailCopies>().EnqueueForgottenAsync(ct);
+            await p.GetRequiredService<CallingBack>().SettleLostAttemptsAsync(ct);
+        });
         return services;
     }
 }
