@@ -4,6 +4,7 @@ using Dapper;
 using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using WsrHotline.Intake;
 using WsrHotline.LiveEvents;
 
 namespace WsrHotline.Escalation;
@@ -331,8 +332,8 @@ public sealed partial class DeadlineSweep(
 
         var byKey = planned.ToDictionary(p => p.Key);
         var fresh = inserted.Select(row => (row.Id, Plan: byKey[Key(row.ComplaintId, row.DeadlineId, row.Level, row.BuyerId, row.ContactId, row.Channel)])).ToList();
-        // Written set-wise (10,000 breaches must record in seconds); the same rows as
-        // Timeline.AppendAsync and ConsoleEvents.AppendAsync write, in this transaction. One timeline
+        // Written set-wise (10,000 breaches must record in seconds: Timeline.AppendManyAsync, and
+        // the same rows as ConsoleEvents.AppendAsync writes), in this transaction. One timeline
         // entry per step (clock and level), listing its escalations (one per channel and contact).
         var steps = fresh.GroupBy(f => (f.Plan.ComplaintId, f.Plan.DeadlineId, f.Plan.Level)).Select(step =>
         {
@@ -346,17 +347,7 @@ public sealed partial class DeadlineSweep(
             })]);
             return (step.Key.ComplaintId, Details: details.ToJsonString());
         }).ToList();
-        await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO case_timeline (complaint_id, occurred_at, actor_kind, kind, details)
-            SELECT u.complaint_id, @now, 'system', 'escalation.recorded', u.details::jsonb
-            FROM unnest(@complaintIds, @details) AS u (complaint_id, details)
-            """,
-            new
-            {
-                now,
-                complaintIds = steps.Select(s => s.ComplaintId).ToArray(),
-                details = steps.Select(s => s.Details).ToArray(),
-            }, transaction, cancellationToken: cancellationToken));
+        await Timeline.AppendManyAsync(connection, transaction, "escalation.recorded", now, steps, cancellationToken);
         var events = fresh
             .SelectMany(f => new[] { f.Plan.Event, f.Plan.AlsoEvent }.Where(e => e is not null).Select(e => (f.Id, f.Plan.ComplaintId, Event: e!.Value)))
             .ToList();

@@ -36,4 +36,25 @@ public static class Timeline
                 details = JsonSerializer.Serialize(details ?? new { }),
             },
             transaction, cancellationToken: cancellationToken));
+
+    /// <summary>
+    /// Many entries of one kind, by the system, at one time, in one statement: the deadline sweep
+    /// records thousands of breaches at once. Each entry is a complaint and its details, already JSON.
+    /// </summary>
+    public static Task AppendManyAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string kind, DateTimeOffset occurredAt,
+        IReadOnlyList<(long ComplaintId, string Details)> entries, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO case_timeline (complaint_id, occurred_at, actor_kind, kind, details)
+            SELECT u.complaint_id, @occurredAt, 'system', @kind, u.details::jsonb
+            FROM unnest(@complaintIds, @details) AS u (complaint_id, details)
+            """,
+            new
+            {
+                occurredAt,
+                kind,
+                complaintIds = entries.Select(e => e.ComplaintId).ToArray(),
+                details = entries.Select(e => e.Details).ToArray(),
+            },
+            transaction, cancellationToken: cancellationToken));
 }
