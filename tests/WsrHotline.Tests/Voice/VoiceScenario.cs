@@ -75,6 +75,21 @@ public sealed class VoiceScenario : IAsyncDisposable
         "the console offer was made and ran out");
 
     /// <summary>
+    /// After a warm transfer: the colleague <paramref name="to"/> is in the call's conference, the
+    /// first investigator <paramref name="from"/> has left it, and the worker hears the colleague say
+    /// <paramref name="words"/> (they answered in the browser, <c>client:staff-N</c>).
+    /// </summary>
+    public async Task TakenOverAsync(SimulatedCall call, long callId, int from, int to, string words)
+    {
+        var conference = Simulator.FindConference($"call-{callId}")!;
+        Assert.Contains(conference.Participants, p => p.Label == $"staff-{to}" && p.Status == "connected");
+        await Eventually.TrueAsync(() => Task.FromResult(!conference.Participants.Any(p => p.Label == $"staff-{from}" && p.Status == "connected")),
+            "the first investigator left the call once their colleague was in");
+        await Simulator.Phone("client:staff-" + to).SayAsync(words);
+        Assert.Contains(words, call.Heard);
+    }
+
+    /// <summary>
     /// Whether the worker's call is talking with an investigator: in the call's own conference with an
     /// investigator's leg connected (the bridge is a conference, <c>call-{id}</c>).
     /// </summary>
