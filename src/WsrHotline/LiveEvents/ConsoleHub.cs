@@ -186,34 +186,12 @@ public sealed class ConsoleHub(NpgsqlDataSource dataSource, ConsoleInstance inst
     }
 
     /// <summary>Claims an offered call for this investigator: the first accept wins, everyone else sees it taken.</summary>
-    public async Task<Voice.CallAcceptResult> AcceptCall(long callId)
-    {
-        if (await RestrictedElsewhereAsync(callId))
-        {
-            return new Voice.CallAcceptResult(false, "This call is about a case restricted to another team.");
-        }
-        return await offers.AcceptAsync(callId, Context.User!.StaffId(), Context.User!.SeesEverything(), Context.GetHttpContext()!.Request, Context.ConnectionAborted);
-    }
+    public Task<Voice.CallAcceptResult> AcceptCall(long callId) =>
+        offers.AcceptAsync(callId, Context.User!, Context.GetHttpContext()!.Request, Context.ConnectionAborted);
 
     /// <summary>Accepts a warm transfer a colleague offered this investigator: they are dialled into the call.</summary>
-    public async Task<Voice.CallAcceptResult> AcceptTransfer(long callId, Voice.CallControls controls)
-    {
-        // Checked again here, as for a new call: the case may have been restricted since the offer.
-        if (await RestrictedElsewhereAsync(callId))
-        {
-            return new Voice.CallAcceptResult(false, "This call is about a case restricted to another team.");
-        }
-        return await offers.AcceptTransferAsync(callId, Context.User!.StaffId(), controls, Context.GetHttpContext()!.Request, Context.ConnectionAborted);
-    }
-
-    /// <summary>Whether the call is about a case this staff member may not open (<see cref="CaseAccess"/>).</summary>
-    private async Task<bool> RestrictedElsewhereAsync(long callId)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(Context.ConnectionAborted);
-        var complaintId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT complaint_id FROM calls WHERE id = @callId", new { callId }, cancellationToken: Context.ConnectionAborted));
-        return complaintId is { } id && await CaseAccess.CheckAsync(connection, Context.User!, id, Context.ConnectionAborted) is { Allowed: false };
-    }
+    public Task<Voice.CallAcceptResult> AcceptTransfer(long callId, Voice.CallControls controls) =>
+        offers.AcceptTransferAsync(callId, Context.User!, controls, Context.GetHttpContext()!.Request, Context.ConnectionAborted);
 
     private async Task<string[]> GroupsOfAsync(int staffId)
     {

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -5,6 +6,7 @@ using Twilio.Clients;
 using Twilio.Exceptions;
 using WsrHotline.Intake;
 using WsrHotline.LiveEvents;
+using WsrHotline.Staff;
 using WsrHotline.Twilio;
 using CallResource = Twilio.Rest.Api.V2010.Account.CallResource;
 using CreateCallOptions = Twilio.Rest.Api.V2010.Account.CreateCallOptions;
@@ -133,8 +135,39 @@ public sealed partial class ConsoleOffers(
     private sealed record ClaimRow(long? ComplaintId, string LanguageCode, string? CaseNumber, string AnswerMode, string? Phone, string DisplayName);
 
     /// <summary>
-    /// "Accept" in a console: the first claim wins. The investigator must cover the call's language
-    /// (or be a coordinator); the offer must still be ringing.
+    /// "Accept" pressed in <paramref name="user"/>'s console (the hub's AcceptCall): refused for a
+    /// call about a case they may not open (<see cref="LiveConsole.CaseAccess"/>), else claimed.
+    /// </summary>
+    public async Task<CallAcceptResult> AcceptAsync(long callId, ClaimsPrincipal user, HttpRequest request, CancellationToken cancellationToken) =>
+        await RestrictedElsewhereAsync(callId, user, cancellationToken)
+            ? RestrictedCase
+            : await AcceptAsync(callId, user.StaffId(), user.SeesEverything(), request, cancellationToken);
+
+    /// <summary>
+    /// A warm transfer accepted in <paramref name="user"/>'s console (the hub's AcceptTransfer): the
+    /// case's team is checked again, as for a new call (it may have been restricted since the offer).
+    /// </summary>
+    public async Task<CallAcceptResult> AcceptTransferAsync(long callId, ClaimsPrincipal user, CallControls controls, HttpRequest request,
+        CancellationToken cancellationToken) =>
+        await RestrictedElsewhereAsync(callId, user, cancellationToken)
+            ? RestrictedCase
+            : await AcceptTransferAsync(callId, user.StaffId(), controls, request, cancellationToken);
+
+    private static readonly CallAcceptResult RestrictedCase = new(false, "This call is about a case restricted to another team.");
+
+    /// <summary>Whether the call is about a case this staff member may not open.</summary>
+    private async Task<bool> RestrictedElsewhereAsync(long callId, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var complaintId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            "SELECT complaint_id FROM calls WHERE id = @callId", new { callId }, cancellationToken: cancellationToken));
+        return complaintId is { } id && await LiveConsole.CaseAccess.CheckAsync(connection, user, id, cancellationToken) is { Allowed: false };
+    }
+
+    /// <summary>
+    /// Claims an offered call for <paramref name="staffId"/>, whose access to the case is checked
+    /// already: the first claim wins. The investigator must cover the call's language (or be a
+    /// coordinator); the offer must still be ringing.
     /// </summary>
     public async Task<CallAcceptResult> AcceptAsync(long callId, int staffId, bool seesEverything, HttpRequest request, CancellationToken cancellationToken)
     {
